@@ -1,0 +1,145 @@
+"""Versioned model bundles: integer tensors for the hardware, float tensors for the reference,
+and JSON metadata (dims, formats, exponents, widths, seeds, checksums, metrics, command).
+
+Layout of a bundle directory::
+
+    bundle.json    metadata; "tensors" maps each array name to dtype, shape and sha256
+    tensors.npz    the arrays (no pickles)
+
+Loading checks everything a consumer relies on and raises BundleError naming the problem.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import BundleError, IpvaeError
+from .formats import Formats
+from .golden import FixedModel
+
+FORMAT_NAME = "ipvae-bundle"
+FORMAT_VERSION = 1
+INT_TENSORS = ("F", "W", "c", "u0", "table")
+FLOAT_TENSORS = ("phi", "log_sigma", "log_b", "log_eta", "u0_float")
+DEFAULT_BUNDLE = Path(__file__).resolve().parent / "bundles" / "default"
+
+
+def _sha(a: np.ndarray):
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+class Bundle:
+    """A loaded bundle: ``fixed`` (FixedModel), ``float_state`` (dict of arrays), ``meta``."""
+
+    def __init__(self, fixed: FixedModel, float_state: dict, meta: dict):
+        self.fixed, self.float_state, self.meta = fixed, float_state, meta
+
+    @property
+    def fmt(self):
+        return self.fixed.fmt
+
+    def float_model(self):
+        from .model import IPVAE
+        s = dict(self.float_state)
+        return IPVAE.from_numpy(dict(phi=s["phi"], log_sigma=s["log_sigma"], log_b=s["log_b"],
+                                     log_eta=s["log_eta"], u0=s["u0_float"]))
+
+    @property
+    def phi(self):
+        return self.float_state["phi"]
+
+
+def save(path, fixed: FixedModel, float_state: dict, meta: dict):
+    """Write a bundle directory (atomically per file)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    arrays = {"F": fixed.F.astype(np.int32), "W": fixed.W.astype(np.int32), "c": fixed.c.astype(np.int64),
+              "u0": fixed.u0.astype(np.int32), "table": fixed.table.astype(np.int32)}
+    for k in FLOAT_TENSORS:
+        arrays[k] = np.asarray(float_state[k], np.float32)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    meta = dict(meta)
+    meta.update(
+        format=FORMAT_NAME, version=FORMAT_VERSION,
+        dims=dict(n_inputs=fixed.n_inputs, n_latents=fixed.n_latents, **meta.get("dims", {})),
+        formats=fixed.fmt.to_dict(),
+        exponents=dict(e_f=fixed.e_f, e_w=fixed.e_w, input_frac=fixed.fmt.input_frac, u_frac=fixed.fmt.u_frac,
+                       drive_shift=fixed.drive_shift, delta_shift=fixed.delta_shift),
+        widths=fixed.widths(),
+        tensors={k: dict(dtype=str(v.dtype), shape=list(v.shape), sha256=_sha(v)) for k, v in arrays.items()},
+    )
+    for name, data in (("tensors.npz", buf.getvalue()), ("bundle.json", json.dumps(meta, indent=1).encode())):
+        tmp = path / (name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path / name)
+    return path
+
+
+def load(path=None) -> Bundle:
+    """Load and validate a bundle directory (default: the committed default bundle)."""
+    path = Path(path) if path is not None else DEFAULT_BUNDLE
+    jfile, nfile = path / "bundle.json", path / "tensors.npz"
+    if not path.is_dir():
+        raise BundleError(f"bundle {path} is not a directory")
+    for f in (jfile, nfile):
+        if not f.is_file():
+            raise BundleError(f"bundle {path} is missing {f.name}")
+    try:
+        meta = json.loads(jfile.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{jfile} is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise BundleError(f"{jfile} is not an {FORMAT_NAME} file")
+    if meta.get("version") != FORMAT_VERSION:
+        raise BundleError(f"bundle version {meta.get('version')!r} is not supported "
+                          f"(this code reads version {FORMAT_VERSION})")
+    for key in ("dims", "formats", "exponents", "tensors"):
+        if key not in meta:
+            raise BundleError(f"{jfile} lacks the '{key}' section")
+    try:
+        with np.load(nfile, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise BundleError(f"{nfile} is corrupt or truncated ({exc})") from None
+    for name in INT_TENSORS + FLOAT_TENSORS:
+        if name not in arrays:
+            raise BundleError(f"{nfile} lacks tensor '{name}'")
+        rec = meta["tensors"].get(name)
+        if rec is None:
+            raise BundleError(f"{jfile} has no checksum for tensor '{name}'")
+        if list(arrays[name].shape) != rec["shape"] or str(arrays[name].dtype) != rec["dtype"]:
+            raise BundleError(f"tensor '{name}' is {arrays[name].dtype}{list(arrays[name].shape)}, "
+                              f"metadata says {rec['dtype']}{rec['shape']}")
+        if _sha(arrays[name]) != rec["sha256"]:
+            raise BundleError(f"checksum mismatch for tensor '{name}' (bundle modified or corrupt)")
+    dims = meta["dims"]
+    n, k = dims.get("n_inputs"), dims.get("n_latents")
+    expect = {"F": (k, n), "W": (k, k), "c": (k,), "u0": (k,), "phi": (n, k), "log_sigma": (n,),
+              "log_b": (k,), "log_eta": (), "u0_float": (k,)}
+    for name, shape in expect.items():
+        if arrays[name].shape != shape:
+            raise BundleError(f"tensor '{name}' has shape {arrays[name].shape}, dims N={n}, K={k} "
+                              f"need {shape}")
+    for name in FLOAT_TENSORS:
+        if not np.all(np.isfinite(arrays[name])):
+            raise BundleError(f"float tensor '{name}' contains NaN or Inf")
+    try:
+        fmt = Formats.from_dict(meta["formats"])
+        ex = meta["exponents"]
+        fixed = FixedModel(fmt=fmt, F=arrays["F"].astype(np.int64), W=arrays["W"].astype(np.int64),
+                           c=arrays["c"].astype(np.int64), u0=arrays["u0"].astype(np.int64),
+                           table=arrays["table"].astype(np.int64), e_f=int(ex["e_f"]), e_w=int(ex["e_w"]))
+        fixed.check()
+    except (IpvaeError, KeyError, TypeError) as exc:
+        raise BundleError(f"bundle {path} is inconsistent: {exc}") from None
+    if ex.get("u_frac") != fmt.u_frac or ex.get("input_frac") != fmt.input_frac:
+        raise BundleError(f"bundle {path}: exponents disagree with formats")
+    floats = {k: arrays[k] for k in FLOAT_TENSORS}
+    return Bundle(fixed, floats, meta)

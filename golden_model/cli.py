@@ -1,0 +1,217 @@
+"""``ipvae``: the one console command. Subcommands: data, train, export, eval, baseline,
+quant-sweep, flow. Errors the user can act on print one line and exit with status 2."""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def _ints(text):
+    return tuple(int(v) for v in text.split(",") if v)
+
+
+def _format_args(p):
+    from .formats import Formats
+    d = Formats()
+    g = p.add_argument_group("fixed-point formats (docs/arithmetic.md)")
+    g.add_argument("--weight-bits", type=int, default=d.weight_bits)
+    g.add_argument("--u-bits", type=int, default=d.u_bits)
+    g.add_argument("--input-bits", type=int, default=d.input_bits)
+    g.add_argument("--input-int-bits", type=int, default=d.input_int_bits)
+    g.add_argument("--count-bits", type=int, default=d.count_bits)
+    g.add_argument("--prob-bits", type=int, default=d.prob_bits)
+    g.add_argument("--sampler-frac", type=int, default=d.sampler_frac)
+
+
+def _formats(a):
+    from .formats import Formats
+    return Formats(weight_bits=a.weight_bits, u_bits=a.u_bits, input_bits=a.input_bits,
+                   input_int_bits=a.input_int_bits, count_bits=a.count_bits, prob_bits=a.prob_bits,
+                   sampler_frac=a.sampler_frac)
+
+
+def cmd_data(a):
+    from .data import DataSpec, prepare
+    spec = DataSpec(a.dataset, a.patch, a.n_train, a.n_valid, a.seed, a.path)
+    ds = prepare(spec)
+    print(f"train {ds.train.shape}, valid {ds.valid.shape}, sample shape {ds.shape}, "
+          f"mean {ds.train.mean():.3f}, sd {ds.train.std():.3f}, |x| max {abs(ds.train).max():.2f}")
+    if a.plot:
+        from .plots import plot_samples
+        plot_samples(ds.valid[:64], ds.shape, a.plot, "held-out samples")
+        print(f"wrote {a.plot}")
+
+
+def cmd_train(a):
+    import torch
+    from .config import get_config
+    from .data import prepare
+    from .evaluate import float_metrics, quick_val, runaway_check
+    from .train import train
+    torch.set_num_threads(a.threads)
+    cfg = get_config(a.config)
+    over = {k: v for k, v in dict(steps=a.steps, n_latents=a.latents, beta=a.beta, t_train=a.t_train,
+                                  batch=a.batch, seed=a.seed).items() if v is not None}
+    data_over = {k: v for k, v in dict(dataset=a.dataset, patch=a.patch, path=a.path).items() if v is not None}
+    if data_over:
+        import dataclasses
+        over["data"] = dataclasses.replace(cfg.data, **data_over)
+    cfg = cfg.replace(**over)
+    data = prepare(cfg.data)
+    out = Path(a.out or f"runs/{cfg.name}")
+    print(f"[train] config {cfg.name}: N={data.n_inputs} K={cfg.n_latents} T_train={cfg.t_train} "
+          f"beta={cfg.beta} batch={cfg.batch} steps={cfg.steps} -> {out}")
+    model, hist = train(cfg, data, out_dir=out, eval_fn=quick_val(data.valid[:500]))
+    print(f"[train] done in {hist['seconds']:.0f} s; evaluating on held-out samples")
+    m = float_metrics(model, data.valid[:2000], (16, 64, 256))
+    for t, v in m.items():
+        print(f"  T={t:4d}: R2 {v['r2']:.3f}, zeros {v['zeros']:.3f}")
+    print(f"  runaway check: {runaway_check(model, data.valid[:1000])}")
+    print(f"checkpoint: {out / 'checkpoint.pt'}")
+
+
+def cmd_export(a):
+    from .evaluate import metrics_table
+    from .export import EVAL_TS, export
+    b = export(a.checkpoint, a.out, _formats(a), a.samples, command="ipvae " + shlex.join(sys.argv[1:]))
+    m = b.meta["metrics"]
+    rows = [(k, {t: m[k][str(t)] for t in EVAL_TS}) for k in ("float", "float_capped", "fixed")]
+    print(metrics_table(rows, EVAL_TS))
+
+
+def cmd_eval(a):
+    from . import bundle as bundle_mod
+    from .data import DataSpec, prepare
+    from .evaluate import fixed_metrics, float_metrics, metrics_table, runaway_check
+    b = bundle_mod.load(a.bundle)
+    data = prepare(DataSpec(**b.meta["data"]))
+    x = data.valid[:a.samples]
+    model = b.float_model()
+    ts = _ints(a.t)
+    t0 = time.time()
+    fl = float_metrics(model, x, ts, seed=a.seed)
+    t1 = time.time()
+    fx = fixed_metrics(b.fixed, b.phi, x, ts, seed=a.seed, lanes=a.lanes)
+    t2 = time.time()
+    print(f"bundle {a.bundle or bundle_mod.DEFAULT_BUNDLE}: N={b.fixed.n_inputs} K={b.fixed.n_latents}, "
+          f"{len(x)} held-out samples, seed {a.seed}, lanes {a.lanes}")
+    print(metrics_table([("float (PyTorch)", fl), ("fixed (golden)", fx)], ts))
+    print(f"(float {t1 - t0:.1f} s, golden {t2 - t1:.1f} s)")
+    if a.runaway:
+        print(f"runaway check: {runaway_check(model, x[:1000], t_max=a.runaway)}")
+
+
+def cmd_baseline(a):
+    from . import bundle as bundle_mod
+    from .data import DataSpec, prepare
+    from .lca import lca_sweep
+    b = bundle_mod.load(a.bundle)
+    data = prepare(DataSpec(**b.meta["data"]))
+    rows = lca_sweep(data, b.fixed.n_latents, _floats(a.lambdas), seed=a.seed, samples=a.samples)
+    print("| lambda | R² | zeros |\n|---|---|---|")
+    for r in rows:
+        print(f"| {r['lambda']:.3f} | {r['r2']:.3f} | {r['zeros']:.3f} |")
+
+
+def _floats(text):
+    return tuple(float(v) for v in text.split(",") if v)
+
+
+def cmd_quant_sweep(a):
+    from .quant_study import run_study
+    run_study(a.bundle, samples=a.samples, out_dir=Path(a.out))
+
+
+def cmd_flow(a):
+    from .flow import run_flow
+    run_flow(a)
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="ipvae", description="iP-VAE on FPGA: model, golden model, hardware flow")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("data", help="prepare (and cache) a dataset, print its statistics")
+    s.add_argument("--dataset", default="photos", help="photos | mnist | digits8 | file | folder")
+    s.add_argument("--patch", type=int, default=8)
+    s.add_argument("--path", help="for --dataset file (.npy/.npz) or folder (images)")
+    s.add_argument("--n-train", type=int, default=60_000)
+    s.add_argument("--n-valid", type=int, default=5_000)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--plot", help="write a PNG of held-out samples")
+    s.set_defaults(fn=cmd_data)
+
+    s = sub.add_parser("train", help="train the float iP-VAE (BPTT)")
+    s.add_argument("--config", default="default", help="default | paper")
+    s.add_argument("--out", help="output folder (default runs/<config>)")
+    s.add_argument("--steps", type=int)
+    s.add_argument("--latents", type=int)
+    s.add_argument("--beta", type=float)
+    s.add_argument("--t-train", type=int)
+    s.add_argument("--batch", type=int)
+    s.add_argument("--seed", type=int)
+    s.add_argument("--dataset")
+    s.add_argument("--patch", type=int)
+    s.add_argument("--path")
+    s.add_argument("--threads", type=int, default=2)
+    s.set_defaults(fn=cmd_train)
+
+    s = sub.add_parser("export", help="fold a checkpoint into a fixed-point bundle, evaluate both")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--samples", type=int, default=2000)
+    _format_args(s)
+    s.set_defaults(fn=cmd_export)
+
+    s = sub.add_parser("eval", help="float vs fixed-point quality of a bundle on held-out data")
+    s.add_argument("--bundle", help="bundle folder (default: the committed default bundle)")
+    s.add_argument("--samples", type=int, default=2000)
+    s.add_argument("--t", default="16,64,256", help="iteration counts, comma separated")
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--lanes", type=int, default=1)
+    s.add_argument("--runaway", type=int, default=1000, help="runaway check horizon (0: skip)")
+    s.set_defaults(fn=cmd_eval)
+
+    s = sub.add_parser("baseline", help="LCA sparse-coding baseline on the bundle's data")
+    s.add_argument("--bundle")
+    s.add_argument("--lambdas", default="0.1,0.2,0.3,0.4,0.6,0.8")
+    s.add_argument("--samples", type=int, default=2000)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(fn=cmd_baseline)
+
+    s = sub.add_parser("quant-sweep", help="sweep weight/membrane/input widths; table + plot")
+    s.add_argument("--bundle")
+    s.add_argument("--samples", type=int, default=2000)
+    s.add_argument("--out", default="docs")
+    s.set_defaults(fn=cmd_quant_sweep)
+
+    s = sub.add_parser("flow", help="the main job: data -> bundle -> golden model -> report")
+    s.add_argument("--bundle", help="bundle folder (default: the committed default bundle)")
+    s.add_argument("--retrain", action="store_true", help="train a fresh default model first")
+    s.add_argument("--out", default="runs/flow", help="report folder")
+    s.add_argument("--samples", type=int, default=1000)
+    s.set_defaults(fn=cmd_flow)
+    return p
+
+
+def main(argv=None):
+    from .errors import IpvaeError
+    args = build_parser().parse_args(argv)
+    try:
+        args.fn(args)
+    except IpvaeError as exc:
+        print(f"ipvae {args.cmd}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

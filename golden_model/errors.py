@@ -1,0 +1,31 @@
+"""Errors the user can act on.
+
+Every check on user-supplied input (data, weights, bundles, parameters) raises one of these
+with a message that names the problem; the CLI prints the message without a traceback.
+"""
+
+
+class IpvaeError(Exception):
+    """Base class: a problem with what the user gave us, explained in the message."""
+
+
+class DataError(IpvaeError):
+    """Input data is unusable: wrong shape, NaN/Inf, pixel values out of range, missing files."""
+
+
+class BundleError(IpvaeError):
+    """A model bundle is corrupt, truncated, of another version, or inconsistent."""
+
+
+class ParameterError(IpvaeError):
+    """A parameter (width, size, lane count, iteration count) the hardware cannot build."""
+
+
+def check_finite(name, array):
+    """Raise DataError if ``array`` holds NaN or Inf, naming the first bad index."""
+    import numpy as np
+
+    array = np.asarray(array)
+    if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
+        bad = np.argwhere(~np.isfinite(array))[0]
+        raise DataError(f"{name} contains NaN or Inf (first at index {tuple(int(i) for i in bad)})")

@@ -1,0 +1,72 @@
+"""Figures people look at: samples, dictionary atoms, reconstructions, spike rasters, curves."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _grid(ax_grid, images, shape, title=None):
+    for ax, img in zip(ax_grid.ravel(), images):
+        v = np.abs(img).max() or 1.0
+        ax.imshow(img.reshape(shape), cmap="gray", vmin=-v, vmax=v)
+    for ax in ax_grid.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+
+def plot_samples(x, shape, path, title):
+    n = int(np.ceil(np.sqrt(len(x))))
+    fig, axes = plt.subplots(n, n, figsize=(n * 0.6, n * 0.6))
+    _grid(np.atleast_2d(axes), x, shape)
+    fig.suptitle(title)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_dictionary(phi, shape, path, title="dictionary atoms (columns of Phi)"):
+    order = np.argsort(-np.linalg.norm(phi, axis=0))
+    plot_samples(phi[:, order].T, shape, path, title)
+
+
+def plot_reconstructions(rows, shape, path, n=10):
+    """rows: [(label, (B, N) images)]; one row of n images per label."""
+    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.9, len(rows) * 1.0))
+    for r, (label, imgs) in enumerate(rows):
+        _grid(axes[r], imgs[:n], shape)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle("inputs and sample reconstructions (Phi z)")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_raster(z, path, title="spike counts per iteration (one input)"):
+    """z: (T+1, K) counts."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    im = ax.imshow(z.T, aspect="auto", interpolation="nearest", cmap="magma")
+    ax.set_xlabel("iteration t")
+    ax.set_ylabel("neuron")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, label="count z")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_curves(curves, path):
+    """curves: {label: {T: dict(r2, zeros)}}; R^2 and zero fraction against iterations."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+    for label, m in curves.items():
+        ts = sorted(m)
+        a.plot(ts, [m[t]["r2"] for t in ts], marker="o", label=label)
+        b.plot(ts, [m[t]["zeros"] for t in ts], marker="o", label=label)
+    for ax, name in ((a, "R² (sample reconstruction)"), (b, "zero fraction")):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("iterations T")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    a.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

