@@ -34,6 +34,12 @@ def _sha(a: np.ndarray):
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
+def _json_scalar(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    raise TypeError(f"cannot store {type(v).__name__} in bundle.json")
+
+
 class Bundle:
     """A loaded bundle: ``fixed`` (FixedModel), ``float_state`` (dict of arrays), ``meta``."""
 
@@ -75,7 +81,7 @@ def save(path, fixed: FixedModel, float_state: dict, meta: dict):
         widths=fixed.widths(),
         tensors={k: dict(dtype=str(v.dtype), shape=list(v.shape), sha256=_sha(v)) for k, v in arrays.items()},
     )
-    for name, data in (("tensors.npz", buf.getvalue()), ("bundle.json", json.dumps(meta, indent=1).encode())):
+    for name, data in (("tensors.npz", buf.getvalue()), ("bundle.json", json.dumps(meta, indent=1, default=_json_scalar).encode())):
         tmp = path / (name + ".tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path / name)

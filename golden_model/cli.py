@@ -56,7 +56,7 @@ def cmd_train(a):
     from .train import train
     torch.set_num_threads(a.threads)
     cfg = get_config(a.config)
-    over = {k: v for k, v in dict(steps=a.steps, n_latents=a.latents, beta=a.beta, t_train=a.t_train,
+    over = {k: v for k, v in dict(steps=a.steps, lr=a.lr, n_latents=a.latents, beta=a.beta, t_train=a.t_train,
                                   batch=a.batch, seed=a.seed).items() if v is not None}
     data_over = {k: v for k, v in dict(dataset=a.dataset, patch=a.patch, path=a.path).items() if v is not None}
     if data_over:
@@ -151,6 +151,7 @@ def build_parser():
     s.add_argument("--config", default="default", help="default | paper")
     s.add_argument("--out", help="output folder (default runs/<config>)")
     s.add_argument("--steps", type=int)
+    s.add_argument("--lr", type=float)
     s.add_argument("--latents", type=int)
     s.add_argument("--beta", type=float)
     s.add_argument("--t-train", type=int)

@@ -40,6 +40,7 @@ class DataSpec:
     seed: int = 0
     path: str | None = None
     whitening: str = "of"      # "of": Olshausen-Field 1/f filter (paper); "zca": ZCA on log patches
+    f0: float = 0.4            # roll-off of the Olshausen-Field filter, cycles per pixel (O&F 1997: 200 cycles per 512 px)
 
     def key(self):
         text = json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -93,7 +94,7 @@ def load_photo(name):
     raise DataError(f"unknown photograph {name!r}")
 
 
-def whiten(img, f0=0.5):
+def whiten(img, f0):
     """Log intensity, then the Olshausen-Field filter R(f) = f exp(-(f/f0)^4) on the whole image."""
     if np.any(img < 0):
         raise DataError("pixel values must be >= 0 for log-intensity preprocessing "
@@ -153,8 +154,8 @@ def zca_matrix(patches, eps_rel=1e-3):
 def _photo_dataset(spec, train_imgs, valid_imgs):
     rng = np.random.default_rng(spec.seed)
     if spec.whitening == "of":
-        tr = sample_patches([whiten(im) for im in train_imgs], spec.patch, spec.n_train, rng)
-        va = sample_patches([whiten(im) for im in valid_imgs], spec.patch, spec.n_valid, rng)
+        tr = sample_patches([whiten(im, spec.f0) for im in train_imgs], spec.patch, spec.n_train, rng)
+        va = sample_patches([whiten(im, spec.f0) for im in valid_imgs], spec.patch, spec.n_valid, rng)
     elif spec.whitening == "zca":
         tr = sample_patches([log_intensity(im) for im in train_imgs], spec.patch, spec.n_train, rng)
         va = sample_patches([log_intensity(im) for im in valid_imgs], spec.patch, spec.n_valid, rng)
@@ -286,7 +287,7 @@ def prepare(spec: DataSpec, cache=True, log=print) -> Dataset:
         f"{ds.n_inputs} values (|x| max {np.abs(ds.train).max():.2f})")
     if cache:
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        tmp = cfile.with_suffix(".tmp.npz")
+        tmp = cfile.with_name(f"{cfile.stem}.{os.getpid()}.tmp.npz")  # parallel test workers
         np.savez(tmp, train=ds.train, valid=ds.valid, shape=np.array(ds.shape), norm=json.dumps(norm))
         os.replace(tmp, cfile)
     return ds

@@ -95,4 +95,4 @@ def test_other_data_errors(tmp_path):
 def test_negative_pixels_rejected():
     from golden_model.data import whiten
     with pytest.raises(DataError, match="pixel values must be >= 0 for log-intensity preprocessing"):
-        whiten(-np.ones((16, 16)))
+        whiten(-np.ones((16, 16)), 0.4)

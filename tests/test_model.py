@@ -81,3 +81,15 @@ def test_fold_matches_update():
         d1 = m.delta(x, z).double()
     d2 = x.double() @ f["F"].T - f["c"] - z.double() @ f["W"].T
     assert torch.allclose(d1, d2, atol=1e-5)
+
+
+def test_paper_config_trains_on_cpu(tmp_path):
+    """The `paper` config (16x16, K=512, T_train=16, beta=24) runs through the same code."""
+    import dataclasses
+    torch.set_num_threads(1)
+    cfg = get_config("paper")
+    assert (cfg.data.patch, cfg.n_latents, cfg.t_train, cfg.beta) == (16, 512, 16, 24.0)
+    spec = dataclasses.replace(cfg.data, n_train=1000, n_valid=100)
+    data = prepare(spec, cache=False, log=lambda s: None)
+    model, hist = train(cfg.replace(steps=2, batch=32, data=spec), data, log=lambda s: None)
+    assert model.phi.shape == (256, 512) and np.isfinite(hist["history"][-1]["loss"])
