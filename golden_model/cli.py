@@ -113,10 +113,15 @@ def cmd_baseline(a):
     from .lca import lca_sweep
     b = bundle_mod.load(a.bundle)
     data = prepare(DataSpec(**b.meta["data"]))
-    rows = lca_sweep(data, b.fixed.n_latents, _floats(a.lambdas), seed=a.seed, samples=a.samples)
+    rows = lca_sweep(data, b.fixed.n_latents, _floats(a.lambdas), seed=a.seed,
+                     samples=b.meta["metrics"].get("samples", 2000))
     print("| lambda | R² | zeros |\n|---|---|---|")
     for r in rows:
         print(f"| {r['lambda']:.3f} | {r['r2']:.3f} | {r['zeros']:.3f} |")
+    if a.write:
+        from .model_report import write_model_report
+        write_model_report(b, rows, a.write)
+        print(f"wrote {a.write}")
 
 
 def _floats(text):
@@ -181,9 +186,9 @@ def build_parser():
 
     s = sub.add_parser("baseline", help="LCA sparse-coding baseline on the bundle's data")
     s.add_argument("--bundle")
-    s.add_argument("--lambdas", default="0.1,0.2,0.3,0.4,0.6,0.8")
-    s.add_argument("--samples", type=int, default=2000)
+    s.add_argument("--lambdas", default="0.3,0.5,0.7,0.9,1.1,1.3,1.6")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--write", help="also write the default-model report (e.g. docs/default_model.md)")
     s.set_defaults(fn=cmd_baseline)
 
     s = sub.add_parser("quant-sweep", help="sweep weight/membrane/input widths; table + plot")

@@ -33,6 +33,21 @@ def load_checkpoint(path):
     return model, ck
 
 
+def training_command(cfg: dict):
+    """The `ipvae train` command that reproduces a checkpoint's config (flags for what differs
+    from the named config)."""
+    from .config import CONFIGS
+    base = dataclasses.asdict(CONFIGS[cfg["name"]]) if cfg["name"] in CONFIGS else {}
+    flags = dict(steps="--steps", lr="--lr", n_latents="--latents", beta="--beta", t_train="--t-train",
+                 batch="--batch", seed="--seed")
+    parts = ["ipvae", "train", "--config", cfg["name"]]
+    parts += [f"{flag} {cfg[k]}" for k, flag in flags.items() if base.get(k) != cfg[k]]
+    for k, flag in dict(dataset="--dataset", patch="--patch", path="--path").items():
+        if base.get("data", {}).get(k) != cfg["data"][k]:
+            parts.append(f"{flag} {cfg['data'][k]}")
+    return " ".join(parts)
+
+
 def float_state(model):
     s = model.state_dict_numpy()
     return dict(phi=s["phi"], log_sigma=s["log_sigma"], log_b=s["log_b"], log_eta=s["log_eta"], u0_float=s["u0"])
@@ -56,7 +71,7 @@ def export(checkpoint, out, fmt: Formats, eval_samples=2000, command=None, log=p
         command=command or " ".join(sys.argv),
         dims=dict(sample_shape=list(ck.get("shape", [])), config=ck["config"]["name"]),
         data=dataclasses.asdict(spec), normalisation=ck.get("norm", {}),
-        training=dict(config=ck["config"], seconds=ck.get("seconds")),
+        training=dict(command=training_command(ck["config"]), config=ck["config"], seconds=ck.get("seconds")),
         seeds=dict(training=ck["config"]["seed"], data=spec.seed, eval=1),
         metrics=dict(samples=len(x), float={str(t): v for t, v in fl.items()},
                      float_capped={str(t): v for t, v in fl_cap.items()},

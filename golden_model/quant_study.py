@@ -84,6 +84,11 @@ def _table(rows, ref, noise, base, n, seconds, path):
                       f"{m[t]['zeros']:.3f}", f"{m[t]['zeros'] - ref[t]['zeros']:+.3f}"]
         name = f"**{r['value']}** (default)" if r["default"] else str(r["value"])
         lines.append(f"| {r['param']} | {name} | " + " | ".join(cells) + f" | {'yes' if _ok(m, ref) else 'no'} |")
+    lines += ["", "Smallest swept value meeting the target, each width alone (the defaults keep a margin "
+              "because widths interact and other bundles differ):", ""]
+    for p in dict.fromkeys(r["param"] for r in rows):
+        ok = [r["value"] for r in rows if r["param"] == p and _ok(r["m"], ref)]
+        lines.append(f"- {p}: {min(ok) if ok else 'none'} (default {getattr(base, p)})")
     lines += ["", "![quantisation sweep](quantisation.png)", ""]
     path.write_text("\n".join(lines))
 
