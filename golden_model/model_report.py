@@ -29,8 +29,9 @@ def write_model_report(b, lca_rows, path):
         f"patches from 10 photographs, evaluation on {m['samples']} patches of 3 held-out photographs.",
         f"- Model: N={b.fixed.n_inputs}, K={b.fixed.n_latents}, T_train={cfg['t_train']}, β={cfg['beta']}, "
         f"batch {cfg['batch']}, {cfg['steps']} steps, lr {cfg['lr']}, KL form '{cfg['kl_form']}'.",
-        f"- Training time: {tr['seconds']:.0f} s on this project's 2-core machine "
-        "(the trainer prints progress and an estimate of the time left).",
+        f"- Training time: {tr['seconds']:.0f} s wall time as recorded by the trainer, on the 2-core "
+        "project machine with `--threads 1` while a second training shared it (the trainer prints "
+        "progress and an estimate of the time left).",
         "",
         "## Quality on held-out patches",
         "",

@@ -75,14 +75,16 @@ def sequence_loss(model, x, cfg, sch, n_exp):
     return total * scale, recon_sum / cfg.t_train, kl_sum / cfg.t_train, rate_max
 
 
-def train(cfg: TrainConfig, data: Dataset, out_dir=None, log=print, eval_fn=None):
-    """Train and return (model, history). Writes checkpoint.pt and history.json to out_dir."""
+def train(cfg: TrainConfig, data: Dataset, out_dir=None, log=print, eval_fn=None, device=None):
+    """Train and return (model, history). Writes checkpoint.pt and history.json to out_dir.
+    device: "cpu", "cuda" or None (a GPU if PyTorch sees one; the CPU otherwise)."""
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model = IPVAE(data.n_inputs, cfg.n_latents, cfg.init_scale, cfg.prior_lo, cfg.prior_hi, cfg.seed)
+    model = IPVAE(data.n_inputs, cfg.n_latents, cfg.init_scale, cfg.prior_lo, cfg.prior_hi, cfg.seed).to(device)
     opt = torch.optim.Adamax(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8,
                              weight_decay=cfg.weight_decay)
-    xtr = torch.from_numpy(data.train)
+    xtr = torch.from_numpy(data.train).to(device)
     n_exp = [n_exp_for_rate(3.0, cfg.n_exp_cap)] * cfg.t_train
     rate_acc = np.zeros(cfg.t_train)
     rate_cnt = 0
@@ -94,7 +96,7 @@ def train(cfg: TrainConfig, data: Dataset, out_dir=None, log=print, eval_fn=None
     for step in range(cfg.steps):
         if pos + cfg.batch > len(order):
             order, pos = rng.permutation(len(xtr)), 0
-        x = xtr[order[pos:pos + cfg.batch]]
+        x = xtr[torch.from_numpy(order[pos:pos + cfg.batch]).to(device)]
         pos += cfg.batch
         sch = schedules(cfg, step)
         for g in opt.param_groups:
@@ -118,7 +120,8 @@ def train(cfg: TrainConfig, data: Dataset, out_dir=None, log=print, eval_fn=None
             rec = dict(step=step, loss=float(loss.detach()), recon=recon, kl=kl, beta=sch["beta"], temp=sch["temp"],
                        clamp=sch["clamp"], lr=sch["lr"], grad_norm=gnorm, n_exp_max=max(n_exp), seconds=el)
             if eval_fn is not None and step > 0:
-                rec.update(eval_fn(model))
+                rec.update(eval_fn(model.cpu()))
+                model.to(device)
             history.append(rec)
             eta = el / (step + 1) * (cfg.steps - step - 1)
             extra = "".join(f" {k}={v:.3f}" for k, v in rec.items() if k.startswith("val_"))
@@ -126,6 +129,7 @@ def train(cfg: TrainConfig, data: Dataset, out_dir=None, log=print, eval_fn=None
                 f"kl {kl:6.3f} beta {sch['beta']:5.2f} tau {sch['temp']:.3f} lr {sch['lr']:.2e}"
                 f"{extra}  {el:6.0f}s elapsed, ~{eta:4.0f}s left")
     seconds = time.time() - t0
+    model = model.cpu()
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
