@@ -27,12 +27,10 @@ def test_fixed_matches_float_quality(default_bundle, heldout):
         assert abs(fx[t]["zeros"] - fl[t]["zeros"]) <= ZEROS_TOL, (t, fx[t], fl[t])
 
 
-def test_default_bundle_quality(default_bundle):
-    """Metrics recorded at export (2,000 held-out patches). The issue's bar is R² 0.70/0.77 and
-    zeros 0.65/0.80 at T=16/64; the committed bundle reaches 0.695 at T=16 (0.005 short, see
-    docs/default_model.md), so R² at T=16 is held to 0.69 here and every other figure to the bar."""
+def test_default_bundle_meets_quality_bar(default_bundle):
+    """Metrics recorded at export (2,000 held-out patches): the issue's bar for `default`."""
     m = default_bundle.meta["metrics"]["float"]
-    assert m["16"]["r2"] >= 0.69 and m["64"]["r2"] >= 0.77
+    assert m["16"]["r2"] >= 0.70 and m["64"]["r2"] >= 0.77
     assert m["16"]["zeros"] >= 0.65 and m["64"]["zeros"] >= 0.80
     assert default_bundle.meta["metrics"]["runaway"]["runaway_fraction"] == 0.0
 
