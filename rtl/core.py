@@ -1,0 +1,367 @@
+"""The iP-VAE inference core: docs/arithmetic.md in Amaranth, bit-exact with golden_model/golden.py.
+
+Members
+-------
+i : In(stream.Signature(signed(input_bits)))
+    N input codes per inference, in pixel order; gaps allowed. The last beat starts the run.
+o : Out(stream.Signature(OutputLayout))
+    K/P beats per inference, slot s = 0 .. K/P-1: the output counts z and final u of neurons
+    s P + p in lane p (z in the low bits). Tolerates backpressure.
+trace : Out(stream.Signature(TraceLayout))   (only with ``trace=True``)
+    K/P beats after every sampling pass t = 0 .. T: iteration t, slot, z(t) and u(t).
+iterations : In(unsigned)   T, sampled with the last input beat (0 .. max_iterations).
+seed : In(unsigned(32))     PRNG seed, sampled with the last input beat.
+cycles : Out(unsigned(32))  compute cycles of the last inference (rtl/cycle_model.py).
+busy : Out(1)
+
+Timing: the latency from the last input beat to the first output beat is ``cycle_model.cycles``
+plus one cycle, with an initiation interval of that plus N input beats plus K/P output beats.
+Phases: DRIVE (K/P N cycles, P multiply-accumulates per cycle) -> T+1 sampling passes
+(K/P + 4 cycles each: update u, sample z, build the spike list) -> between passes an
+event-driven lateral phase (K/P cycles per spiking neuron, 2 per non-empty slot).
+"""
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden_model.errors import ParameterError
+from golden_model.golden import FixedModel, check_lanes
+from golden_model.sampler import GOLDEN, MASK32
+from golden_model.formats import signed_bits
+
+from . import cycle_model
+
+
+def _pack(values, width):
+    """Pack integers (two's complement, ``width`` bits each) into one word, element 0 lowest."""
+    word, mask = 0, (1 << width) - 1
+    for k, v in enumerate(values):
+        word |= (int(v) & mask) << (k * width)
+    return word
+
+
+def _shift_round(v, s):
+    return (v + (1 << (s - 1))) >> s if s > 0 else v << (-s)
+
+
+def _clamp(v, lo, hi):
+    return Mux(v < lo, lo, Mux(v > hi, hi, v))
+
+
+def _xorshift32(s):
+    a = s ^ (s << 13)[:32]
+    b = a ^ (a >> 17)
+    return b ^ (b << 5)[:32]
+
+
+class IpvaeCore(wiring.Component):
+    def __init__(self, fixed: FixedModel, lanes: int, max_iterations: int = 1023, trace: bool = False):
+        check_lanes(fixed.n_latents, lanes)
+        if not isinstance(max_iterations, int) or not 1 <= max_iterations < 2 ** 20:
+            raise ParameterError(f"max_iterations must be in 1..2^20-1, got {max_iterations!r}")
+        fixed.check()
+        self.fixed, self.lanes, self.max_iterations, self.has_trace = fixed, lanes, max_iterations, trace
+        fmt = fixed.fmt
+        self.slots = fixed.n_latents // lanes
+        p, s = lanes, self.slots
+        self.output_layout = data.StructLayout({"z": unsigned(p * fmt.count_bits), "u": unsigned(p * fmt.u_bits)})
+        self.trace_layout = data.StructLayout({
+            "iteration": unsigned(max(max_iterations.bit_length(), 1)),
+            "slot": unsigned(max((s - 1).bit_length(), 1)),
+            "z": unsigned(p * fmt.count_bits), "u": unsigned(p * fmt.u_bits)})
+        members = {
+            "i": In(stream.Signature(signed(fmt.input_bits))),
+            "o": Out(stream.Signature(self.output_layout)),
+            "iterations": In(unsigned(max(max_iterations.bit_length(), 1))),
+            "seed": In(unsigned(32)),
+            "cycles": Out(unsigned(32)),
+            "busy": Out(1),
+        }
+        if trace:
+            members["trace"] = Out(stream.Signature(self.trace_layout))
+        super().__init__(members)
+
+    def cycles_for(self, iterations, spikes):
+        """Exact compute cycles for a run (see rtl/cycle_model.py)."""
+        return cycle_model.cycles(self.fixed.n_inputs, self.fixed.n_latents, self.lanes, iterations, spikes)
+
+    def elaborate(self, platform):
+        m = Module()
+        fx, fmt, P, S = self.fixed, self.fixed.fmt, self.lanes, self.slots
+        N, K = fx.n_inputs, fx.n_latents
+        wb, ub, cb, pb = fmt.weight_bits, fmt.u_bits, fmt.count_bits, fmt.prob_bits
+        widths = fx.widths()
+        aw, dw, lw = widths["drive_acc"], widths["drive"], widths["lateral"]
+        cw = signed_bits(int(fx.c.min()), int(fx.c.max()))
+        zmax, R = fmt.count_max, fmt.table_rows
+        uf, sf = fmt.u_frac, fmt.sampler_frac
+        sw = max((S - 1).bit_length(), 1)
+
+        # ---------------------------------------------------------------- memories
+        def mem(name, width, depth, init=None):
+            m.submodules[name] = mm = memory.Memory(shape=unsigned(width), depth=depth, init=init or [])
+            return mm
+
+        x_mem = mem("x_mem", fmt.input_bits, N)
+        f_mem = mem("f_mem", P * wb, S * N,
+                    [_pack([fx.F[s * P + p, n] for p in range(P)], wb) for s in range(S) for n in range(N)])
+        c_mem = mem("c_mem", P * cw, S, [_pack(fx.c[s * P:(s + 1) * P], cw) for s in range(S)])
+        d_mem = mem("d_mem", P * dw, S)
+        u0_mem = mem("u0_mem", P * ub, S, [_pack(fx.u0[s * P:(s + 1) * P], ub) for s in range(S)])
+        u_mem = mem("u_mem", P * ub, S)
+        l_mem = mem("l_mem", P * lw, S)
+        w_mem = mem("w_mem", P * wb, K * S,
+                    [_pack([fx.W[s * P + p, j] for p in range(P)], wb) for j in range(K) for s in range(S)])
+        z_mem = mem("z_mem", P * cb, S)
+        spk_mem = mem("spk_mem", P * cb + sw, S)
+        tab_init = [_pack(fx.table[r], pb) for r in range(R)]
+        tabs = [mem(f"table{p}", zmax * pb, R, tab_init) for p in range(P)]
+
+        x_wr, x_rd = x_mem.write_port(), x_mem.read_port()
+        f_rd, c_rd = f_mem.read_port(), c_mem.read_port()
+        d_wr, d_rd = d_mem.write_port(), d_mem.read_port()
+        u0_rd = u0_mem.read_port()
+        u_wr = u_mem.write_port()
+        u_rd = u_mem.read_port()
+        u_rd_o = u_mem.read_port()
+        l_wr = l_mem.write_port()
+        l_rd = l_mem.read_port(transparent_for=(l_wr,))
+        w_rd = w_mem.read_port()
+        z_wr = z_mem.write_port()
+        z_rd_o = z_mem.read_port()
+        spk_wr, spk_rd = spk_mem.write_port(), spk_mem.read_port()
+        tab_rd = [t.read_port() for t in tabs]
+
+        # ---------------------------------------------------------------- state
+        t_max = Signal.like(self.iterations)
+        t_cur = Signal.like(self.iterations)
+        prng = [Signal(32, name=f"prng{p}") for p in range(P)]
+        cycles = Signal(32)
+        m.d.comb += self.cycles.eq(cycles)
+
+        # input counter
+        n_in = Signal(range(N + 1))
+        # drive issue counters
+        dr_s = Signal(range(S + 1))
+        dr_n = Signal(range(N + 1))
+        dr_a = Signal(range(S * N + 1))
+        # pass issue counter, spike list size, lateral flags
+        ps_s = Signal(range(S + 1))
+        nslots = Signal(range(S + 1))
+        lat_valid = Signal()
+        drain = Signal(range(cycle_model.PASS_DRAIN + 1))
+        # lateral
+        li = Signal(range(S + 1))
+        ent_z = Signal(P * cb)
+        ent_s = Signal(sw)
+        mask = Signal(P)
+        lane = Signal(range(max(P, 2)))
+        col = Signal(range(S + 1))
+        first_col = Signal()
+        # output streamer
+        os_issued = Signal(range(S + 1))
+        o_valid = Signal()
+        is_trace = Signal()
+
+        def lowest(bits):
+            """Index of the lowest set bit (priority encoder, P inputs)."""
+            out = Const(0, range(max(P, 2)))
+            for p in reversed(range(P)):
+                out = Mux(bits[p], p, out)
+            return out
+
+        # ---------------------------------------------------------------- drive pipeline
+        dv1, df1, dl1, ds1 = Signal(), Signal(), Signal(), Signal(sw)
+        dv2, df2, dl2, ds2 = Signal(), Signal(), Signal(), Signal(sw)
+        dv3, ds3 = Signal(), Signal(sw)
+        c2, c3 = Signal(P * cw), Signal(P * cw)
+        prod2 = [Signal(signed(wb + fmt.input_bits), name=f"prod{p}") for p in range(P)]
+        acc = [Signal(signed(aw), name=f"acc{p}") for p in range(P)]
+        issue_drive = Signal()
+        m.d.comb += [f_rd.addr.eq(dr_a), x_rd.addr.eq(dr_n), c_rd.addr.eq(dr_s)]
+        m.d.sync += [dv1.eq(issue_drive), df1.eq(dr_n == 0), dl1.eq(dr_n == N - 1), ds1.eq(dr_s)]
+        m.d.sync += [dv2.eq(dv1), df2.eq(df1), dl2.eq(dl1), ds2.eq(ds1), c2.eq(c_rd.data)]
+        for p in range(P):
+            m.d.sync += prod2[p].eq(f_rd.data.word_select(p, wb).as_signed() * x_rd.data.as_signed())
+            with m.If(dv2):
+                m.d.sync += acc[p].eq(Mux(df2, prod2[p], acc[p] + prod2[p]))
+        m.d.sync += [dv3.eq(dv2 & dl2), ds3.eq(ds2), c3.eq(c2)]
+        m.d.comb += [d_wr.addr.eq(ds3), d_wr.en.eq(dv3),
+                     d_wr.data.eq(Cat(*[(_shift_round(acc[p], fx.drive_shift) - c3.word_select(p, cw).as_signed())[:dw]
+                                        for p in range(P)]))]
+
+        # ---------------------------------------------------------------- sampling pass pipeline
+        issue_pass = Signal()
+        pv1, ps1 = Signal(), Signal(sw)
+        pv2, ps2 = Signal(), Signal(sw)
+        pv3, ps3 = Signal(), Signal(sw)
+        first_pass = Signal()
+        u2 = [Signal(signed(ub), name=f"u2_{p}") for p in range(P)]
+        rnd3 = [Signal(pb, name=f"rnd{p}") for p in range(P)]
+        lat_rd_addr = Signal(sw)
+        m.d.comb += [u_rd.addr.eq(ps_s), u0_rd.addr.eq(ps_s), d_rd.addr.eq(ps_s)]
+        m.d.sync += [pv1.eq(issue_pass), ps1.eq(ps_s), pv2.eq(pv1), ps2.eq(ps1), pv3.eq(pv2), ps3.eq(ps2)]
+        for p in range(P):
+            u_in = Mux(first_pass, u0_rd.data.word_select(p, ub).as_signed(), u_rd.data.word_select(p, ub).as_signed())
+            lat = Mux(lat_valid, l_rd.data.word_select(p, lw).as_signed(), 0)
+            diff = Signal(signed(widths["delta_acc"] + 1), name=f"diff{p}")
+            du = Signal(signed(ub + 1), name=f"du{p}")
+            m.d.comb += diff.eq(d_rd.data.word_select(p, dw).as_signed() - lat)
+            m.d.comb += du.eq(_clamp(_shift_round(diff, fx.delta_shift), fmt.u_lo, fmt.u_hi))
+            u_new = Mux(first_pass, u_in, _clamp(u_in + du, fmt.u_lo, fmt.u_hi))
+            m.d.sync += u2[p].eq(u_new)
+            row = (u2[p] >> (uf - sf)) + (8 << sf)
+            m.d.comb += tab_rd[p].addr.eq(Mux(row > R - 1, R - 1, row))
+            nxt = _xorshift32(prng[p])
+            with m.If(pv2):
+                m.d.sync += [prng[p].eq(nxt), rnd3[p].eq(nxt[32 - pb:32])]
+        m.d.comb += [u_wr.addr.eq(ps2), u_wr.en.eq(pv2), u_wr.data.eq(Cat(*[u2[p] for p in range(P)]))]
+        zs = []
+        for p in range(P):
+            g = tab_rd[p].data
+            z = Signal(range(zmax + 1), name=f"z{p}")
+            m.d.comb += z.eq(sum((rnd3[p] < g.word_select(k, pb)).as_unsigned() for k in range(zmax)))
+            zs.append(z)
+        zword = Cat(*[z[:cb] for z in zs])
+        any_spike = Cat(*[z != 0 for z in zs]).any()
+        m.d.comb += [z_wr.addr.eq(ps3), z_wr.en.eq(pv3), z_wr.data.eq(zword),
+                     spk_wr.addr.eq(nslots), spk_wr.en.eq(pv3 & any_spike), spk_wr.data.eq(Cat(zword, ps3))]
+        with m.If(pv3 & any_spike):
+            m.d.sync += nslots.eq(nslots + 1)
+
+        # ---------------------------------------------------------------- lateral pipeline
+        issue_col = Signal()
+        lv1, lc1, lf1 = Signal(), Signal(sw), Signal()
+        zj1 = Signal(cb)
+        j = ent_s * P + lane
+        m.d.comb += [w_rd.addr.eq(j * S + col), spk_rd.addr.eq(li)]
+        m.d.comb += l_rd.addr.eq(Mux(issue_col, col, ps_s))
+        m.d.sync += [lv1.eq(issue_col), lc1.eq(col), lf1.eq(first_col), zj1.eq(ent_z.word_select(lane, cb))]
+        m.d.comb += [l_wr.addr.eq(lc1), l_wr.en.eq(lv1),
+                     l_wr.data.eq(Cat(*[(Cat(zj1, Const(0, 1)).as_signed() * w_rd.data.word_select(p, wb).as_signed()
+                                         + Mux(lf1, 0, l_rd.data.word_select(p, lw).as_signed()))[:lw]
+                                        for p in range(P)]))]
+
+        # ---------------------------------------------------------------- output / trace streamer
+        stream_en = Signal()
+        o_ready = Signal()
+        m.d.comb += [z_rd_o.addr.eq(os_issued), u_rd_o.addr.eq(os_issued),
+                     z_rd_o.en.eq(stream_en), u_rd_o.en.eq(stream_en)]
+        m.d.comb += [self.o.payload.z.eq(z_rd_o.data), self.o.payload.u.eq(u_rd_o.data),
+                     self.o.valid.eq(o_valid & ~is_trace)]
+        trace_slot = Signal(sw)
+        if self.has_trace:
+            m.d.comb += [self.trace.payload.z.eq(z_rd_o.data), self.trace.payload.u.eq(u_rd_o.data),
+                         self.trace.payload.iteration.eq(t_cur), self.trace.payload.slot.eq(trace_slot),
+                         self.trace.valid.eq(o_valid & is_trace)]
+            m.d.comb += o_ready.eq(Mux(is_trace, self.trace.ready, self.o.ready))
+        else:
+            m.d.comb += o_ready.eq(self.o.ready)
+        m.d.comb += stream_en.eq(~o_valid | o_ready)
+
+        def stream_step(on_done):
+            with m.If(stream_en):
+                with m.If(os_issued < S):
+                    m.d.sync += [os_issued.eq(os_issued + 1), o_valid.eq(1), trace_slot.eq(os_issued)]
+                with m.Else():
+                    m.d.sync += o_valid.eq(0)
+                    on_done()
+
+        def start_pass(t_next, first):
+            m.d.sync += [ps_s.eq(0), nslots.eq(0), t_cur.eq(t_next), first_pass.eq(first)]
+
+        def after_pass():
+            with m.If(t_cur == t_max):
+                m.d.sync += os_issued.eq(0)
+                m.next = "OUTPUT"
+            with m.Elif(nslots == 0):
+                m.d.sync += lat_valid.eq(0)
+                start_pass(t_cur + 1, 0)
+                m.next = "PASS"
+            with m.Else():
+                m.d.sync += [lat_valid.eq(1), li.eq(0), first_col.eq(1)]
+                m.next = "LREAD"
+
+        # ---------------------------------------------------------------- sequencer
+        with m.FSM():
+            with m.State("LOAD"):
+                m.d.comb += [self.i.ready.eq(1), x_wr.addr.eq(n_in), x_wr.data.eq(self.i.payload),
+                             x_wr.en.eq(self.i.valid)]
+                with m.If(self.i.valid):
+                    m.d.sync += n_in.eq(n_in + 1)
+                    with m.If(n_in == N - 1):
+                        m.d.sync += [n_in.eq(0), dr_s.eq(0), dr_n.eq(0), dr_a.eq(0), cycles.eq(0),
+                                     t_max.eq(Mux(self.iterations > self.max_iterations, self.max_iterations,
+                                                  self.iterations))]
+                        for p in range(P):
+                            c_p = (GOLDEN * (p + 1)) & MASK32
+                            st = self.seed ^ c_p
+                            m.d.sync += prng[p].eq(Mux(st == 0, c_p, st))
+                        m.next = "DRIVE"
+            with m.State("DRIVE"):
+                m.d.comb += [self.busy.eq(1), issue_drive.eq(1)]
+                m.d.sync += [cycles.eq(cycles + 1), dr_a.eq(dr_a + 1)]
+                with m.If(dr_n == N - 1):
+                    m.d.sync += [dr_n.eq(0), dr_s.eq(dr_s + 1)]
+                    with m.If(dr_s == S - 1):
+                        start_pass(0, 1)
+                        m.next = "PASS"
+                with m.Else():
+                    m.d.sync += dr_n.eq(dr_n + 1)
+            with m.State("PASS"):
+                m.d.comb += [self.busy.eq(1), issue_pass.eq(1)]
+                m.d.sync += [cycles.eq(cycles + 1), ps_s.eq(ps_s + 1)]
+                with m.If(ps_s == S - 1):
+                    m.d.sync += drain.eq(0)
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [cycles.eq(cycles + 1), drain.eq(drain + 1)]
+                with m.If(drain == cycle_model.PASS_DRAIN - 1):
+                    if self.has_trace:
+                        m.d.sync += [os_issued.eq(0), is_trace.eq(1)]
+                        m.next = "TRACE"
+                    else:
+                        after_pass()
+            if self.has_trace:
+                with m.State("TRACE"):
+                    m.d.comb += self.busy.eq(1)
+                    def done_trace():
+                        m.d.sync += is_trace.eq(0)
+                        after_pass()
+                    stream_step(done_trace)
+            with m.State("LREAD"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += cycles.eq(cycles + 1)
+                m.next = "LCHECK"
+            with m.State("LCHECK"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += cycles.eq(cycles + 1)
+                ent = spk_rd.data
+                zw = ent[:P * cb]
+                bits = Cat(*[zw.word_select(p, cb) != 0 for p in range(P)])
+                m.d.sync += [ent_z.eq(zw), ent_s.eq(ent[P * cb:]), mask.eq(bits), lane.eq(lowest(bits)), col.eq(0)]
+                m.next = "COLUMN"
+            with m.State("COLUMN"):
+                m.d.comb += [self.busy.eq(1), issue_col.eq(1)]
+                m.d.sync += [cycles.eq(cycles + 1), col.eq(col + 1)]
+                with m.If(col == S - 1):
+                    m.d.sync += [col.eq(0), first_col.eq(0)]
+                    rest = Signal(P)
+                    m.d.comb += rest.eq(mask & ~(Const(1, P) << lane))
+                    with m.If(rest != 0):
+                        m.d.sync += [mask.eq(rest), lane.eq(lowest(rest))]
+                    with m.Elif(li == nslots - 1):
+                        start_pass(t_cur + 1, 0)
+                        m.next = "PASS"
+                    with m.Else():
+                        m.d.sync += li.eq(li + 1)
+                        m.next = "LREAD"
+            with m.State("OUTPUT"):
+                m.d.comb += self.busy.eq(1)
+                def done_out():
+                    m.next = "LOAD"
+                stream_step(done_out)
+        return m

@@ -1,0 +1,65 @@
+"""The Amaranth core against the golden model: every iteration's u and z, the outputs and the
+cycle count, under random input gaps and output/trace backpressure."""
+import numpy as np
+import pytest
+
+from golden_model.data import DataSpec, prepare
+from golden_model.errors import ParameterError
+from golden_model.formats import Formats, encode_input
+from golden_model.golden import first_divergence, fold, trace_one
+from rtl import cycle_model
+from rtl.core import IpvaeCore
+from tests.conftest import random_float_model
+from tests.core_sim import simulate
+
+
+def check_runs(core, runs, results):
+    for (x, iterations, seed), res in zip(runs, results):
+        g = trace_one(core.fixed, x, iterations, seed, lanes=core.lanes)
+        if core.has_trace:
+            div = first_divergence(g, dict(u=res["trace_u"], z=res["trace_z"]))
+            assert div is None, f"seed {seed}: {div}"
+        assert np.array_equal(res["z"], g["z"][-1]) and np.array_equal(res["u"], g["u"][-1])
+        assert res["cycles"] == cycle_model.cycles(core.fixed.n_inputs, core.fixed.n_latents, core.lanes,
+                                                   iterations, g["z"])
+
+
+@pytest.mark.parametrize("n, k, lanes, iterations", [
+    (16, 16, 4, 4), (12, 20, 5, 3), (12, 20, 4, 5), (12, 20, 1, 2), (8, 12, 12, 3), (10, 6, 3, 0),
+])
+def test_core_bit_exact_with_stalls(n, k, lanes, iterations):
+    tensors, _ = random_float_model(n, k, seed=n * 100 + k)
+    fixed = fold(tensors, Formats())
+    core = IpvaeCore(fixed, lanes=lanes, max_iterations=15, trace=True)
+    rng = np.random.default_rng(k)
+    runs = [(rng.integers(-128, 128, size=n), iterations, int(s)) for s in (1, 2 ** 32 - 1, 12345)]
+    check_runs(core, runs, simulate(core, runs, stall=0.3, seed=k))
+
+
+def test_core_without_trace_latency():
+    """Without the trace port: same outputs; first output beat one cycle after the counted cycles."""
+    tensors, _ = random_float_model(12, 20, seed=9)
+    fixed = fold(tensors, Formats())
+    core = IpvaeCore(fixed, lanes=4, max_iterations=7)
+    rng = np.random.default_rng(3)
+    runs = [(rng.integers(-128, 128, size=12), 6, s) for s in (4, 5)]
+    results = simulate(core, runs, stall=0.0)
+    check_runs(core, runs, results)
+    for res in results:
+        assert res["latency"] == res["cycles"] + 2
+
+
+def test_core_default_bundle_real_patch(default_bundle):
+    data = prepare(DataSpec(**default_bundle.meta["data"]), log=lambda s: None)
+    codes, _ = encode_input(data.valid[:2], default_bundle.fmt)
+    core = IpvaeCore(default_bundle.fixed, lanes=16, max_iterations=15, trace=True)
+    runs = [(codes[0], 6, 1), (codes[1], 3, 2)]
+    check_runs(core, runs, simulate(core, runs, stall=0.2, seed=1))
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_core_parameter_errors(small_fixed):
+    with pytest.raises(ParameterError, match=r"lanes \(3\) must divide the number of latents K \(20\)"):
+        IpvaeCore(small_fixed, lanes=3)
+    with pytest.raises(ParameterError, match="max_iterations must be in 1..2\\^20-1, got 0"):
+        IpvaeCore(small_fixed, lanes=4, max_iterations=0)
