@@ -1,5 +1,5 @@
 """``ipvae``: the one console command. Subcommands: data, train, export, eval, baseline,
-quant-sweep, flow. Errors the user can act on print one line and exit with status 2."""
+quant-sweep, rtl, latency, flow. Errors the user can act on print one line and exit with status 2."""
 from __future__ import annotations
 
 import argparse
@@ -133,6 +133,22 @@ def cmd_quant_sweep(a):
     run_study(a.bundle, samples=a.samples, out_dir=Path(a.out))
 
 
+def cmd_rtl(a):
+    from rtl.generate import generate
+    v, j = generate(a.bundle, a.lanes, a.out, max_iterations=a.max_iterations, trace=a.trace)
+    print(f"wrote {v} and {j}")
+
+
+def cmd_latency(a):
+    from . import bundle as bundle_mod
+    from .data import DataSpec, prepare
+    from rtl.latency import write_latency_doc
+    b = bundle_mod.load(a.bundle)
+    data = prepare(DataSpec(**b.meta["data"]))
+    write_latency_doc(b, data.valid[:a.samples], a.write, iterations=a.iterations)
+    print(Path(a.write).read_text())
+
+
 def cmd_flow(a):
     from .flow import run_flow
     run_flow(a)
@@ -196,6 +212,21 @@ def build_parser():
     s.add_argument("--samples", type=int, default=2000)
     s.add_argument("--out", default="docs")
     s.set_defaults(fn=cmd_quant_sweep)
+
+    s = sub.add_parser("rtl", help="write the core's Verilog and a JSON of its parameters")
+    s.add_argument("--bundle", help="bundle folder (default: the committed default bundle)")
+    s.add_argument("--lanes", type=int, default=8, help="parallel lanes P (must divide K)")
+    s.add_argument("--max-iterations", type=int, default=1023)
+    s.add_argument("--trace", action="store_true", help="include the per-iteration trace stream")
+    s.add_argument("--out", default="build/rtl")
+    s.set_defaults(fn=cmd_rtl)
+
+    s = sub.add_parser("latency", help="cycle-model latency and memory tables (docs/latency.md)")
+    s.add_argument("--bundle")
+    s.add_argument("--samples", type=int, default=200)
+    s.add_argument("--iterations", type=int, default=32)
+    s.add_argument("--write", default="docs/latency.md")
+    s.set_defaults(fn=cmd_latency)
 
     s = sub.add_parser("flow", help="the main job: data -> bundle -> golden model -> report")
     s.add_argument("--bundle", help="bundle folder (default: the committed default bundle)")

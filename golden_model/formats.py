@@ -25,8 +25,8 @@ class Formats:
     input_bits: int = 8       # signed input samples
     input_int_bits: int = 4   # of which integer bits incl. sign: x in [-8, 8) by default
     count_bits: int = 4       # spike counts z in [0, 2^count_bits - 1]
-    prob_bits: int = 16       # uniform random numbers and Poisson table thresholds
-    sampler_frac: int = 4     # u resolution of the Poisson table index: 2^-sampler_frac
+    prob_bits: int = 12       # uniform random numbers and Poisson table thresholds
+    sampler_frac: int = 2     # u resolution of the Poisson table index: 2^-sampler_frac
     table_top: int = 4        # the table covers u in [-8, table_top); above it, the last row
 
     def __post_init__(self):

@@ -45,3 +45,20 @@ def test_bad_width(tmp_path):
 def test_missing_checkpoint(tmp_path):
     r = ipvae("export", "--checkpoint", str(tmp_path / "c.pt"), "--out", str(tmp_path / "b"))
     assert r.returncode == 2 and "checkpoint" in r.stderr and "does not exist" in r.stderr
+
+
+def test_rtl_writes_verilog_and_parameters(tmp_path):
+    import json
+    r = ipvae("rtl", "--lanes", "16", "--max-iterations", "63", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    v = (tmp_path / "ipvae_core.v").read_text()
+    assert "module ipvae_core" in v and "input [7:0] i__payload;" in v and "output [31:0] cycles;" in v
+    params = json.loads((tmp_path / "ipvae_core.json").read_text())
+    assert params["lanes"] == 16 and params["slots"] == 8 and params["n_latents"] == 128
+    assert params["widths"]["lateral"] >= 1
+
+
+def test_rtl_rejects_lanes(tmp_path):
+    r = ipvae("rtl", "--lanes", "7", "--out", str(tmp_path))
+    assert r.returncode == 2
+    assert r.stderr.strip() == "ipvae rtl: error: lanes (7) must divide the number of latents K (128)"

@@ -50,11 +50,11 @@ def test_lane_order_neuron_mapping():
 
 def test_table_shape_and_monotonic():
     g = poisson_table(FMT)
-    assert g.shape == (192, 15)
+    assert g.shape == (12 << FMT.sampler_frac, 15)
     check_table(g, FMT)
     assert np.all(np.diff(g, axis=1) <= 0)
     assert np.all(np.diff(g, axis=0) >= 0)  # higher rate, higher tail probabilities
-    assert g[-1].min() == 2 ** 16 - 1
+    assert g[-1].min() == 2 ** FMT.prob_bits - 1
     bad = g.copy()
     bad[5, 3] = bad[5, 2] + 1
     with pytest.raises(ParameterError, match="non-increasing"):
@@ -62,29 +62,36 @@ def test_table_shape_and_monotonic():
 
 
 def test_table_row_mapping():
-    uf = FMT.u_frac
+    uf, sf = FMT.u_frac, FMT.sampler_frac
     assert table_row(FMT.u_lo, FMT) == 0
-    assert table_row((-8 << uf) + (1 << (uf - 4)) - 1, FMT) == 0
-    assert table_row((-8 << uf) + (1 << (uf - 4)), FMT) == 1
-    assert table_row(0, FMT) == 128
-    assert table_row(FMT.u_hi, FMT) == 191  # above table_top: last row
+    assert table_row((-8 << uf) + (1 << (uf - sf)) - 1, FMT) == 0
+    assert table_row((-8 << uf) + (1 << (uf - sf)), FMT) == 1
+    assert table_row(0, FMT) == 8 << sf
+    assert table_row(FMT.u_hi, FMT) == (12 << sf) - 1  # above table_top: last row
+
+
+def _draw(fmt, u_real, n=200_000):
+    code = int(round(u_real * 2 ** fmt.u_frac))
+    lam = table_rates(fmt)[int(table_row(code, fmt))]
+    u = PrngLanes([12345], 8, fmt.prob_bits).uniforms(n)[0]
+    z = sample_counts(np.full(n, code), u, poisson_table(fmt), fmt)
+    cap = fmt.count_max
+    p = poisson.pmf(np.arange(cap + 1), lam)
+    p[cap] = poisson.sf(cap - 1, lam)
+    return z, lam, p
+
+
+HIRES = Formats(prob_bits=16, sampler_frac=4)
 
 
 @pytest.mark.parametrize("u_real", [-6.0, -3.0, -1.0, 0.0, 1.0, 2.0, 2.5])
 def test_counts_follow_truncated_poisson(u_real):
-    """Chi-square goodness of fit of 200,000 draws against Poisson(rate of the row), capped at 15.
-    The seed is fixed, so the test is deterministic; p > 0.001 is demanded."""
+    """PRNG lanes + table algorithm: chi-square goodness of fit of 200,000 draws against
+    Poisson(rate of the row) capped at 15, at 16-bit probabilities (fine enough that table
+    rounding is invisible at this sample size). Fixed seed: deterministic; p > 0.001 demanded."""
     n = 200_000
-    code = int(round(u_real * 2 ** FMT.u_frac))
-    row = int(table_row(code, FMT))
-    lam = table_rates(FMT)[row]
-    g = poisson_table(FMT)
-    lanes = PrngLanes([12345], 8, FMT.prob_bits)
-    u = lanes.uniforms(n)[0]
-    z = sample_counts(np.full(n, code), u, g, FMT)
-    cap = FMT.count_max
-    p = poisson.pmf(np.arange(cap + 1), lam)
-    p[cap] = poisson.sf(cap - 1, lam)
+    z, lam, p = _draw(HIRES, u_real, n)
+    cap = HIRES.count_max
     obs = np.bincount(z, minlength=cap + 1)
     # pool bins with expected count < 5 into their neighbour
     exp = p * n
@@ -99,6 +106,17 @@ def test_counts_follow_truncated_poisson(u_real):
     dof = max(len(o) - 1, 1)
     assert chi2.sf(stat, dof) > 1e-3, (u_real, lam, stat, dof)
     assert abs(z.mean() - (np.arange(cap + 1) * p).sum()) < 5 * np.sqrt(lam / n) + 1e-3
+
+
+@pytest.mark.parametrize("u_real", [-6.0, -3.0, -1.0, 0.0, 1.0, 2.0, 2.5])
+def test_default_format_counts_within_table_resolution(u_real):
+    """At the default widths every count probability is Poisson's within the documented table
+    resolution (2^-prob_bits per threshold) plus 5 standard errors of 200,000 draws."""
+    n = 200_000
+    z, lam, p = _draw(FMT, u_real, n)
+    emp = np.bincount(z, minlength=FMT.count_max + 1) / n
+    tol = 2.0 ** -FMT.prob_bits + 5 * np.sqrt(p * (1 - p) / n) + 1e-9
+    assert np.all(np.abs(emp - p) <= tol), (u_real, lam, emp, p)
 
 
 def test_same_seed_same_spikes_other_seed_differs():

@@ -1,0 +1,139 @@
+"""Latency and memory tables of the core for the reference configurations (docs/latency.md).
+
+Cycles come from rtl/cycle_model.py. For the default bundle the spike counts are measured: the
+golden model runs held-out patches and its driving samples z_t feed the cycle model. The
+16x16, K=512 configuration has no trained bundle yet, so its spikes are drawn per neuron with
+the default bundle's measured spiking probability of each iteration (independent neurons):
+an estimate, labelled as such.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from golden_model.formats import encode_input
+from golden_model.golden import run
+
+from . import cycle_model
+
+UP5K = dict(name="iCE40 UP5K", ebr_kbit=30 * 4, spram_kbit=4 * 256, clock_mhz=48)
+ECP5 = dict(name="ECP5-85F", ebr_kbit=208 * 18, spram_kbit=0, clock_mhz=100)
+
+
+def memory_kbit(n, k, lanes, fmt, widths):
+    """Bits of every memory of the core, in kbit (1024 bits)."""
+    s = k // lanes
+    mems = dict(
+        F=k * n * fmt.weight_bits, W=k * k * fmt.weight_bits,
+        tables=lanes * fmt.table_rows * fmt.count_max * fmt.prob_bits,
+        state=k * (2 * fmt.u_bits + widths["drive"] + widths["lateral"] + fmt.count_bits) + n * fmt.input_bits
+        + s * (lanes * fmt.count_bits + max((s - 1).bit_length(), 1)),
+    )
+    return {key: v / 1024 for key, v in mems.items()}
+
+
+def _max_lanes(n, k, fmt, widths, ebr_kbit, weights_in_ebr):
+    """Largest lane count dividing K whose memories fit the block RAM."""
+    best = 0
+    for p in range(1, k + 1):
+        if k % p:
+            continue
+        mk = memory_kbit(n, k, p, fmt, widths)
+        need = mk["tables"] + mk["state"] + (mk["F"] + mk["W"] if weights_in_ebr else 0)
+        if need <= ebr_kbit:
+            best = p
+    return best
+
+
+def measured_spikes(bundle, x, iterations, lanes, seed=1):
+    """Driving samples (B, T, K) of the golden model on inputs x."""
+    codes, _ = encode_input(x, bundle.fmt)
+    seeds = (seed * 1_000_003 + np.arange(len(codes))) % (1 << 32)
+    res = run(bundle.fixed, codes, iterations, seeds, lanes=lanes, trace=True)
+    return np.stack([res["z"][t] for t in range(iterations)], axis=1)
+
+
+def table(n, k, lanes_list, iterations, spikes_for):
+    """Rows of (P, cycles median, bound median, ratio) with spikes_for(P) -> (B, T, K)."""
+    rows = []
+    for p in lanes_list:
+        z = spikes_for(p)
+        cyc = [cycle_model.cycles(n, k, p, iterations, zz) for zz in z]
+        bnd = [cycle_model.bound(n, k, p, iterations, zz) for zz in z]
+        rows.append(dict(lanes=p, cycles=float(np.median(cyc)), cycles_max=int(np.max(cyc)),
+                         bound=float(np.median(bnd)), ratio=float(np.median(np.array(cyc) / np.array(bnd)))))
+    return rows
+
+
+def write_latency_doc(bundle, x, path, iterations=32, seed=1):
+    fmt, widths = bundle.fmt, bundle.fixed.widths()
+    n0, k0 = bundle.fixed.n_inputs, bundle.fixed.n_latents
+    z_ref = measured_spikes(bundle, x, iterations, 1, seed)
+    p_t = (z_ref > 0).mean(axis=(0, 2))                     # spiking probability per iteration
+    rng = np.random.default_rng(seed)
+
+    def synthetic(k, b=len(x)):
+        return lambda p: (rng.random((b, iterations, k)) < p_t[None, :, None]).astype(np.int64)
+
+    up = table(n0, k0, (1, 2, 4, 8, 16), iterations, lambda p: measured_spikes(bundle, x, iterations, p, seed))
+    ec = table(256, 512, (8, 16, 32, 64), iterations, synthetic(512))
+    lines = [
+        "# Latency of the inference core",
+        "",
+        "Cycles per inference are exact: `rtl/cycle_model.py` is asserted against simulation of the",
+        "core for every run of the test suite (tests/test_core.py). With S = K/P slots,",
+        "",
+        "    cycles = S·N + (T+1)·(S+4) + Σ_{t<T} (2·e_t + n_t·S)",
+        "",
+        "counted from the cycle after the last input beat to the first cycle of the output phase; the",
+        "first output beat follows 2 cycles later, then K/P output beats. n_t is the number of",
+        "neurons that spiked in pass t, e_t the number of P-neuron slots holding at least one spike.",
+        "The lane-limited bound is N·K/P + Σ_t (n_t + 1)·K/P; the overhead is 4 cycles per pass",
+        "(pipeline drain) and 2 per non-empty slot (spike-list read), independent of K².",
+        "",
+        f"Spiking per iteration (default bundle, {len(x)} held-out patches, T={iterations}): "
+        + ", ".join(f"t={t}: {p_t[t]:.2f}" for t in (0, 1, 4, 8, 16, iterations - 1)) + ".",
+        "",
+        f"## iCE40 UP5K reference: {int(np.sqrt(n0))}×{int(np.sqrt(n0))} patches, N={n0}, K={k0}, T={iterations} "
+        "(measured spikes of the default bundle)",
+        "",
+        f"| P | cycles (median) | cycles (max) | bound | cycles / bound | µs at {UP5K['clock_mhz']} MHz |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [f"| {r['lanes']} | {r['cycles']:.0f} | {r['cycles_max']} | {r['bound']:.0f} | {r['ratio']:.3f} | "
+              f"{r['cycles'] / UP5K['clock_mhz']:.1f} |" for r in up]
+    lines += [
+        "",
+        f"## ECP5-85F reference: 16×16 patches, N=256, K=512, T={iterations} (estimated spikes)",
+        "",
+        f"| P | cycles (median) | cycles (max) | bound | cycles / bound | µs at {ECP5['clock_mhz']} MHz |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [f"| {r['lanes']} | {r['cycles']:.0f} | {r['cycles_max']} | {r['bound']:.0f} | {r['ratio']:.3f} | "
+              f"{r['cycles'] / ECP5['clock_mhz']:.1f} |" for r in ec]
+    lines += ["", "## Memory", "",
+              "Bits the core stores (kbit = 1024 bits), before block-RAM rounding. The Poisson table is",
+              "replicated once per lane (one read per lane and cycle); F and W are read once per cycle as",
+              "P-weight words.", "",
+              "| configuration | P | F | W | Poisson tables | state | total | device block RAM |",
+              "|---|---|---|---|---|---|---|---|"]
+    for name, n, k, lanes, dev in ((f"UP5K N={n0} K={k0}", n0, k0, (1, 2, 4, 8, 16), UP5K),
+                                   ("ECP5 N=256 K=512", 256, 512, (8, 16, 32, 64), ECP5)):
+        for p in lanes:
+            mk = memory_kbit(n, k, p, fmt, widths)
+            tot = sum(mk.values())
+            avail = f"{dev['ebr_kbit']} kbit EBR" + (f" + {dev['spram_kbit']} kbit SPRAM" if dev["spram_kbit"] else "")
+            lines.append(f"| {name} | {p} | {mk['F']:.0f} | {mk['W']:.0f} | {mk['tables']:.0f} | {mk['state']:.1f} | "
+                         f"{tot:.0f} | {avail} |")
+    up_fit = _max_lanes(n0, k0, fmt, widths, UP5K["ebr_kbit"], weights_in_ebr=False)
+    ec_fit = _max_lanes(256, 512, fmt, widths, ECP5["ebr_kbit"], weights_in_ebr=True)
+    lines += ["",
+              f"Reading: on the UP5K, F and W ({memory_kbit(n0, k0, 1, fmt, widths)['F'] + memory_kbit(n0, k0, 1, fmt, widths)['W']:.0f} kbit) "
+              "go to SPRAM (16-bit words, several SPRAMs side by side for P-weight words), leaving the",
+              f"EBR for the Poisson-table copies ({memory_kbit(n0, k0, 1, fmt, widths)['tables']:.1f} kbit each) and the state: "
+              f"at most P = {up_fit} lanes fit.",
+              f"On the ECP5-85F everything is in DP16KD: at most P = {ec_fit} lanes fit (before block-RAM rounding).",
+              "Each table copy serves one lane; sharing a copy between two lanes through the second port",
+              "of a true dual-port RAM would halve that cost.", ""]
+    from pathlib import Path
+    Path(path).write_text("\n".join(lines))
+    return up, ec
