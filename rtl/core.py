@@ -17,7 +17,7 @@ busy : Out(1)
 Timing: the latency from the last input beat to the first output beat is ``cycle_model.cycles``
 plus one cycle, with an initiation interval of that plus N input beats plus K/P output beats.
 Phases: DRIVE (K/P N cycles, P multiply-accumulates per cycle) -> T+1 sampling passes
-(K/P + 4 cycles each: update u, sample z, build the spike list) -> between passes an
+(K/P + 5 cycles each: MembraneUpdate, PoissonSampler, spike list) -> between passes an
 event-driven lateral phase (K/P cycles per spiking neuron, 2 per non-empty slot).
 """
 from __future__ import annotations
@@ -28,32 +28,11 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.errors import ParameterError
 from golden_model.golden import FixedModel, check_lanes
-from golden_model.sampler import GOLDEN, MASK32
 from golden_model.formats import signed_bits
 
 from . import cycle_model
-
-
-def _pack(values, width):
-    """Pack integers (two's complement, ``width`` bits each) into one word, element 0 lowest."""
-    word, mask = 0, (1 << width) - 1
-    for k, v in enumerate(values):
-        word |= (int(v) & mask) << (k * width)
-    return word
-
-
-def _shift_round(v, s):
-    return (v + (1 << (s - 1))) >> s if s > 0 else v << (-s)
-
-
-def _clamp(v, lo, hi):
-    return Mux(v < lo, lo, Mux(v > hi, hi, v))
-
-
-def _xorshift32(s):
-    a = s ^ (s << 13)[:32]
-    b = a ^ (a >> 17)
-    return b ^ (b << 5)[:32]
+from .membrane import MembraneUpdate, shift_round
+from .poisson_sampler import PoissonSampler, pack
 
 
 class IpvaeCore(wiring.Component):
@@ -106,18 +85,16 @@ class IpvaeCore(wiring.Component):
 
         x_mem = mem("x_mem", fmt.input_bits, N)
         f_mem = mem("f_mem", P * wb, S * N,
-                    [_pack([fx.F[s * P + p, n] for p in range(P)], wb) for s in range(S) for n in range(N)])
-        c_mem = mem("c_mem", P * cw, S, [_pack(fx.c[s * P:(s + 1) * P], cw) for s in range(S)])
+                    [pack([fx.F[s * P + p, n] for p in range(P)], wb) for s in range(S) for n in range(N)])
+        c_mem = mem("c_mem", P * cw, S, [pack(fx.c[s * P:(s + 1) * P], cw) for s in range(S)])
         d_mem = mem("d_mem", P * dw, S)
-        u0_mem = mem("u0_mem", P * ub, S, [_pack(fx.u0[s * P:(s + 1) * P], ub) for s in range(S)])
+        u0_mem = mem("u0_mem", P * ub, S, [pack(fx.u0[s * P:(s + 1) * P], ub) for s in range(S)])
         u_mem = mem("u_mem", P * ub, S)
         l_mem = mem("l_mem", P * lw, S)
         w_mem = mem("w_mem", P * wb, K * S,
-                    [_pack([fx.W[s * P + p, j] for p in range(P)], wb) for j in range(K) for s in range(S)])
+                    [pack([fx.W[s * P + p, j] for p in range(P)], wb) for j in range(K) for s in range(S)])
         z_mem = mem("z_mem", P * cb, S)
         spk_mem = mem("spk_mem", P * cb + sw, S)
-        tab_init = [_pack(fx.table[r], pb) for r in range(R)]
-        tabs = [mem(f"table{p}", zmax * pb, R, tab_init) for p in range(P)]
 
         x_wr, x_rd = x_mem.write_port(), x_mem.read_port()
         f_rd, c_rd = f_mem.read_port(), c_mem.read_port()
@@ -132,12 +109,10 @@ class IpvaeCore(wiring.Component):
         z_wr = z_mem.write_port()
         z_rd_o = z_mem.read_port()
         spk_wr, spk_rd = spk_mem.write_port(), spk_mem.read_port()
-        tab_rd = [t.read_port() for t in tabs]
 
         # ---------------------------------------------------------------- state
         t_max = Signal.like(self.iterations)
         t_cur = Signal.like(self.iterations)
-        prng = [Signal(32, name=f"prng{p}") for p in range(P)]
         cycles = Signal(32)
         m.d.comb += self.cycles.eq(cycles)
 
@@ -189,46 +164,36 @@ class IpvaeCore(wiring.Component):
                 m.d.sync += acc[p].eq(Mux(df2, prod2[p], acc[p] + prod2[p]))
         m.d.sync += [dv3.eq(dv2 & dl2), ds3.eq(ds2), c3.eq(c2)]
         m.d.comb += [d_wr.addr.eq(ds3), d_wr.en.eq(dv3),
-                     d_wr.data.eq(Cat(*[(_shift_round(acc[p], fx.drive_shift) - c3.word_select(p, cw).as_signed())[:dw]
+                     d_wr.data.eq(Cat(*[(shift_round(acc[p], fx.drive_shift) - c3.word_select(p, cw).as_signed())[:dw]
                                         for p in range(P)]))]
 
         # ---------------------------------------------------------------- sampling pass pipeline
+        # issue (read u/u0/d/l) -> MembraneUpdate (1) -> write u, PoissonSampler (2) -> write z, spike list
+        m.submodules.membrane = memb = MembraneUpdate(fx, P)
+        m.submodules.sampler = samp = PoissonSampler(fmt, fx.table, P)
         issue_pass = Signal()
-        pv1, ps1 = Signal(), Signal(sw)
-        pv2, ps2 = Signal(), Signal(sw)
-        pv3, ps3 = Signal(), Signal(sw)
         first_pass = Signal()
-        u2 = [Signal(signed(ub), name=f"u2_{p}") for p in range(P)]
-        rnd3 = [Signal(pb, name=f"rnd{p}") for p in range(P)]
-        lat_rd_addr = Signal(sw)
+        pv1 = Signal()
+        ps_pipe = [Signal(sw, name=f"ps{k}") for k in range(1, 5)]
         m.d.comb += [u_rd.addr.eq(ps_s), u0_rd.addr.eq(ps_s), d_rd.addr.eq(ps_s)]
-        m.d.sync += [pv1.eq(issue_pass), ps1.eq(ps_s), pv2.eq(pv1), ps2.eq(ps1), pv3.eq(pv2), ps3.eq(ps2)]
-        for p in range(P):
-            u_in = Mux(first_pass, u0_rd.data.word_select(p, ub).as_signed(), u_rd.data.word_select(p, ub).as_signed())
-            lat = Mux(lat_valid, l_rd.data.word_select(p, lw).as_signed(), 0)
-            diff = Signal(signed(widths["delta_acc"] + 1), name=f"diff{p}")
-            du = Signal(signed(ub + 1), name=f"du{p}")
-            m.d.comb += diff.eq(d_rd.data.word_select(p, dw).as_signed() - lat)
-            m.d.comb += du.eq(_clamp(_shift_round(diff, fx.delta_shift), fmt.u_lo, fmt.u_hi))
-            u_new = Mux(first_pass, u_in, _clamp(u_in + du, fmt.u_lo, fmt.u_hi))
-            m.d.sync += u2[p].eq(u_new)
-            row = (u2[p] >> (uf - sf)) + (8 << sf)
-            m.d.comb += tab_rd[p].addr.eq(Mux(row > R - 1, R - 1, row))
-            nxt = _xorshift32(prng[p])
-            with m.If(pv2):
-                m.d.sync += [prng[p].eq(nxt), rnd3[p].eq(nxt[32 - pb:32])]
-        m.d.comb += [u_wr.addr.eq(ps2), u_wr.en.eq(pv2), u_wr.data.eq(Cat(*[u2[p] for p in range(P)]))]
-        zs = []
-        for p in range(P):
-            g = tab_rd[p].data
-            z = Signal(range(zmax + 1), name=f"z{p}")
-            m.d.comb += z.eq(sum((rnd3[p] < g.word_select(k, pb)).as_unsigned() for k in range(zmax)))
-            zs.append(z)
-        zword = Cat(*[z[:cb] for z in zs])
-        any_spike = Cat(*[z != 0 for z in zs]).any()
-        m.d.comb += [z_wr.addr.eq(ps3), z_wr.en.eq(pv3), z_wr.data.eq(zword),
-                     spk_wr.addr.eq(nslots), spk_wr.en.eq(pv3 & any_spike), spk_wr.data.eq(Cat(zword, ps3))]
-        with m.If(pv3 & any_spike):
+        m.d.sync += [pv1.eq(issue_pass), ps_pipe[0].eq(ps_s)]
+        m.d.sync += [ps_pipe[k].eq(ps_pipe[k - 1]) for k in range(1, 4)]
+        m.d.comb += [
+            memb.i.valid.eq(pv1),
+            memb.i.payload.u.eq(Mux(first_pass, u0_rd.data, u_rd.data)),
+            memb.i.payload.d.eq(d_rd.data), memb.i.payload.l.eq(l_rd.data),
+            memb.i.payload.prior.eq(first_pass), memb.i.payload.lateral.eq(lat_valid),
+            memb.o.ready.eq(1),
+            u_wr.addr.eq(ps_pipe[1]), u_wr.en.eq(memb.o.valid), u_wr.data.eq(memb.o.payload.u),
+            samp.i.valid.eq(memb.o.valid), samp.i.payload.u.eq(memb.o.payload.u),
+            samp.o.ready.eq(1), samp.seed.eq(self.seed),
+        ]
+        zword = samp.o.payload.z
+        any_spike = zword.any()
+        m.d.comb += [z_wr.addr.eq(ps_pipe[3]), z_wr.en.eq(samp.o.valid), z_wr.data.eq(zword),
+                     spk_wr.addr.eq(nslots), spk_wr.en.eq(samp.o.valid & any_spike),
+                     spk_wr.data.eq(Cat(zword, ps_pipe[3]))]
+        with m.If(samp.o.valid & any_spike):
             m.d.sync += nslots.eq(nslots + 1)
 
         # ---------------------------------------------------------------- lateral pipeline
@@ -295,10 +260,7 @@ class IpvaeCore(wiring.Component):
                         m.d.sync += [n_in.eq(0), dr_s.eq(0), dr_n.eq(0), dr_a.eq(0), cycles.eq(0),
                                      t_max.eq(Mux(self.iterations > self.max_iterations, self.max_iterations,
                                                   self.iterations))]
-                        for p in range(P):
-                            c_p = (GOLDEN * (p + 1)) & MASK32
-                            st = self.seed ^ c_p
-                            m.d.sync += prng[p].eq(Mux(st == 0, c_p, st))
+                        m.d.comb += samp.reseed.eq(1)
                         m.next = "DRIVE"
             with m.State("DRIVE"):
                 m.d.comb += [self.busy.eq(1), issue_drive.eq(1)]

@@ -5,7 +5,7 @@ Cycles are counted from the first DRIVE cycle (the cycle after the last input be
 cycle of the output phase; trace streaming is not counted (the core's ``cycles`` counter pauses).
 
     cycles = S N                                   drive: one multiply-accumulate per lane and cycle
-           + (T + 1) (S + PASS_DRAIN)              T update passes and the output sampling pass
+           + (T + 1) (S + 5)                       T update passes and the output sampling pass
            + sum_t [ ENTRY_OVERHEAD e_t + n_t S ]  event-driven lateral phases, t = 0 .. T-1
 
 with S = K / P slots, n_t the number of neurons that spiked in pass t and e_t the number of slots
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-PASS_DRAIN = 4       # 3 pipeline stages behind the issue stage + 1 to settle the spike-list count
+PASS_DRAIN = 5       # memory read + MembraneUpdate (1) + PoissonSampler (2) + 1 to settle the spike count
 ENTRY_OVERHEAD = 2   # spike-list read + lane selection per non-empty slot
 
 

@@ -8,6 +8,7 @@ from amaranth.back import verilog
 
 from golden_model import bundle as bundle_mod
 
+from . import cycle_model
 from .core import IpvaeCore
 
 
@@ -22,7 +23,8 @@ def core_parameters(core: IpvaeCore, bundle_path=None):
         ports=dict(i=f"signed({fx.fmt.input_bits}) stream, N beats",
                    o=f"{{z: {core.lanes}x{fx.fmt.count_bits}, u: {core.lanes}x{fx.fmt.u_bits}}} stream, K/P beats",
                    iterations=f"unsigned({len(core.iterations)})", seed="unsigned(32)", cycles="unsigned(32)"),
-        cycle_model="cycles = S N + (T+1)(S+4) + sum_t (2 e_t + n_t S), S = K/P; first output beat at cycles+2",
+        cycle_model=(f"cycles = S N + (T+1)(S+{cycle_model.PASS_DRAIN}) + sum_t ({cycle_model.ENTRY_OVERHEAD} e_t + n_t S),"
+                     " S = K/P; first output beat at cycles+2"),
     )
 
 

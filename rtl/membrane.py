@@ -1,0 +1,67 @@
+"""Membrane-potential update with both clamps (docs/arithmetic.md §4, step 3c).
+
+Members
+-------
+i : In(stream.Signature(StructLayout({"u", "d", "l", "prior", "lateral"})))
+    One slot per beat: P membrane codes u, drives d, lateral sums l; ``prior`` = 1 passes u
+    through unchanged (sampling pass 0 starts from u0); ``lateral`` = 0 treats l as 0 (no
+    neuron spiked in the previous pass).
+o : Out(stream.Signature(StructLayout({"u": unsigned(P * u_bits)})))
+    The updated codes: clamp(u + clamp(shift_round(d - l, delta_shift), lo, hi), lo, hi).
+
+Latency: ``latency`` = 1 cycle, initiation interval 1; backpressure holds the output register.
+"""
+from __future__ import annotations
+
+from amaranth import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden_model.golden import FixedModel
+
+
+def shift_round(v, s):
+    """Hardware form of formats.shift_round: round half up for s > 0, exact left shift else."""
+    return (v + (1 << (s - 1))) >> s if s > 0 else v << (-s)
+
+
+def clamp(v, lo, hi):
+    return Mux(v < lo, lo, Mux(v > hi, hi, v))
+
+
+def layout_in(fixed: FixedModel, lanes: int):
+    w, fmt = fixed.widths(), fixed.fmt
+    return data.StructLayout({"u": unsigned(lanes * fmt.u_bits), "d": unsigned(lanes * w["drive"]),
+                              "l": unsigned(lanes * w["lateral"]), "prior": 1, "lateral": 1})
+
+
+class MembraneUpdate(wiring.Component):
+    latency = 1
+
+    def __init__(self, fixed: FixedModel, lanes: int):
+        self.fixed, self.lanes = fixed, lanes
+        super().__init__({
+            "i": In(stream.Signature(layout_in(fixed, lanes))),
+            "o": Out(stream.Signature(data.StructLayout({"u": unsigned(lanes * fixed.fmt.u_bits)}))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        fx, fmt, P = self.fixed, self.fixed.fmt, self.lanes
+        w = fx.widths()
+        ub, dw, lw = fmt.u_bits, w["drive"], w["lateral"]
+        en = Signal()
+        m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
+        outs = []
+        for p in range(P):
+            pl = self.i.payload
+            u = pl.u.word_select(p, ub).as_signed()
+            lat = Mux(pl.lateral, pl.l.word_select(p, lw).as_signed(), 0)
+            diff = Signal(signed(w["delta_acc"] + 1), name=f"diff{p}")
+            du = Signal(signed(ub + 1), name=f"du{p}")
+            m.d.comb += diff.eq(pl.d.word_select(p, dw).as_signed() - lat)
+            m.d.comb += du.eq(clamp(shift_round(diff, fx.delta_shift), fmt.u_lo, fmt.u_hi))
+            outs.append(Mux(pl.prior, u, clamp(u + du, fmt.u_lo, fmt.u_hi))[:ub])
+        with m.If(en):
+            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.u.eq(Cat(*outs))]
+        return m
