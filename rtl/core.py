@@ -17,8 +17,9 @@ busy : Out(1)
 Timing: the latency from the last input beat to the first output beat is ``cycle_model.cycles``
 plus one cycle, with an initiation interval of that plus N input beats plus K/P output beats.
 Phases: DRIVE (K/P N cycles, P multiply-accumulates per cycle) -> T+1 sampling passes
-(K/P + 5 cycles each: MembraneUpdate, PoissonSampler, spike list) -> between passes an
-event-driven lateral phase (K/P cycles per spiking neuron, 2 per non-empty slot).
+(K/P + 5 cycles each: MembraneUpdate, PoissonSampler, spike list) -> between passes the
+event-driven LateralUnits phase (K/P cycles per spiking neuron, 2 per non-empty slot, 1 to
+hand back).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from golden_model.golden import FixedModel, check_lanes
 from golden_model.formats import signed_bits
 
 from . import cycle_model
+from .lateral import LateralUnits
 from .membrane import MembraneUpdate, shift_round
 from .poisson_sampler import PoissonSampler, pack
 
@@ -90,11 +92,7 @@ class IpvaeCore(wiring.Component):
         d_mem = mem("d_mem", P * dw, S)
         u0_mem = mem("u0_mem", P * ub, S, [pack(fx.u0[s * P:(s + 1) * P], ub) for s in range(S)])
         u_mem = mem("u_mem", P * ub, S)
-        l_mem = mem("l_mem", P * lw, S)
-        w_mem = mem("w_mem", P * wb, K * S,
-                    [pack([fx.W[s * P + p, j] for p in range(P)], wb) for j in range(K) for s in range(S)])
         z_mem = mem("z_mem", P * cb, S)
-        spk_mem = mem("spk_mem", P * cb + sw, S)
 
         x_wr, x_rd = x_mem.write_port(), x_mem.read_port()
         f_rd, c_rd = f_mem.read_port(), c_mem.read_port()
@@ -103,12 +101,8 @@ class IpvaeCore(wiring.Component):
         u_wr = u_mem.write_port()
         u_rd = u_mem.read_port()
         u_rd_o = u_mem.read_port()
-        l_wr = l_mem.write_port()
-        l_rd = l_mem.read_port(transparent_for=(l_wr,))
-        w_rd = w_mem.read_port()
         z_wr = z_mem.write_port()
         z_rd_o = z_mem.read_port()
-        spk_wr, spk_rd = spk_mem.write_port(), spk_mem.read_port()
 
         # ---------------------------------------------------------------- state
         t_max = Signal.like(self.iterations)
@@ -122,30 +116,14 @@ class IpvaeCore(wiring.Component):
         dr_s = Signal(range(S + 1))
         dr_n = Signal(range(N + 1))
         dr_a = Signal(range(S * N + 1))
-        # pass issue counter, spike list size, lateral flags
+        # pass issue counter, lateral flag
         ps_s = Signal(range(S + 1))
-        nslots = Signal(range(S + 1))
         lat_valid = Signal()
         drain = Signal(range(cycle_model.PASS_DRAIN + 1))
-        # lateral
-        li = Signal(range(S + 1))
-        ent_z = Signal(P * cb)
-        ent_s = Signal(sw)
-        mask = Signal(P)
-        lane = Signal(range(max(P, 2)))
-        col = Signal(range(S + 1))
-        first_col = Signal()
         # output streamer
         os_issued = Signal(range(S + 1))
         o_valid = Signal()
         is_trace = Signal()
-
-        def lowest(bits):
-            """Index of the lowest set bit (priority encoder, P inputs)."""
-            out = Const(0, range(max(P, 2)))
-            for p in reversed(range(P)):
-                out = Mux(bits[p], p, out)
-            return out
 
         # ---------------------------------------------------------------- drive pipeline
         dv1, df1, dl1, ds1 = Signal(), Signal(), Signal(), Signal(sw)
@@ -171,6 +149,7 @@ class IpvaeCore(wiring.Component):
         # issue (read u/u0/d/l) -> MembraneUpdate (1) -> write u, PoissonSampler (2) -> write z, spike list
         m.submodules.membrane = memb = MembraneUpdate(fx, P)
         m.submodules.sampler = samp = PoissonSampler(fmt, fx.table, P)
+        m.submodules.lateral = lat = LateralUnits(fx, P)
         issue_pass = Signal()
         first_pass = Signal()
         pv1 = Signal()
@@ -181,7 +160,7 @@ class IpvaeCore(wiring.Component):
         m.d.comb += [
             memb.i.valid.eq(pv1),
             memb.i.payload.u.eq(Mux(first_pass, u0_rd.data, u_rd.data)),
-            memb.i.payload.d.eq(d_rd.data), memb.i.payload.l.eq(l_rd.data),
+            memb.i.payload.d.eq(d_rd.data), memb.i.payload.l.eq(lat.l_data), lat.l_addr.eq(ps_s),
             memb.i.payload.prior.eq(first_pass), memb.i.payload.lateral.eq(lat_valid),
             memb.o.ready.eq(1),
             u_wr.addr.eq(ps_pipe[1]), u_wr.en.eq(memb.o.valid), u_wr.data.eq(memb.o.payload.u),
@@ -189,25 +168,10 @@ class IpvaeCore(wiring.Component):
             samp.o.ready.eq(1), samp.seed.eq(self.seed),
         ]
         zword = samp.o.payload.z
-        any_spike = zword.any()
         m.d.comb += [z_wr.addr.eq(ps_pipe[3]), z_wr.en.eq(samp.o.valid), z_wr.data.eq(zword),
-                     spk_wr.addr.eq(nslots), spk_wr.en.eq(samp.o.valid & any_spike),
-                     spk_wr.data.eq(Cat(zword, ps_pipe[3]))]
-        with m.If(samp.o.valid & any_spike):
-            m.d.sync += nslots.eq(nslots + 1)
-
-        # ---------------------------------------------------------------- lateral pipeline
-        issue_col = Signal()
-        lv1, lc1, lf1 = Signal(), Signal(sw), Signal()
-        zj1 = Signal(cb)
-        j = ent_s * P + lane
-        m.d.comb += [w_rd.addr.eq(j * S + col), spk_rd.addr.eq(li)]
-        m.d.comb += l_rd.addr.eq(Mux(issue_col, col, ps_s))
-        m.d.sync += [lv1.eq(issue_col), lc1.eq(col), lf1.eq(first_col), zj1.eq(ent_z.word_select(lane, cb))]
-        m.d.comb += [l_wr.addr.eq(lc1), l_wr.en.eq(lv1),
-                     l_wr.data.eq(Cat(*[(Cat(zj1, Const(0, 1)).as_signed() * w_rd.data.word_select(p, wb).as_signed()
-                                         + Mux(lf1, 0, l_rd.data.word_select(p, lw).as_signed()))[:lw]
-                                        for p in range(P)]))]
+                     # the output pass (t = T) drives no lateral phase: its spikes are not queued
+                     lat.spikes.valid.eq(samp.o.valid & zword.any() & (t_cur != t_max)),
+                     lat.spikes.payload.z.eq(zword), lat.spikes.payload.slot.eq(ps_pipe[3])]
 
         # ---------------------------------------------------------------- output / trace streamer
         stream_en = Signal()
@@ -235,19 +199,20 @@ class IpvaeCore(wiring.Component):
                     on_done()
 
         def start_pass(t_next, first):
-            m.d.sync += [ps_s.eq(0), nslots.eq(0), t_cur.eq(t_next), first_pass.eq(first)]
+            m.d.sync += [ps_s.eq(0), t_cur.eq(t_next), first_pass.eq(first)]
 
         def after_pass():
             with m.If(t_cur == t_max):
                 m.d.sync += os_issued.eq(0)
                 m.next = "OUTPUT"
-            with m.Elif(nslots == 0):
+            with m.Elif(lat.entries == 0):
                 m.d.sync += lat_valid.eq(0)
                 start_pass(t_cur + 1, 0)
                 m.next = "PASS"
             with m.Else():
-                m.d.sync += [lat_valid.eq(1), li.eq(0), first_col.eq(1)]
-                m.next = "LREAD"
+                m.d.comb += lat.start.eq(1)
+                m.d.sync += lat_valid.eq(1)
+                m.next = "LATERAL"
 
         # ---------------------------------------------------------------- sequencer
         with m.FSM():
@@ -294,33 +259,12 @@ class IpvaeCore(wiring.Component):
                         m.d.sync += is_trace.eq(0)
                         after_pass()
                     stream_step(done_trace)
-            with m.State("LREAD"):
+            with m.State("LATERAL"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += cycles.eq(cycles + 1)
-                m.next = "LCHECK"
-            with m.State("LCHECK"):
-                m.d.comb += self.busy.eq(1)
-                m.d.sync += cycles.eq(cycles + 1)
-                ent = spk_rd.data
-                zw = ent[:P * cb]
-                bits = Cat(*[zw.word_select(p, cb) != 0 for p in range(P)])
-                m.d.sync += [ent_z.eq(zw), ent_s.eq(ent[P * cb:]), mask.eq(bits), lane.eq(lowest(bits)), col.eq(0)]
-                m.next = "COLUMN"
-            with m.State("COLUMN"):
-                m.d.comb += [self.busy.eq(1), issue_col.eq(1)]
-                m.d.sync += [cycles.eq(cycles + 1), col.eq(col + 1)]
-                with m.If(col == S - 1):
-                    m.d.sync += [col.eq(0), first_col.eq(0)]
-                    rest = Signal(P)
-                    m.d.comb += rest.eq(mask & ~(Const(1, P) << lane))
-                    with m.If(rest != 0):
-                        m.d.sync += [mask.eq(rest), lane.eq(lowest(rest))]
-                    with m.Elif(li == nslots - 1):
-                        start_pass(t_cur + 1, 0)
-                        m.next = "PASS"
-                    with m.Else():
-                        m.d.sync += li.eq(li + 1)
-                        m.next = "LREAD"
+                with m.If(~lat.busy):
+                    start_pass(t_cur + 1, 0)
+                    m.next = "PASS"
             with m.State("OUTPUT"):
                 m.d.comb += self.busy.eq(1)
                 def done_out():

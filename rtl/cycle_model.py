@@ -6,7 +6,7 @@ cycle of the output phase; trace streaming is not counted (the core's ``cycles``
 
     cycles = S N                                   drive: one multiply-accumulate per lane and cycle
            + (T + 1) (S + 5)                       T update passes and the output sampling pass
-           + sum_t [ ENTRY_OVERHEAD e_t + n_t S ]  event-driven lateral phases, t = 0 .. T-1
+           + sum_{t: n_t > 0} [ 1 + 2 e_t + n_t S ]  event-driven lateral phases, t = 0 .. T-1
 
 with S = K / P slots, n_t the number of neurons that spiked in pass t and e_t the number of slots
 (P-neuron words) of pass t that hold at least one spike. The lower bound set by the lanes is
@@ -18,6 +18,7 @@ import numpy as np
 
 PASS_DRAIN = 5       # memory read + MembraneUpdate (1) + PoissonSampler (2) + 1 to settle the spike count
 ENTRY_OVERHEAD = 2   # spike-list read + lane selection per non-empty slot
+LATERAL_HANDOFF = 1  # the sequencer sees the lateral units idle one cycle after their last column
 
 
 def slot_stats(z, lanes):
@@ -33,7 +34,8 @@ def cycles(n_inputs, n_latents, lanes, iterations, spikes):
     total = s * n_inputs + (iterations + 1) * (s + PASS_DRAIN)
     for t in range(iterations):
         n, e = slot_stats(spikes[t], lanes)
-        total += ENTRY_OVERHEAD * e + n * s
+        if n:
+            total += LATERAL_HANDOFF + ENTRY_OVERHEAD * e + n * s
     return total
 
 

@@ -1,0 +1,134 @@
+"""Lateral-competition units: event-driven accumulation of W's columns for the neurons that
+spiked, scaled by their counts, P lanes wide (docs/arithmetic.md §4, step 3b).
+
+Members
+-------
+spikes : In(stream.Signature(StructLayout({"z": P*count_bits, "slot": ...})))
+    Slots with at least one spike, appended during a sampling pass (ready while idle).
+start : In(1)
+    Pulse: accumulate l = sum_j z_j W[:, j] over the slots received since the last phase.
+busy : Out(1)
+    High from the cycle after ``start`` until the last column has been issued.
+entries : Out(range(S + 1))
+    Slots received for the coming phase (0: nothing spiked, l is not needed).
+l_addr : In(range(S)); l_data : Out(unsigned(P * lateral_bits))
+    Read port for the sampling pass (data one cycle after the address), valid while idle.
+
+For each slot entry: one cycle to read it and one to select its lowest spiking lane, then K/P
+cycles per spiking neuron j in ascending order: lane p adds z_j W[sP+p, j] into its accumulator
+for slot s, as a read-modify-write with a transparent read port (so K/P = 1 works). The first
+column of a phase overwrites instead of adding, so no clearing pass is needed. Latency of a
+phase: ``phase_cycles(e, n) = 2 e + n K/P`` cycles of busy for e entries and n spiking neurons.
+"""
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden_model.golden import FixedModel
+
+from .poisson_sampler import pack
+
+
+def spike_layout(fmt, lanes, slots):
+    return data.StructLayout({"z": unsigned(lanes * fmt.count_bits), "slot": unsigned(max((slots - 1).bit_length(), 1))})
+
+
+class LateralUnits(wiring.Component):
+    ENTRY_CYCLES = 2
+
+    def __init__(self, fixed: FixedModel, lanes: int):
+        self.fixed, self.lanes, self.slots = fixed, lanes, fixed.n_latents // lanes
+        S = self.slots
+        super().__init__({
+            "spikes": In(stream.Signature(spike_layout(fixed.fmt, lanes, S))),
+            "start": In(1),
+            "busy": Out(1),
+            "entries": Out(range(S + 1)),
+            "l_addr": In(range(max(S, 2))),
+            "l_data": Out(unsigned(lanes * fixed.widths()["lateral"])),
+        })
+
+    def phase_cycles(self, entries, spiking):
+        return self.ENTRY_CYCLES * entries + spiking * self.slots
+
+    def elaborate(self, platform):
+        m = Module()
+        fx, fmt, P, S, K = self.fixed, self.fixed.fmt, self.lanes, self.slots, self.fixed.n_latents
+        wb, cb, lw = fmt.weight_bits, fmt.count_bits, fx.widths()["lateral"]
+        sw = max((S - 1).bit_length(), 1)
+        m.submodules.w_mem = w_mem = memory.Memory(
+            shape=unsigned(P * wb), depth=K * S,
+            init=[pack([fx.W[s * P + p, j] for p in range(P)], wb) for j in range(K) for s in range(S)])
+        m.submodules.l_mem = l_mem = memory.Memory(shape=unsigned(P * lw), depth=S, init=[])
+        m.submodules.list_mem = list_mem = memory.Memory(shape=unsigned(P * cb + sw), depth=S, init=[])
+        w_rd = w_mem.read_port()
+        l_wr = l_mem.write_port()
+        l_rd = l_mem.read_port(transparent_for=(l_wr,))
+        list_wr, list_rd = list_mem.write_port(), list_mem.read_port()
+
+        entries = Signal(range(S + 1))
+        li = Signal(range(S + 1))
+        ent_z, ent_s = Signal(P * cb), Signal(sw)
+        mask = Signal(P)
+        lane = Signal(range(max(P, 2)))
+        col = Signal(range(S + 1))
+        first_col = Signal()
+        issue = Signal()
+        m.d.comb += [self.entries.eq(entries), self.l_data.eq(l_rd.data)]
+
+        def lowest(bits):
+            out = Const(0, range(max(P, 2)))
+            for p in reversed(range(P)):
+                out = Mux(bits[p], p, out)
+            return out
+
+        # spike list
+        m.d.comb += [list_wr.addr.eq(entries), list_wr.data.eq(Cat(self.spikes.payload.z, self.spikes.payload.slot)),
+                     list_rd.addr.eq(li)]
+        # column read-modify-write: issue reads W[:, j] word col and l[col]; write one cycle later
+        lv1, lc1, lf1 = Signal(), Signal(sw), Signal()
+        zj1 = Signal(cb)
+        j = ent_s * P + lane
+        m.d.comb += [w_rd.addr.eq(j * S + col), l_rd.addr.eq(Mux(issue, col, self.l_addr))]
+        m.d.sync += [lv1.eq(issue), lc1.eq(col), lf1.eq(first_col), zj1.eq(ent_z.word_select(lane, cb))]
+        m.d.comb += [l_wr.addr.eq(lc1), l_wr.en.eq(lv1),
+                     l_wr.data.eq(Cat(*[(Cat(zj1, Const(0, 1)).as_signed() * w_rd.data.word_select(p, wb).as_signed()
+                                         + Mux(lf1, 0, l_rd.data.word_select(p, lw).as_signed()))[:lw]
+                                        for p in range(P)]))]
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += [self.spikes.ready.eq(1), list_wr.en.eq(self.spikes.valid)]
+                with m.If(self.spikes.valid):
+                    m.d.sync += entries.eq(entries + 1)
+                with m.If(self.start & (entries != 0)):
+                    m.d.sync += [li.eq(0), first_col.eq(1)]
+                    m.next = "READ"
+            with m.State("READ"):
+                m.d.comb += self.busy.eq(1)
+                m.next = "SELECT"
+            with m.State("SELECT"):
+                m.d.comb += self.busy.eq(1)
+                ent = list_rd.data
+                bits = Cat(*[ent[:P * cb].word_select(p, cb) != 0 for p in range(P)])
+                m.d.sync += [ent_z.eq(ent[:P * cb]), ent_s.eq(ent[P * cb:]), mask.eq(bits),
+                             lane.eq(lowest(bits)), col.eq(0)]
+                m.next = "COLUMN"
+            with m.State("COLUMN"):
+                m.d.comb += [self.busy.eq(1), issue.eq(1)]
+                m.d.sync += col.eq(col + 1)
+                with m.If(col == S - 1):
+                    rest = Signal(P)
+                    m.d.comb += rest.eq(mask & ~(Const(1, P) << lane))
+                    m.d.sync += [col.eq(0), first_col.eq(0)]
+                    with m.If(rest != 0):
+                        m.d.sync += [mask.eq(rest), lane.eq(lowest(rest))]
+                    with m.Elif(li == entries - 1):
+                        m.d.sync += entries.eq(0)
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.d.sync += li.eq(li + 1)
+                        m.next = "READ"
+        return m
