@@ -23,7 +23,7 @@ EVAL_TS = (16, 64, 256)
 def load_checkpoint(path):
     try:
         ck = torch.load(path, map_location="cpu", weights_only=False)
-        cfg = ck["config"]
+
         model = IPVAE(ck["state"]["phi"].shape[0], ck["state"]["phi"].shape[1])
         model.load_state_dict(ck["state"])
     except FileNotFoundError:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
 
 from . import bundle as bundle_mod
 from .data import DataSpec, prepare

@@ -16,24 +16,23 @@ busy : Out(1)
 
 Timing: the latency from the last input beat to the first output beat is ``cycle_model.cycles``
 plus one cycle, with an initiation interval of that plus N input beats plus K/P output beats.
-Phases: DRIVE (K/P N cycles, P multiply-accumulates per cycle) -> T+1 sampling passes
+Phases: FeedForwardDrive (K/P N + 4 cycles, P multiply-accumulates per cycle) -> T+1 sampling passes
 (K/P + 5 cycles each: MembraneUpdate, PoissonSampler, spike list) -> between passes the
 event-driven LateralUnits phase (K/P cycles per spiking neuron, 2 per non-empty slot, 1 to
 hand back).
 """
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden_model.errors import ParameterError
 from golden_model.golden import FixedModel, check_lanes
-from golden_model.formats import signed_bits
-
 from . import cycle_model
+from .drive import FeedForwardDrive
 from .lateral import LateralUnits
-from .membrane import MembraneUpdate, shift_round
+from .membrane import MembraneUpdate
 from .poisson_sampler import PoissonSampler, pack
 
 
@@ -71,13 +70,8 @@ class IpvaeCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         fx, fmt, P, S = self.fixed, self.fixed.fmt, self.lanes, self.slots
-        N, K = fx.n_inputs, fx.n_latents
-        wb, ub, cb, pb = fmt.weight_bits, fmt.u_bits, fmt.count_bits, fmt.prob_bits
-        widths = fx.widths()
-        aw, dw, lw = widths["drive_acc"], widths["drive"], widths["lateral"]
-        cw = signed_bits(int(fx.c.min()), int(fx.c.max()))
-        zmax, R = fmt.count_max, fmt.table_rows
-        uf, sf = fmt.u_frac, fmt.sampler_frac
+        N = fx.n_inputs
+        ub, cb, dw = fmt.u_bits, fmt.count_bits, fx.widths()["drive"]
         sw = max((S - 1).bit_length(), 1)
 
         # ---------------------------------------------------------------- memories
@@ -85,17 +79,11 @@ class IpvaeCore(wiring.Component):
             m.submodules[name] = mm = memory.Memory(shape=unsigned(width), depth=depth, init=init or [])
             return mm
 
-        x_mem = mem("x_mem", fmt.input_bits, N)
-        f_mem = mem("f_mem", P * wb, S * N,
-                    [pack([fx.F[s * P + p, n] for p in range(P)], wb) for s in range(S) for n in range(N)])
-        c_mem = mem("c_mem", P * cw, S, [pack(fx.c[s * P:(s + 1) * P], cw) for s in range(S)])
         d_mem = mem("d_mem", P * dw, S)
         u0_mem = mem("u0_mem", P * ub, S, [pack(fx.u0[s * P:(s + 1) * P], ub) for s in range(S)])
         u_mem = mem("u_mem", P * ub, S)
         z_mem = mem("z_mem", P * cb, S)
 
-        x_wr, x_rd = x_mem.write_port(), x_mem.read_port()
-        f_rd, c_rd = f_mem.read_port(), c_mem.read_port()
         d_wr, d_rd = d_mem.write_port(), d_mem.read_port()
         u0_rd = u0_mem.read_port()
         u_wr = u_mem.write_port()
@@ -112,10 +100,6 @@ class IpvaeCore(wiring.Component):
 
         # input counter
         n_in = Signal(range(N + 1))
-        # drive issue counters
-        dr_s = Signal(range(S + 1))
-        dr_n = Signal(range(N + 1))
-        dr_a = Signal(range(S * N + 1))
         # pass issue counter, lateral flag
         ps_s = Signal(range(S + 1))
         lat_valid = Signal()
@@ -125,25 +109,10 @@ class IpvaeCore(wiring.Component):
         o_valid = Signal()
         is_trace = Signal()
 
-        # ---------------------------------------------------------------- drive pipeline
-        dv1, df1, dl1, ds1 = Signal(), Signal(), Signal(), Signal(sw)
-        dv2, df2, dl2, ds2 = Signal(), Signal(), Signal(), Signal(sw)
-        dv3, ds3 = Signal(), Signal(sw)
-        c2, c3 = Signal(P * cw), Signal(P * cw)
-        prod2 = [Signal(signed(wb + fmt.input_bits), name=f"prod{p}") for p in range(P)]
-        acc = [Signal(signed(aw), name=f"acc{p}") for p in range(P)]
-        issue_drive = Signal()
-        m.d.comb += [f_rd.addr.eq(dr_a), x_rd.addr.eq(dr_n), c_rd.addr.eq(dr_s)]
-        m.d.sync += [dv1.eq(issue_drive), df1.eq(dr_n == 0), dl1.eq(dr_n == N - 1), ds1.eq(dr_s)]
-        m.d.sync += [dv2.eq(dv1), df2.eq(df1), dl2.eq(dl1), ds2.eq(ds1), c2.eq(c_rd.data)]
-        for p in range(P):
-            m.d.sync += prod2[p].eq(f_rd.data.word_select(p, wb).as_signed() * x_rd.data.as_signed())
-            with m.If(dv2):
-                m.d.sync += acc[p].eq(Mux(df2, prod2[p], acc[p] + prod2[p]))
-        m.d.sync += [dv3.eq(dv2 & dl2), ds3.eq(ds2), c3.eq(c2)]
-        m.d.comb += [d_wr.addr.eq(ds3), d_wr.en.eq(dv3),
-                     d_wr.data.eq(Cat(*[(shift_round(acc[p], fx.drive_shift) - c3.word_select(p, cw).as_signed())[:dw]
-                                        for p in range(P)]))]
+        # ---------------------------------------------------------------- drive
+        m.submodules.drive = drive = FeedForwardDrive(fx, P)
+        d_count = Signal(range(S + 1))
+        m.d.comb += [d_wr.addr.eq(d_count), d_wr.data.eq(drive.o.payload.d)]
 
         # ---------------------------------------------------------------- sampling pass pipeline
         # issue (read u/u0/d/l) -> MembraneUpdate (1) -> write u, PoissonSampler (2) -> write z, spike list
@@ -217,26 +186,24 @@ class IpvaeCore(wiring.Component):
         # ---------------------------------------------------------------- sequencer
         with m.FSM():
             with m.State("LOAD"):
-                m.d.comb += [self.i.ready.eq(1), x_wr.addr.eq(n_in), x_wr.data.eq(self.i.payload),
-                             x_wr.en.eq(self.i.valid)]
-                with m.If(self.i.valid):
+                m.d.comb += [drive.i.valid.eq(self.i.valid), drive.i.payload.eq(self.i.payload),
+                             self.i.ready.eq(drive.i.ready)]
+                with m.If(self.i.valid & drive.i.ready):
                     m.d.sync += n_in.eq(n_in + 1)
                     with m.If(n_in == N - 1):
-                        m.d.sync += [n_in.eq(0), dr_s.eq(0), dr_n.eq(0), dr_a.eq(0), cycles.eq(0),
+                        m.d.sync += [n_in.eq(0), d_count.eq(0), cycles.eq(0),
                                      t_max.eq(Mux(self.iterations > self.max_iterations, self.max_iterations,
                                                   self.iterations))]
                         m.d.comb += samp.reseed.eq(1)
                         m.next = "DRIVE"
             with m.State("DRIVE"):
-                m.d.comb += [self.busy.eq(1), issue_drive.eq(1)]
-                m.d.sync += [cycles.eq(cycles + 1), dr_a.eq(dr_a + 1)]
-                with m.If(dr_n == N - 1):
-                    m.d.sync += [dr_n.eq(0), dr_s.eq(dr_s + 1)]
-                    with m.If(dr_s == S - 1):
+                m.d.comb += [self.busy.eq(1), drive.o.ready.eq(1), d_wr.en.eq(drive.o.valid)]
+                m.d.sync += cycles.eq(cycles + 1)
+                with m.If(drive.o.valid):
+                    m.d.sync += d_count.eq(d_count + 1)
+                    with m.If(d_count == S - 1):
                         start_pass(0, 1)
                         m.next = "PASS"
-                with m.Else():
-                    m.d.sync += dr_n.eq(dr_n + 1)
             with m.State("PASS"):
                 m.d.comb += [self.busy.eq(1), issue_pass.eq(1)]
                 m.d.sync += [cycles.eq(cycles + 1), ps_s.eq(ps_s + 1)]

@@ -23,7 +23,7 @@ def core_parameters(core: IpvaeCore, bundle_path=None):
         ports=dict(i=f"signed({fx.fmt.input_bits}) stream, N beats",
                    o=f"{{z: {core.lanes}x{fx.fmt.count_bits}, u: {core.lanes}x{fx.fmt.u_bits}}} stream, K/P beats",
                    iterations=f"unsigned({len(core.iterations)})", seed="unsigned(32)", cycles="unsigned(32)"),
-        cycle_model=(f"cycles = S N + (T+1)(S+{cycle_model.PASS_DRAIN}) + sum_(t: n_t>0) "
+        cycle_model=(f"cycles = S N + {cycle_model.DRIVE_TAIL} + (T+1)(S+{cycle_model.PASS_DRAIN}) + sum_(t: n_t>0) "
                      f"({cycle_model.LATERAL_HANDOFF} + {cycle_model.ENTRY_OVERHEAD} e_t + n_t S),"
                      " S = K/P; first output beat at cycles+2"),
     )

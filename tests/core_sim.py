@@ -42,7 +42,6 @@ def simulate(core, runs, stall=0.3, seed=0, max_cycles=2_000_000):
                 ctx.set(core.i.valid, 1)
                 await ctx.tick().until(core.i.ready)
                 ctx.set(core.i.valid, 0)
-            t_last = 0
             got_out = 0
             first_out = None
             cyc = 0

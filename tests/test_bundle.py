@@ -1,6 +1,5 @@
 """Bundle round trip and every way a bundle can be bad."""
 import json
-import shutil
 
 import numpy as np
 import pytest

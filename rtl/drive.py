@@ -1,0 +1,106 @@
+"""Input buffer and feed-forward drive d = shift_round(F x, drive_shift) - c
+(docs/arithmetic.md §4, step 1), P multiply-accumulate lanes.
+
+Members
+-------
+i : In(stream.Signature(signed(input_bits)))
+    N input codes per inference (gaps allowed); accepted while the block is idle.
+o : Out(stream.Signature(StructLayout({"d": unsigned(P * drive_bits)})))
+    K/P beats, slot s = 0 .. K/P-1: the drives of neurons sP .. sP+P-1 (lane p in bits p*drive_bits).
+    Backpressure stalls the whole pipeline.
+
+After the last input beat, slot s's beat is valid (s + 1) N + ``latency_tail`` cycles later when
+never stalled, so the whole drive takes ``cycles`` = K/P N + 4 cycles; the multipliers sit
+behind a register (read, multiply, accumulate, output: ``latency_tail`` = 3 after the last issue).
+"""
+from __future__ import annotations
+
+from amaranth import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden_model.formats import signed_bits
+from golden_model.golden import FixedModel
+
+from .membrane import shift_round
+from .poisson_sampler import pack
+
+
+class FeedForwardDrive(wiring.Component):
+    latency_tail = 3
+
+    def __init__(self, fixed: FixedModel, lanes: int):
+        self.fixed, self.lanes, self.slots = fixed, lanes, fixed.n_latents // lanes
+        super().__init__({
+            "i": In(stream.Signature(signed(fixed.fmt.input_bits))),
+            "o": Out(stream.Signature(data.StructLayout({"d": unsigned(lanes * fixed.widths()["drive"])}))),
+        })
+
+    @property
+    def cycles(self):
+        """Cycles from the one after the last input beat to the last output beat, unstalled."""
+        return self.slots * self.fixed.n_inputs + self.latency_tail + 1
+
+    def elaborate(self, platform):
+        m = Module()
+        fx, fmt, P, S, N = self.fixed, self.fixed.fmt, self.lanes, self.slots, self.fixed.n_inputs
+        wb, xb = fmt.weight_bits, fmt.input_bits
+        w = fx.widths()
+        aw, dw = w["drive_acc"], w["drive"]
+        cw = signed_bits(int(fx.c.min()), int(fx.c.max()))
+
+        m.submodules.x_mem = x_mem = memory.Memory(shape=unsigned(xb), depth=N, init=[])
+        m.submodules.f_mem = f_mem = memory.Memory(
+            shape=unsigned(P * wb), depth=S * N,
+            init=[pack([fx.F[s * P + p, n] for p in range(P)], wb) for s in range(S) for n in range(N)])
+        m.submodules.c_mem = c_mem = memory.Memory(
+            shape=unsigned(P * cw), depth=S, init=[pack(fx.c[s * P:(s + 1) * P], cw) for s in range(S)])
+        x_wr, x_rd = x_mem.write_port(), x_mem.read_port()
+        f_rd, c_rd = f_mem.read_port(), c_mem.read_port()
+
+        en = Signal()
+        m.d.comb += en.eq(~self.o.valid | self.o.ready)
+        m.d.comb += [x_rd.en.eq(en), f_rd.en.eq(en), c_rd.en.eq(en)]
+
+        n_in = Signal(range(N + 1))
+        s_i, n_i = Signal(range(S + 1)), Signal(range(N + 1))
+        a_i = Signal(range(S * N + 1))
+        issue = Signal()
+        v1, f1, l1 = Signal(), Signal(), Signal()
+        v2, f2, l2 = Signal(), Signal(), Signal()
+        v3 = Signal()
+        c2, c3 = Signal(P * cw), Signal(P * cw)
+        prod = [Signal(signed(wb + xb), name=f"prod{p}") for p in range(P)]
+        acc = [Signal(signed(aw), name=f"acc{p}") for p in range(P)]
+        m.d.comb += [f_rd.addr.eq(a_i), x_rd.addr.eq(n_i), c_rd.addr.eq(s_i)]
+        with m.If(en):
+            m.d.sync += [v1.eq(issue), f1.eq(n_i == 0), l1.eq(n_i == N - 1),
+                         v2.eq(v1), f2.eq(f1), l2.eq(l1), c2.eq(c_rd.data),
+                         v3.eq(v2 & l2), c3.eq(c2), self.o.valid.eq(v3)]
+            for p in range(P):
+                m.d.sync += prod[p].eq(f_rd.data.word_select(p, wb).as_signed() * x_rd.data.as_signed())
+                with m.If(v2):
+                    m.d.sync += acc[p].eq(Mux(f2, prod[p], acc[p] + prod[p]))
+            m.d.sync += self.o.payload.d.eq(Cat(*[
+                (shift_round(acc[p], fx.drive_shift) - c3.word_select(p, cw).as_signed())[:dw] for p in range(P)]))
+
+        with m.FSM():
+            with m.State("LOAD"):
+                m.d.comb += [self.i.ready.eq(1), x_wr.addr.eq(n_in), x_wr.data.eq(self.i.payload),
+                             x_wr.en.eq(self.i.valid)]
+                with m.If(self.i.valid):
+                    m.d.sync += n_in.eq(n_in + 1)
+                    with m.If(n_in == N - 1):
+                        m.d.sync += [n_in.eq(0), s_i.eq(0), n_i.eq(0), a_i.eq(0)]
+                        m.next = "COMPUTE"
+            with m.State("COMPUTE"):
+                m.d.comb += issue.eq(1)
+                with m.If(en):
+                    m.d.sync += a_i.eq(a_i + 1)
+                    with m.If(n_i == N - 1):
+                        m.d.sync += [n_i.eq(0), s_i.eq(s_i + 1)]
+                        with m.If(s_i == S - 1):
+                            m.next = "LOAD"
+                    with m.Else():
+                        m.d.sync += n_i.eq(n_i + 1)
+        return m
