@@ -33,6 +33,7 @@ from . import cycle_model
 from .drive import FeedForwardDrive
 from .lateral import LateralUnits
 from .membrane import MembraneUpdate
+from .output import OutputStreamer
 from .poisson_sampler import PoissonSampler, pack
 
 
@@ -104,9 +105,6 @@ class IpvaeCore(wiring.Component):
         ps_s = Signal(range(S + 1))
         lat_valid = Signal()
         drain = Signal(range(cycle_model.PASS_DRAIN + 1))
-        # output streamer
-        os_issued = Signal(range(S + 1))
-        o_valid = Signal()
         is_trace = Signal()
 
         # ---------------------------------------------------------------- drive
@@ -143,36 +141,25 @@ class IpvaeCore(wiring.Component):
                      lat.spikes.payload.z.eq(zword), lat.spikes.payload.slot.eq(ps_pipe[3])]
 
         # ---------------------------------------------------------------- output / trace streamer
-        stream_en = Signal()
-        o_ready = Signal()
-        m.d.comb += [z_rd_o.addr.eq(os_issued), u_rd_o.addr.eq(os_issued),
-                     z_rd_o.en.eq(stream_en), u_rd_o.en.eq(stream_en)]
-        m.d.comb += [self.o.payload.z.eq(z_rd_o.data), self.o.payload.u.eq(u_rd_o.data),
-                     self.o.valid.eq(o_valid & ~is_trace)]
-        trace_slot = Signal(sw)
+        m.submodules.streamer = st = OutputStreamer(S, P * cb, P * ub)
+        m.d.comb += [z_rd_o.addr.eq(st.addr), u_rd_o.addr.eq(st.addr), z_rd_o.en.eq(st.en), u_rd_o.en.eq(st.en),
+                     st.z_data.eq(z_rd_o.data), st.u_data.eq(u_rd_o.data),
+                     self.o.payload.z.eq(st.o.payload.z), self.o.payload.u.eq(st.o.payload.u),
+                     self.o.valid.eq(st.o.valid & ~is_trace)]
         if self.has_trace:
-            m.d.comb += [self.trace.payload.z.eq(z_rd_o.data), self.trace.payload.u.eq(u_rd_o.data),
-                         self.trace.payload.iteration.eq(t_cur), self.trace.payload.slot.eq(trace_slot),
-                         self.trace.valid.eq(o_valid & is_trace)]
-            m.d.comb += o_ready.eq(Mux(is_trace, self.trace.ready, self.o.ready))
+            m.d.comb += [self.trace.payload.z.eq(st.o.payload.z), self.trace.payload.u.eq(st.o.payload.u),
+                         self.trace.payload.iteration.eq(t_cur), self.trace.payload.slot.eq(st.o.payload.slot),
+                         self.trace.valid.eq(st.o.valid & is_trace),
+                         st.o.ready.eq(Mux(is_trace, self.trace.ready, self.o.ready))]
         else:
-            m.d.comb += o_ready.eq(self.o.ready)
-        m.d.comb += stream_en.eq(~o_valid | o_ready)
-
-        def stream_step(on_done):
-            with m.If(stream_en):
-                with m.If(os_issued < S):
-                    m.d.sync += [os_issued.eq(os_issued + 1), o_valid.eq(1), trace_slot.eq(os_issued)]
-                with m.Else():
-                    m.d.sync += o_valid.eq(0)
-                    on_done()
+            m.d.comb += st.o.ready.eq(self.o.ready)
 
         def start_pass(t_next, first):
             m.d.sync += [ps_s.eq(0), t_cur.eq(t_next), first_pass.eq(first)]
 
         def after_pass():
             with m.If(t_cur == t_max):
-                m.d.sync += os_issued.eq(0)
+                m.d.comb += st.start.eq(1)
                 m.next = "OUTPUT"
             with m.Elif(lat.entries == 0):
                 m.d.sync += lat_valid.eq(0)
@@ -215,17 +202,17 @@ class IpvaeCore(wiring.Component):
                 m.d.sync += [cycles.eq(cycles + 1), drain.eq(drain + 1)]
                 with m.If(drain == cycle_model.PASS_DRAIN - 1):
                     if self.has_trace:
-                        m.d.sync += [os_issued.eq(0), is_trace.eq(1)]
+                        m.d.comb += st.start.eq(1)
+                        m.d.sync += is_trace.eq(1)
                         m.next = "TRACE"
                     else:
                         after_pass()
             if self.has_trace:
                 with m.State("TRACE"):
                     m.d.comb += self.busy.eq(1)
-                    def done_trace():
+                    with m.If(st.done):
                         m.d.sync += is_trace.eq(0)
                         after_pass()
-                    stream_step(done_trace)
             with m.State("LATERAL"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += cycles.eq(cycles + 1)
@@ -234,7 +221,6 @@ class IpvaeCore(wiring.Component):
                     m.next = "PASS"
             with m.State("OUTPUT"):
                 m.d.comb += self.busy.eq(1)
-                def done_out():
+                with m.If(st.done):
                     m.next = "LOAD"
-                stream_step(done_out)
         return m
