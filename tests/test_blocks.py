@@ -203,12 +203,12 @@ def test_output_streamer_backpressure_and_back_to_back_runs():
             if done:
                 dones.append(len(got))
                 runs += 1
-                if runs == 2:
-                    break
             _, _, valid, slot, z, u = await ctx.tick().sample(block.o.valid, block.o.payload.slot,
                                                                block.o.payload.z, block.o.payload.u)
             if valid and ready:
                 got.append((slot, z, u))
+            if runs == 2:
+                break
         ctx.set(block.start, 0)
 
     sim = Simulator(block)
