@@ -31,6 +31,30 @@ def memory_kbit(n, k, lanes, fmt, widths):
     return {key: v / 1024 for key, v in mems.items()}
 
 
+ICE40_MODES = ((256, 16), (512, 8), (1024, 4), (2048, 2))                  # SB_RAM40_4K
+ECP5_MODES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))  # DP16KD
+
+
+def blocks(depth, width, modes):
+    """Fewest block RAMs for one depth x width memory with one read port."""
+    return min(-(-width // w) * -(-depth // d) for d, w in modes)
+
+
+def memory_blocks(n, k, lanes, fmt, widths, modes):
+    """Block RAMs per memory of the core (each memory rounded up separately)."""
+    s = k // lanes
+    sw = max((s - 1).bit_length(), 1)
+    cw = 16
+    return dict(
+        F=blocks(s * n, lanes * fmt.weight_bits, modes), W=blocks(k * s, lanes * fmt.weight_bits, modes),
+        tables=lanes * blocks(fmt.table_rows, fmt.count_max * fmt.prob_bits, modes),
+        state=sum(blocks(d, w, modes) for d, w in (
+            (s, lanes * fmt.u_bits), (s, lanes * fmt.u_bits), (s, lanes * widths["drive"]),
+            (s, lanes * widths["lateral"]), (s, lanes * fmt.count_bits), (s, lanes * fmt.count_bits + sw),
+            (n, fmt.input_bits), (s, lanes * cw))),
+    )
+
+
 def _max_lanes(n, k, fmt, widths, ebr_kbit, weights_in_ebr):
     """Largest lane count dividing K whose memories fit the block RAM."""
     best = 0
@@ -111,6 +135,24 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1):
     ]
     lines += [f"| {r['lanes']} | {r['cycles']:.0f} | {r['cycles_max']} | {r['bound']:.0f} | {r['ratio']:.3f} | "
               f"{r['cycles'] / ECP5['clock_mhz']:.1f} |" for r in ec]
+    lines += ["", "## Block RAMs after rounding", "",
+              "Each memory rounded up to whole SB_RAM40_4K (iCE40: 256×16 … 2048×2) or DP16KD (ECP5: 512×36 … 16384×1)",
+              "blocks. A Poisson-table copy is a 15·prob_bits-bit-wide word per row, so it costs",
+              f"{blocks(fmt.table_rows, fmt.count_max * fmt.prob_bits, ICE40_MODES)} EBR on the iCE40 and "
+              f"{blocks(fmt.table_rows, fmt.count_max * fmt.prob_bits, ECP5_MODES)} DP16KD on the ECP5, although it holds only "
+              f"{fmt.table_rows * fmt.count_max * fmt.prob_bits / 1024:.1f} kbit. That width, not the bit count, limits the lanes.", "",
+              "| configuration | P | F | W | tables | state | total | available |", "|---|---|---|---|---|---|---|---|"]
+    for name, n, k, lanes, modes, avail in ((f"UP5K N={n0} K={k0}", n0, k0, (1, 2, 4, 8), ICE40_MODES, "30 EBR (+4 SPRAM)"),
+                                            ("ECP5 N=256 K=512", 256, 512, (8, 16, 32, 64), ECP5_MODES, "208 DP16KD")):
+        for p in lanes:
+            b = memory_blocks(n, k, p, fmt, widths, modes)
+            lines.append(f"| {name} | {p} | {b['F']} | {b['W']} | {b['tables']} | {b['state']} | {sum(b.values())} | {avail} |")
+    lines += ["",
+              "On the UP5K only the SPRAMs (4 × 256 kbit, 16-bit words) can hold F and W, and SPRAM has no",
+              "initial contents: the weights must be loaded at run time (UART or flash) before that works.",
+              "Yosys builds the shallow state memories from logic, so the measured synthesis at P = 4 asked for",
+              "68 EBR rather than the 120 counted here (docs/rtl.md). The tables and W dominate either way. At the",
+              "reference lane counts neither device fits the tables as laid out now; this is the first job of the synthesis issue.", ""]
     lines += ["", "## Memory", "",
               "Bits the core stores (kbit = 1024 bits), before block-RAM rounding. The Poisson table is",
               "replicated once per lane (one read per lane and cycle); F and W are read once per cycle as",
