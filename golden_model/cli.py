@@ -135,7 +135,8 @@ def cmd_quant_sweep(a):
 
 def cmd_rtl(a):
     from rtl.generate import generate
-    v, j = generate(a.bundle, a.lanes, a.out, max_iterations=a.max_iterations, trace=a.trace)
+    search = None if a.search == 0 else a.search
+    v, j = generate(a.bundle, a.lanes, a.out, max_iterations=a.max_iterations, trace=a.trace, search=search)
     print(f"wrote {v} and {j}")
 
 
@@ -218,6 +219,8 @@ def build_parser():
     s.add_argument("--lanes", type=int, default=8, help="parallel lanes P (must divide K)")
     s.add_argument("--max-iterations", type=int, default=1023)
     s.add_argument("--trace", action="store_true", help="include the per-iteration trace stream")
+    s.add_argument("--search", type=int, default=4,
+                   help="Poisson-table thresholds the sampler reads per cycle (divides 16); 0: parallel sampler")
     s.add_argument("--out", default="build/rtl")
     s.set_defaults(fn=cmd_rtl)
 

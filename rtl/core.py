@@ -35,11 +35,19 @@ from .lateral import LateralUnits
 from .membrane import MembraneUpdate
 from .output import OutputStreamer
 from .poisson_sampler import PoissonSampler, pack
+from .poisson_search import PoissonSearch
 
 
 class IpvaeCore(wiring.Component):
-    def __init__(self, fixed: FixedModel, lanes: int, max_iterations: int = 1023, trace: bool = False):
+    def __init__(self, fixed: FixedModel, lanes: int, max_iterations: int = 1023, trace: bool = False,
+                 search: int | None = 4):
+        """search: Poisson-table thresholds read per cycle by the search sampler (a divisor of
+        count_max + 1), or None for the parallel sampler (one wide table word per lane)."""
         check_lanes(fixed.n_latents, lanes)
+        if search is not None and (not isinstance(search, int) or search < 1 or (fixed.fmt.count_max + 1) % search):
+            raise ParameterError(f"search must divide {fixed.fmt.count_max + 1} (count_max + 1) or be None, "
+                                 f"got {search!r}")
+        self.search = search
         if not isinstance(max_iterations, int) or not 1 <= max_iterations < 2 ** 20:
             raise ParameterError(f"max_iterations must be in 1..2^20-1, got {max_iterations!r}")
         fixed.check()
@@ -64,9 +72,10 @@ class IpvaeCore(wiring.Component):
             members["trace"] = Out(stream.Signature(self.trace_layout))
         super().__init__(members)
 
-    def cycles_for(self, iterations, spikes):
-        """Exact compute cycles for a run (see rtl/cycle_model.py)."""
-        return cycle_model.cycles(self.fixed.n_inputs, self.fixed.n_latents, self.lanes, iterations, spikes)
+    def cycles_for(self, iterations, z_passes):
+        """Exact compute cycles for a run (see rtl/cycle_model.py); z_passes: (T+1, K) counts."""
+        return cycle_model.cycles(self.fixed.n_inputs, self.fixed.n_latents, self.lanes, iterations, z_passes,
+                                  per_cycle=self.search)
 
     def elaborate(self, platform):
         m = Module()
@@ -104,7 +113,8 @@ class IpvaeCore(wiring.Component):
         # pass issue counter, lateral flag
         ps_s = Signal(range(S + 1))
         lat_valid = Signal()
-        drain = Signal(range(cycle_model.PASS_DRAIN + 1))
+        u_count = Signal(range(S + 1))   # membrane outputs written this pass (= slot of the next one)
+        z_count = Signal(range(S + 1))   # sampler outputs written this pass
         is_trace = Signal()
 
         # ---------------------------------------------------------------- drive
@@ -115,30 +125,40 @@ class IpvaeCore(wiring.Component):
         # ---------------------------------------------------------------- sampling pass pipeline
         # issue (read u/u0/d/l) -> MembraneUpdate (1) -> write u, PoissonSampler (2) -> write z, spike list
         m.submodules.membrane = memb = MembraneUpdate(fx, P)
-        m.submodules.sampler = samp = PoissonSampler(fmt, fx.table, P)
+        if self.search is None:
+            m.submodules.sampler = samp = PoissonSampler(fmt, fx.table, P)
+        else:
+            m.submodules.sampler = samp = PoissonSearch(fmt, fx.table, P, self.search)
         m.submodules.lateral = lat = LateralUnits(fx, P)
         issue_pass = Signal()
         first_pass = Signal()
-        pv1 = Signal()
-        ps_pipe = [Signal(sw, name=f"ps{k}") for k in range(1, 5)]
-        m.d.comb += [u_rd.addr.eq(ps_s), u0_rd.addr.eq(ps_s), d_rd.addr.eq(ps_s)]
-        m.d.sync += [pv1.eq(issue_pass), ps_pipe[0].eq(ps_s)]
-        m.d.sync += [ps_pipe[k].eq(ps_pipe[k - 1]) for k in range(1, 4)]
+        pv1 = Signal()                   # memory data of slot ps1 is valid
+        ps1 = Signal(sw)
+        stall = Signal()                 # the membrane cannot take it: hold address and data
+        m.d.comb += stall.eq(pv1 & ~memb.i.ready)
+        addr = Mux(stall, ps1, ps_s)
+        m.d.comb += [u_rd.addr.eq(addr), u0_rd.addr.eq(addr), d_rd.addr.eq(addr), lat.l_addr.eq(addr)]
+        with m.If(~stall):
+            m.d.sync += [pv1.eq(issue_pass), ps1.eq(ps_s)]
         m.d.comb += [
             memb.i.valid.eq(pv1),
             memb.i.payload.u.eq(Mux(first_pass, u0_rd.data, u_rd.data)),
-            memb.i.payload.d.eq(d_rd.data), memb.i.payload.l.eq(lat.l_data), lat.l_addr.eq(ps_s),
+            memb.i.payload.d.eq(d_rd.data), memb.i.payload.l.eq(lat.l_data),
             memb.i.payload.prior.eq(first_pass), memb.i.payload.lateral.eq(lat_valid),
-            memb.o.ready.eq(1),
-            u_wr.addr.eq(ps_pipe[1]), u_wr.en.eq(memb.o.valid), u_wr.data.eq(memb.o.payload.u),
+            memb.o.ready.eq(samp.i.ready),
+            u_wr.addr.eq(u_count), u_wr.en.eq(memb.o.valid & memb.o.ready), u_wr.data.eq(memb.o.payload.u),
             samp.i.valid.eq(memb.o.valid), samp.i.payload.u.eq(memb.o.payload.u),
             samp.o.ready.eq(1), samp.seed.eq(self.seed),
         ]
+        with m.If(memb.o.valid & memb.o.ready):
+            m.d.sync += u_count.eq(u_count + 1)
         zword = samp.o.payload.z
-        m.d.comb += [z_wr.addr.eq(ps_pipe[3]), z_wr.en.eq(samp.o.valid), z_wr.data.eq(zword),
+        m.d.comb += [z_wr.addr.eq(z_count), z_wr.en.eq(samp.o.valid), z_wr.data.eq(zword),
                      # the output pass (t = T) drives no lateral phase: its spikes are not queued
                      lat.spikes.valid.eq(samp.o.valid & zword.any() & (t_cur != t_max)),
-                     lat.spikes.payload.z.eq(zword), lat.spikes.payload.slot.eq(ps_pipe[3])]
+                     lat.spikes.payload.z.eq(zword), lat.spikes.payload.slot.eq(z_count)]
+        with m.If(samp.o.valid):
+            m.d.sync += z_count.eq(z_count + 1)
 
         # ---------------------------------------------------------------- output / trace streamer
         m.submodules.streamer = st = OutputStreamer(S, P * cb, P * ub)
@@ -155,7 +175,7 @@ class IpvaeCore(wiring.Component):
             m.d.comb += st.o.ready.eq(self.o.ready)
 
         def start_pass(t_next, first):
-            m.d.sync += [ps_s.eq(0), t_cur.eq(t_next), first_pass.eq(first)]
+            m.d.sync += [ps_s.eq(0), u_count.eq(0), z_count.eq(0), t_cur.eq(t_next), first_pass.eq(first)]
 
         def after_pass():
             with m.If(t_cur == t_max):
@@ -193,14 +213,15 @@ class IpvaeCore(wiring.Component):
                         m.next = "PASS"
             with m.State("PASS"):
                 m.d.comb += [self.busy.eq(1), issue_pass.eq(1)]
-                m.d.sync += [cycles.eq(cycles + 1), ps_s.eq(ps_s + 1)]
-                with m.If(ps_s == S - 1):
-                    m.d.sync += drain.eq(0)
-                    m.next = "DRAIN"
+                m.d.sync += cycles.eq(cycles + 1)
+                with m.If(~stall):
+                    m.d.sync += ps_s.eq(ps_s + 1)
+                    with m.If(ps_s == S - 1):
+                        m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [cycles.eq(cycles + 1), drain.eq(drain + 1)]
-                with m.If(drain == cycle_model.PASS_DRAIN - 1):
+                m.d.sync += cycles.eq(cycles + 1)
+                with m.If(z_count == S):
                     if self.has_trace:
                         m.d.comb += st.start.eq(1)
                         m.d.sync += is_trace.eq(1)

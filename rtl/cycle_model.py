@@ -1,25 +1,27 @@
 """Analytical cycle model of the inference core (rtl/core.py): one function, used by the tests,
 the latency docs and the reports.
 
-Cycles are counted from the first DRIVE cycle (the cycle after the last input beat) to the first
-cycle of the output phase; trace streaming is not counted (the core's ``cycles`` counter pauses).
+Cycles are counted from the first cycle after the last input beat to the first cycle of the
+output phase; trace streaming is not counted (the core's ``cycles`` counter pauses).
 
-    cycles = S N + 4                               drive: one multiply-accumulate per lane and cycle
-           + (T + 1) (S + 5)                       T update passes and the output sampling pass
-           + sum_{t: n_t > 0} [ 1 + 2 e_t + n_t S ]  event-driven lateral phases, t = 0 .. T-1
+    cycles = S N + 4                                   drive: one multiply-accumulate per lane and cycle
+           + sum_{t=0..T} [ sum_s C_{t,s} + 5 ]        T update passes and the output sampling pass
+           + sum_{t<T, n_t>0} [ 1 + 2 e_t + n_t S ]    event-driven lateral phases
 
-with S = K / P slots, n_t the number of neurons that spiked in pass t and e_t the number of slots
-(P-neuron words) of pass t that hold at least one spike. The lower bound set by the lanes is
-N K/P + sum_t (n_t + 1) K/P.
+with S = K / P slots, n_t the neurons that spiked in pass t, e_t the slots (P-neuron words) of
+pass t holding at least one spike, and C_{t,s} the cycles the sampler spends on slot s of pass t:
+1 for the parallel sampler, max_p floor(z_p / W) + 1 for the search sampler reading W thresholds
+per cycle. The lower
+bound set by the lanes is N K/P + sum_{t<T} (n_t + 1) K/P.
 """
 from __future__ import annotations
 
 import numpy as np
 
-DRIVE_TAIL = 4       # FeedForwardDrive: read, multiply, accumulate, output register
-PASS_DRAIN = 5       # memory read + MembraneUpdate (1) + PoissonSampler (2) + 1 to settle the spike count
-ENTRY_OVERHEAD = 2   # spike-list read + lane selection per non-empty slot
-LATERAL_HANDOFF = 1  # the sequencer sees the lateral units idle one cycle after their last column
+DRIVE_TAIL = 4        # FeedForwardDrive: read, multiply, accumulate, output register
+PASS_OVERHEAD = 5     # memory read + MembraneUpdate (1) + sampler output (2) + spike count settle
+ENTRY_OVERHEAD = 2    # spike-list read + lane selection per non-empty slot
+LATERAL_HANDOFF = 1   # the sequencer sees the lateral units idle one cycle after their last column
 
 
 def slot_stats(z, lanes):
@@ -28,19 +30,30 @@ def slot_stats(z, lanes):
     return int(np.count_nonzero(z)), int(np.count_nonzero((z != 0).any(axis=1)))
 
 
-def cycles(n_inputs, n_latents, lanes, iterations, spikes):
-    """Exact cycles per inference. spikes: the driving samples z_t (iterations x K), e.g. the
-    golden model's trace['z'][:iterations]."""
+def sampler_cycles(z, lanes, per_cycle):
+    """sum_s C_s of one pass with counts z (K,); per_cycle=None: the parallel sampler."""
+    z = np.asarray(z).reshape(-1, lanes)
+    if per_cycle is None:
+        return len(z)
+    return int((z.max(axis=1) // per_cycle + 1).sum())
+
+
+def cycles(n_inputs, n_latents, lanes, iterations, z_passes, per_cycle=4):
+    """Exact cycles per inference. z_passes: the counts of every sampling pass t = 0 .. T
+    ((T+1) x K, e.g. the golden model's trace['z']). per_cycle: thresholds the search sampler
+    reads per cycle, or None for the parallel sampler."""
     s = n_latents // lanes
-    total = s * n_inputs + DRIVE_TAIL + (iterations + 1) * (s + PASS_DRAIN)
+    total = s * n_inputs + DRIVE_TAIL
+    for t in range(iterations + 1):
+        total += sampler_cycles(z_passes[t], lanes, per_cycle) + PASS_OVERHEAD
     for t in range(iterations):
-        n, e = slot_stats(spikes[t], lanes)
+        n, e = slot_stats(z_passes[t], lanes)
         if n:
             total += LATERAL_HANDOFF + ENTRY_OVERHEAD * e + n * s
     return total
 
 
-def bound(n_inputs, n_latents, lanes, iterations, spikes):
-    """The lane-limited lower bound N K/P + sum_t (n_t + 1) K/P."""
+def bound(n_inputs, n_latents, lanes, iterations, z_passes):
+    """The lane-limited lower bound N K/P + sum_{t<T} (n_t + 1) K/P."""
     s = n_latents // lanes
-    return s * n_inputs + sum((slot_stats(spikes[t], lanes)[0] + 1) * s for t in range(iterations))
+    return s * n_inputs + sum((slot_stats(z_passes[t], lanes)[0] + 1) * s for t in range(iterations))

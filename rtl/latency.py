@@ -15,16 +15,23 @@ from golden_model.golden import run
 
 from . import cycle_model
 
+SEARCH = 4   # thresholds per cycle of the search sampler (IpvaeCore's default)
+
+
+def _search_shape(fmt):
+    """(depth, width) of one search-sampler table copy."""
+    return fmt.table_rows * (fmt.count_max + 1) // SEARCH, SEARCH * fmt.prob_bits
+
 UP5K = dict(name="iCE40 UP5K", ebr_kbit=30 * 4, spram_kbit=4 * 256, clock_mhz=48)
 ECP5 = dict(name="ECP5-85F", ebr_kbit=208 * 18, spram_kbit=0, clock_mhz=100)
 
 
-def memory_kbit(n, k, lanes, fmt, widths):
+def memory_kbit(n, k, lanes, fmt, widths):  # noqa: D401
     """Bits of every memory of the core, in kbit (1024 bits)."""
     s = k // lanes
     mems = dict(
         F=k * n * fmt.weight_bits, W=k * k * fmt.weight_bits,
-        tables=lanes * fmt.table_rows * fmt.count_max * fmt.prob_bits,
+        tables=lanes * fmt.table_rows * (fmt.count_max + 1) * fmt.prob_bits,
         state=k * (2 * fmt.u_bits + widths["drive"] + widths["lateral"] + fmt.count_bits) + n * fmt.input_bits
         + s * (lanes * fmt.count_bits + max((s - 1).bit_length(), 1)),
     )
@@ -47,7 +54,7 @@ def memory_blocks(n, k, lanes, fmt, widths, modes):
     cw = 16
     return dict(
         F=blocks(s * n, lanes * fmt.weight_bits, modes), W=blocks(k * s, lanes * fmt.weight_bits, modes),
-        tables=lanes * blocks(fmt.table_rows, fmt.count_max * fmt.prob_bits, modes),
+        tables=lanes * blocks(*_search_shape(fmt), modes),
         state=sum(blocks(d, w, modes) for d, w in (
             (s, lanes * fmt.u_bits), (s, lanes * fmt.u_bits), (s, lanes * widths["drive"]),
             (s, lanes * widths["lateral"]), (s, lanes * fmt.count_bits), (s, lanes * fmt.count_bits + sw),
@@ -69,19 +76,19 @@ def _max_lanes(n, k, fmt, widths, ebr_kbit, weights_in_ebr):
 
 
 def measured_spikes(bundle, x, iterations, lanes, seed=1):
-    """Driving samples (B, T, K) of the golden model on inputs x."""
+    """Counts of every sampling pass (B, T+1, K) of the golden model on inputs x."""
     codes, _ = encode_input(x, bundle.fmt)
     seeds = (seed * 1_000_003 + np.arange(len(codes))) % (1 << 32)
     res = run(bundle.fixed, codes, iterations, seeds, lanes=lanes, trace=True)
-    return np.stack([res["z"][t] for t in range(iterations)], axis=1)
+    return np.stack([res["z"][t] for t in range(iterations + 1)], axis=1)
 
 
-def table(n, k, lanes_list, iterations, spikes_for):
-    """Rows of (P, cycles median, bound median, ratio) with spikes_for(P) -> (B, T, K)."""
+def table(n, k, lanes_list, iterations, spikes_for, per_cycle):
+    """Rows of (P, cycles median, bound median, ratio) with spikes_for(P) -> (B, T+1, K)."""
     rows = []
     for p in lanes_list:
         z = spikes_for(p)
-        cyc = [cycle_model.cycles(n, k, p, iterations, zz) for zz in z]
+        cyc = [cycle_model.cycles(n, k, p, iterations, zz, per_cycle) for zz in z]
         bnd = [cycle_model.bound(n, k, p, iterations, zz) for zz in z]
         rows.append(dict(lanes=p, cycles=float(np.median(cyc)), cycles_max=int(np.max(cyc)),
                          bound=float(np.median(bnd)), ratio=float(np.median(np.array(cyc) / np.array(bnd)))))
@@ -92,26 +99,35 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1):
     fmt, widths = bundle.fmt, bundle.fixed.widths()
     n0, k0 = bundle.fixed.n_inputs, bundle.fixed.n_latents
     z_ref = measured_spikes(bundle, x, iterations, 1, seed)
-    p_t = (z_ref > 0).mean(axis=(0, 2))                     # spiking probability per iteration
+    p_t = (z_ref > 0).mean(axis=(0, 2))                     # spiking probability per pass
     rng = np.random.default_rng(seed)
+    zs_ref = z_ref[z_ref > 0]                                # counts of the spikes, to resample
 
     def synthetic(k, b=len(x)):
-        return lambda p: (rng.random((b, iterations, k)) < p_t[None, :, None]).astype(np.int64)
+        def draw(p):
+            spike = rng.random((b, iterations + 1, k)) < p_t[None, :, None]
+            return np.where(spike, rng.choice(zs_ref, size=spike.shape), 0)
+        return draw
 
-    up = table(n0, k0, (1, 2, 4, 8, 16), iterations, lambda p: measured_spikes(bundle, x, iterations, p, seed))
-    ec = table(256, 512, (8, 16, 32, 64), iterations, synthetic(512))
+    w = SEARCH
+    up = table(n0, k0, (1, 2, 4, 8, 16), iterations, lambda p: measured_spikes(bundle, x, iterations, p, seed), w)
+    up_par = table(n0, k0, (1, 2, 4, 8, 16), iterations, lambda p: measured_spikes(bundle, x, iterations, p, seed),
+                   None)
+    ec = table(256, 512, (8, 16, 32, 64), iterations, synthetic(512), w)
     lines = [
         "# Latency of the inference core",
         "",
         "Cycles per inference are exact: `rtl/cycle_model.py` is asserted against simulation of the",
         "core for every run of the test suite (tests/test_core.py). With S = K/P slots,",
         "",
-        f"    cycles = S·N + {cycle_model.DRIVE_TAIL} + (T+1)·(S+{cycle_model.PASS_DRAIN}) + Σ_{{t<T, n_t>0}} ({cycle_model.LATERAL_HANDOFF} + {cycle_model.ENTRY_OVERHEAD}·e_t + n_t·S)",
+        f"    cycles = S·N + {cycle_model.DRIVE_TAIL} + Σ_{{t≤T}} (Σ_s C_ts + {cycle_model.PASS_OVERHEAD}) + Σ_{{t<T, n_t>0}} ({cycle_model.LATERAL_HANDOFF} + {cycle_model.ENTRY_OVERHEAD}·e_t + n_t·S)",
         "",
         "counted from the cycle after the last input beat to the first cycle of the output phase; the",
         "first output beat follows 2 cycles later, then K/P output beats. n_t is the number of",
-        "neurons that spiked in pass t, e_t the number of P-neuron slots holding at least one spike.",
-        f"The lane-limited bound is N·K/P + Σ_t (n_t + 1)·K/P; the overhead is {cycle_model.DRIVE_TAIL} cycles of drive pipeline, {cycle_model.PASS_DRAIN} per pass",
+        "neurons that spiked in pass t, e_t the number of P-neuron slots holding at least one spike,",
+        "C_ts the sampler's cycles for slot s: 1 (parallel sampler) or max_p floor(z_p/W) + 1 (search",
+        f"sampler, the default, reading W = {SEARCH} thresholds per cycle from a narrow table per lane).",
+        f"The lane-limited bound is N·K/P + Σ_t (n_t + 1)·K/P; the overhead is {cycle_model.DRIVE_TAIL} cycles of drive pipeline, {cycle_model.PASS_OVERHEAD} per pass plus the sampler's search",
         f"(pipeline drain), {cycle_model.ENTRY_OVERHEAD} per non-empty slot (spike-list read) and {cycle_model.LATERAL_HANDOFF} per lateral phase,",
         "all independent of K².",
         "",
@@ -119,16 +135,18 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1):
         + ", ".join(f"t={t}: {p_t[t]:.2f}" for t in (0, 1, 4, 8, 16, iterations - 1)) + ".",
         "",
         f"## iCE40 UP5K reference: {int(np.sqrt(n0))}×{int(np.sqrt(n0))} patches, N={n0}, K={k0}, T={iterations} "
-        "(measured spikes of the default bundle)",
+        f"(measured spikes of the default bundle, search sampler W={SEARCH})",
         "",
         f"| P | cycles (median) | cycles (max) | bound | cycles / bound | µs at {UP5K['clock_mhz']} MHz |",
         "|---|---|---|---|---|---|",
     ]
     lines += [f"| {r['lanes']} | {r['cycles']:.0f} | {r['cycles_max']} | {r['bound']:.0f} | {r['ratio']:.3f} | "
               f"{r['cycles'] / UP5K['clock_mhz']:.1f} |" for r in up]
+    lines += ["", "With the parallel sampler (one compare per threshold, wide tables): "
+              + ", ".join(f"P={r['lanes']}: {r['cycles']:.0f} ({r['ratio']:.3f}×)" for r in up_par) + "."]
     lines += [
         "",
-        f"## ECP5-85F reference: 16×16 patches, N=256, K=512, T={iterations} (estimated spikes)",
+        f"## ECP5-85F reference: 16×16 patches, N=256, K=512, T={iterations} (estimated spikes, search sampler W={SEARCH})",
         "",
         f"| P | cycles (median) | cycles (max) | bound | cycles / bound | µs at {ECP5['clock_mhz']} MHz |",
         "|---|---|---|---|---|---|",
@@ -137,10 +155,12 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1):
               f"{r['cycles'] / ECP5['clock_mhz']:.1f} |" for r in ec]
     lines += ["", "## Block RAMs after rounding", "",
               "Each memory rounded up to whole SB_RAM40_4K (iCE40: 256×16 … 2048×2) or DP16KD (ECP5: 512×36 … 16384×1)",
-              "blocks. A Poisson-table copy is a 15·prob_bits-bit-wide word per row, so it costs",
-              f"{blocks(fmt.table_rows, fmt.count_max * fmt.prob_bits, ICE40_MODES)} EBR on the iCE40 and "
-              f"{blocks(fmt.table_rows, fmt.count_max * fmt.prob_bits, ECP5_MODES)} DP16KD on the ECP5, although it holds only "
-              f"{fmt.table_rows * fmt.count_max * fmt.prob_bits / 1024:.1f} kbit. That width, not the bit count, limits the lanes.", "",
+              f"blocks. The search sampler's table copy is {_search_shape(fmt)[0]} words of {_search_shape(fmt)[1]} bits: "
+              f"{blocks(*_search_shape(fmt), ICE40_MODES)} EBR or "
+              f"{blocks(*_search_shape(fmt), ECP5_MODES)} DP16KD per lane. The parallel sampler's copy "
+              f"(one {fmt.count_max * fmt.prob_bits}-bit word per row) would take "
+              f"{blocks(fmt.table_rows, fmt.count_max * fmt.prob_bits, ICE40_MODES)} EBR or "
+              f"{blocks(fmt.table_rows, fmt.count_max * fmt.prob_bits, ECP5_MODES)} DP16KD.", "",
               "| configuration | P | F | W | tables | state | total | available |", "|---|---|---|---|---|---|---|---|"]
     for name, n, k, lanes, modes, avail in ((f"UP5K N={n0} K={k0}", n0, k0, (1, 2, 4, 8), ICE40_MODES, "30 EBR (+4 SPRAM)"),
                                             ("ECP5 N=256 K=512", 256, 512, (8, 16, 32, 64), ECP5_MODES, "208 DP16KD")):
@@ -150,9 +170,9 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1):
     lines += ["",
               "On the UP5K only the SPRAMs (4 × 256 kbit, 16-bit words) can hold F and W, and SPRAM has no",
               "initial contents: the weights must be loaded at run time (UART or flash) before that works.",
-              "Yosys builds the shallow state memories from logic, so the measured synthesis at P = 4 asked for",
-              "68 EBR rather than the 120 counted here (docs/rtl.md). The tables and W dominate either way. At the",
-              "reference lane counts neither device fits the tables as laid out now; this is the first job of the synthesis issue.", ""]
+              "Yosys builds the shallow state memories from logic (the parallel-sampler build at P = 4 asked for",
+              "68 EBR, docs/rtl.md), so the state column is an upper bound. W dominates: 32 EBR on the UP5K",
+              "(beyond its 30 without SPRAM), about 115 DP16KD on the ECP5.", ""]
     lines += ["", "## Memory", "",
               "Bits the core stores (kbit = 1024 bits), before block-RAM rounding. The Poisson table is",
               "replicated once per lane (one read per lane and cycle); F and W are read once per cycle as",

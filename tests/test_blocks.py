@@ -219,3 +219,32 @@ def test_output_streamer_backpressure_and_back_to_back_runs():
     want = [(s, zmem[s], umem[s]) for s in range(S)]
     assert dones == [S - 1, 2 * S - 1]  # done is high in the cycle the last beat is taken
     assert got == want + want
+
+
+@pytest.mark.parametrize("lanes, fmt, per_cycle", [(4, Formats(), 4), (3, Formats(prob_bits=16, sampler_frac=4), 1),
+                                                    (1, Formats(count_bits=3), 2), (2, Formats(), 16)])
+def test_poisson_search_matches_model(lanes, fmt, per_cycle):
+    """The search sampler gives the golden model's counts, beat for beat, under stalls."""
+    from rtl.poisson_search import PoissonSearch
+    rng = np.random.default_rng(lanes + 10)
+    beats_u = rng.integers(fmt.u_lo, fmt.u_hi + 1, size=(120, lanes))
+    beats_u[:60] = rng.integers(-3 << fmt.u_frac, 3 << fmt.u_frac, size=(60, lanes))
+    table = poisson_table(fmt)
+    block = PoissonSearch(fmt, table, lanes, per_cycle)
+    seed = 77
+
+    async def setup(ctx):
+        ctx.set(block.seed, seed)
+        ctx.set(block.reseed, 1)
+        await ctx.tick()
+        ctx.set(block.reseed, 0)
+
+    out = run_stream_block(block, [dict(u=pack(u, fmt.u_bits)) for u in beats_u], setup=setup, seed=lanes)
+    assert len(out) == len(beats_u)
+    prng = PrngLanes([seed], lanes, fmt.prob_bits)
+    zs = []
+    for u, o in zip(beats_u, out):
+        want = sample_counts(u, prng.uniforms(lanes)[0], table, fmt)
+        assert _unpack(o["z"], lanes, fmt.count_bits, False) == want.tolist()
+        zs.append(want)
+    assert max(int(z.max()) for z in zs) == fmt.count_max  # the cap is reached

@@ -7,7 +7,6 @@ from golden_model.data import DataSpec, prepare
 from golden_model.errors import ParameterError
 from golden_model.formats import Formats, encode_input
 from golden_model.golden import first_divergence, fold, trace_one
-from rtl import cycle_model
 from rtl.core import IpvaeCore
 from tests.conftest import random_float_model
 from tests.core_sim import simulate
@@ -20,27 +19,28 @@ def check_runs(core, runs, results):
             div = first_divergence(g, dict(u=res["trace_u"], z=res["trace_z"]))
             assert div is None, f"seed {seed}: {div}"
         assert np.array_equal(res["z"], g["z"][-1]) and np.array_equal(res["u"], g["u"][-1])
-        assert res["cycles"] == cycle_model.cycles(core.fixed.n_inputs, core.fixed.n_latents, core.lanes,
-                                                   iterations, g["z"])
+        assert res["cycles"] == core.cycles_for(iterations, g["z"])
 
 
-@pytest.mark.parametrize("n, k, lanes, iterations", [
-    (16, 16, 4, 4), (12, 20, 5, 3), (12, 20, 4, 5), (12, 20, 1, 2), (8, 12, 12, 3), (10, 6, 3, 0),
+@pytest.mark.parametrize("n, k, lanes, iterations, search", [
+    (16, 16, 4, 4, 4), (12, 20, 5, 3, 1), (12, 20, 4, 5, None), (12, 20, 1, 2, 2),
+    (8, 12, 12, 3, 4), (8, 12, 12, 3, None), (10, 6, 3, 0, 8), (16, 16, 4, 4, None),
 ])
-def test_core_bit_exact_with_stalls(n, k, lanes, iterations):
+def test_core_bit_exact_with_stalls(n, k, lanes, iterations, search):
     tensors, _ = random_float_model(n, k, seed=n * 100 + k)
     fixed = fold(tensors, Formats())
-    core = IpvaeCore(fixed, lanes=lanes, max_iterations=15, trace=True)
+    core = IpvaeCore(fixed, lanes=lanes, max_iterations=15, trace=True, search=search)
     rng = np.random.default_rng(k)
     runs = [(rng.integers(-128, 128, size=n), iterations, int(s)) for s in (1, 2 ** 32 - 1, 12345)]
     check_runs(core, runs, simulate(core, runs, stall=0.3, seed=k))
 
 
-def test_core_without_trace_latency():
-    """Without the trace port: same outputs; first output beat one cycle after the counted cycles."""
+@pytest.mark.parametrize("search", [None, 4])
+def test_core_without_trace_latency(search):
+    """Without the trace port: same outputs; first output beat two cycles after the counted cycles."""
     tensors, _ = random_float_model(12, 20, seed=9)
     fixed = fold(tensors, Formats())
-    core = IpvaeCore(fixed, lanes=4, max_iterations=7)
+    core = IpvaeCore(fixed, lanes=4, max_iterations=7, search=search)
     rng = np.random.default_rng(3)
     runs = [(rng.integers(-128, 128, size=12), 6, s) for s in (4, 5)]
     results = simulate(core, runs, stall=0.0)
@@ -63,3 +63,5 @@ def test_core_parameter_errors(small_fixed):
         IpvaeCore(small_fixed, lanes=3)
     with pytest.raises(ParameterError, match="max_iterations must be in 1..2\\^20-1, got 0"):
         IpvaeCore(small_fixed, lanes=4, max_iterations=0)
+    with pytest.raises(ParameterError, match=r"search must divide 16 \(count_max \+ 1\) or be None, got 3"):
+        IpvaeCore(small_fixed, lanes=4, search=3)

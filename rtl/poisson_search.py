@@ -1,0 +1,113 @@
+"""Spike sampler, search form: P xorshift32 PRNG lanes and one narrow Poisson table per lane,
+read W thresholds per cycle until a lane's uniform U is no longer below them
+(docs/arithmetic.md §5: rows are non-increasing, so the hits in a row are a prefix, and stopping
+at the first miss gives the same z as comparing all thresholds).
+
+Members
+-------
+i : In(stream.Signature(StructLayout({"u": unsigned(P * u_bits)})))
+o : Out(stream.Signature(StructLayout({"z": unsigned(P * count_bits)})))
+seed : In(unsigned(32)); reseed : In(1)
+    As in :class:`rtl.poisson_sampler.PoissonSampler`.
+
+Each table copy holds R rows of count_max + 1 thresholds (the last one 0, so every search
+ends), W per word: R (count_max+1)/W words of W prob_bits. Default W = 4: 192 x 48 bits,
+3 iCE40 EBR or 2 ECP5 DP16KD per lane instead of 12 or 5 for the parallel form.
+
+Timing: a beat whose lanes draw counts z_p occupies the block for
+``compare_cycles(z) = max_p floor(z_p / W) + 1`` cycles (1 when no count reaches W). The output
+beat follows one cycle after the last compare, and the next beat is accepted in that cycle.
+"""
+from __future__ import annotations
+
+import numpy as np
+from amaranth import Cat, Module, Mux, Signal, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden_model.errors import ParameterError
+from golden_model.formats import Formats
+from golden_model.sampler import GOLDEN, MASK32
+
+from .poisson_sampler import pack, xorshift32
+
+
+def compare_cycles(z, per_cycle):
+    """Cycles one slot of counts z occupies the search sampler."""
+    return int(np.max(np.asarray(z) // per_cycle)) + 1
+
+
+class PoissonSearch(wiring.Component):
+    def __init__(self, fmt: Formats, table, lanes: int, per_cycle: int = 4):
+        row = fmt.count_max + 1
+        if per_cycle < 1 or row % per_cycle:
+            raise ParameterError(f"thresholds per cycle must divide {row} (count_max + 1), got {per_cycle}")
+        self.fmt, self.table, self.lanes, self.per_cycle = fmt, table, lanes, per_cycle
+        self.row_words = row // per_cycle
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({"u": unsigned(lanes * fmt.u_bits)}))),
+            "o": Out(stream.Signature(data.StructLayout({"z": unsigned(lanes * fmt.count_bits)}))),
+            "seed": In(unsigned(32)),
+            "reseed": In(1),
+        })
+
+    @property
+    def memory_shape(self):
+        """(depth, width) of one table copy."""
+        return self.fmt.table_rows * self.row_words, self.per_cycle * self.fmt.prob_bits
+
+    def elaborate(self, platform):
+        m = Module()
+        fmt, P, W, RW = self.fmt, self.lanes, self.per_cycle, self.row_words
+        ub, cb, pb, zmax, rows = fmt.u_bits, fmt.count_bits, fmt.prob_bits, fmt.count_max, fmt.table_rows
+        init = []
+        for r in range(rows):
+            g = [int(v) for v in self.table[r]] + [0]          # count_max + 1 thresholds
+            init += [pack(g[j * W:(j + 1) * W], pb) for j in range(RW)]
+
+        busy = Signal()
+        j = Signal(range(max(RW, 2)))
+        active = Signal(P)
+        out_free, finish, done, stall, accept = Signal(), Signal(), Signal(), Signal(), Signal()
+        m.d.comb += [out_free.eq(~self.o.valid | self.o.ready),
+                     self.i.ready.eq((~busy | done) & out_free),
+                     accept.eq(self.i.valid & self.i.ready)]
+        with m.If(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+
+        cont, counts = [], []
+        for p in range(P):
+            m.submodules[f"table{p}"] = tab = memory.Memory(shape=unsigned(W * pb), depth=rows * RW, init=init)
+            rd = tab.read_port()
+            state = Signal(32, name=f"prng{p}")
+            rnd = Signal(pb, name=f"rnd{p}")
+            row = Signal(range(rows), name=f"row{p}")
+            zc = Signal(range(zmax + 2), name=f"zc{p}")
+            u = self.i.payload.u.word_select(p, ub).as_signed()
+            r_new = (u >> (fmt.u_frac - fmt.sampler_frac)) + (8 << fmt.sampler_frac)
+            r_new = Mux(r_new > rows - 1, rows - 1, r_new)[:len(row)]
+            m.d.comb += rd.addr.eq(Mux(accept, r_new * RW, row * RW + j + ~stall))
+            hits = Cat(*[active[p] & (rnd < rd.data.word_select(i, pb)) for i in range(W)])
+            n_hit = Signal(range(W + 1), name=f"nhit{p}")
+            m.d.comb += n_hit.eq(sum(hits[i] for i in range(W)))
+            cont.append(hits.all())
+            counts.append(zc + n_hit)
+            nxt = xorshift32(state)
+            c_p = (GOLDEN * (p + 1)) & MASK32
+            with m.If(self.reseed):
+                st = self.seed ^ c_p
+                m.d.sync += state.eq(Mux(st == 0, c_p, st))
+            with m.Elif(accept):
+                m.d.sync += [state.eq(nxt), rnd.eq(nxt[32 - pb:32]), row.eq(r_new), zc.eq(0)]
+            with m.Elif(busy & ~stall):
+                m.d.sync += zc.eq(zc + n_hit)
+
+        m.d.comb += [finish.eq(busy & ((Cat(*cont) == 0) | (j == RW - 1))),
+                     done.eq(finish & out_free), stall.eq(finish & ~out_free)]
+        with m.If(busy & ~finish):
+            m.d.sync += [j.eq(j + 1), active.eq(Cat(*cont))]
+        with m.If(done):
+            m.d.sync += [self.o.valid.eq(1), self.o.payload.z.eq(Cat(*[c[:cb] for c in counts])), busy.eq(0)]
+        with m.If(accept):
+            m.d.sync += [busy.eq(1), j.eq(0), active.eq((1 << P) - 1)]
+        return m
