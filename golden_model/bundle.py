@@ -56,6 +56,14 @@ class Bundle:
         return IPVAE.from_numpy(dict(phi=s["phi"], log_sigma=s["log_sigma"], log_b=s["log_b"],
                                      log_eta=s["log_eta"], u0=s["u0_float"]))
 
+    def data_spec(self):
+        """The DataSpec the bundle was trained on (BundleError for bundles made without data)."""
+        from .data import DataSpec
+        d = self.meta.get("data")
+        if not d:
+            raise BundleError(f"this bundle records no dataset (made by: {self.meta.get('command', '?')})")
+        return DataSpec(**d)
+
     @property
     def phi(self):
         return self.float_state["phi"]

@@ -21,7 +21,7 @@ def _stage(n, total, text):
 
 def run_flow(a):
     from . import bundle as bundle_mod
-    from .data import DataSpec, prepare
+    from .data import prepare
     from .evaluate import fixed_metrics, float_metrics, metrics_table, runaway_check
     from .formats import encode_input
     from .golden import trace_one
@@ -51,7 +51,7 @@ def run_flow(a):
           f"formats {b.fmt.to_dict()}")
 
     _stage(2, total, "data (held-out samples)")
-    data = prepare(DataSpec(**b.meta["data"]))
+    data = prepare(b.data_spec())
     x = data.valid[:a.samples]
     shape = tuple(b.meta["dims"].get("sample_shape") or data.shape)
 

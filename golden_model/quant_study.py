@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 from . import bundle as bundle_mod
-from .data import DataSpec, prepare
+from .data import prepare
 from .evaluate import fixed_metrics, float_metrics
 from .formats import Formats
 from .golden import fold
@@ -27,7 +27,7 @@ R2_TOL, ZEROS_TOL = 0.01, 0.02   # the targets: |dR^2| <= 0.01, |dzeros| <= 2 po
 
 def run_study(bundle_path=None, samples=2000, out_dir=Path("docs"), log=print):
     b = bundle_mod.load(bundle_path)
-    data = prepare(DataSpec(**b.meta["data"]), log=log)
+    data = prepare(b.data_spec(), log=log)
     x = data.valid[:samples]
     model = b.float_model()
     tensors = model.fold()

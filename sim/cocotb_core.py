@@ -1,0 +1,52 @@
+"""cocotb test module: runs the cases of a regression (IPVAE_SIM_CASES, a JSON file written by
+sim/runner.py) through the core and checks each against the golden model. Results go to
+IPVAE_SIM_RESULTS; the test fails with the first divergence (iteration, neuron, expected,
+actual) if any inference is not bit-exact."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import cocotb
+import numpy as np
+
+from golden_model import bundle as bundle_mod
+from golden_model.golden import first_divergence, trace_one
+from rtl import cycle_model
+from sim.testbench import CoreTestbench
+
+
+@cocotb.test(timeout_time=3600, timeout_unit="sec")
+async def regression(dut):
+    cfg = json.loads(open(os.environ["IPVAE_SIM_CASES"]).read())
+    params = cfg["params"]
+    fixed = bundle_mod.load(cfg["bundle"]).fixed
+    tb = CoreTestbench(dut, params, gap=cfg["gap"], backpressure=cfg["backpressure"], seed=cfg["tb_seed"])
+    await tb.start()
+    results, failures = [], []
+    t0 = time.perf_counter()
+    for case in cfg["cases"]:
+        codes, iterations, seed = np.array(case["x"]), case["iterations"], case["seed"]
+        first_in = tb.cycle
+        last_in = await tb.send(codes, iterations, seed)
+        got = await tb.receive(iterations)
+        want = trace_one(fixed, codes, iterations, seed, lanes=params["lanes"])
+        div = first_divergence(want, dict(u=got["trace_u"], z=got["trace_z"]))
+        model = cycle_model.cycles(fixed.n_inputs, fixed.n_latents, params["lanes"], iterations, want["z"],
+                                   params["search"])
+        ok_out = bool(np.array_equal(got["z"], want["z"][-1]) and np.array_equal(got["u"], want["u"][-1]))
+        rec = dict(name=case["name"], iterations=iterations, seed=seed, bit_exact=div is None and ok_out,
+                   divergence=str(div) if div else None, cycles=got["cycles"], model_cycles=model,
+                   latency_first_in_to_last_out=got["last_out"] - first_in + 1,
+                   latency_last_in_to_first_out=got["first_out"] - last_in,
+                   spikes=int((want["z"][:iterations] > 0).sum()))
+        results.append(rec)
+        if not rec["bit_exact"]:
+            failures.append(f"{case['name']} (T={iterations}, seed={seed}): {div or 'final outputs differ'}")
+        elif got["cycles"] != model:
+            failures.append(f"{case['name']}: cycles {got['cycles']} != cycle model {model}")
+    wall = time.perf_counter() - t0
+    with open(os.environ["IPVAE_SIM_RESULTS"], "w") as f:
+        json.dump(dict(results=results, sim_cycles=tb.cycle, wall_seconds=wall), f, indent=1)
+    assert not failures, "; ".join(failures[:3])

