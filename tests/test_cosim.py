@@ -69,3 +69,15 @@ def test_large_regression(sim, samples, build_root, odd_bundles):
     cases = [dict(name=f"rand{i}", x=rng.integers(-128, 128, size=49), iterations=8, seed=i)
              for i in range(samples // 10)]
     check(run(sim, odd_bundles["plain"], 8, cases, build_root, gap=0.1, backpressure=0.1))
+
+
+def test_waves_on_demand(build_root, monkeypatch):
+    """WAVES=1 dumps an FST file into the run's build folder; off by default."""
+    cases = heldout_cases(None, 1, iterations=2)
+    res = run("icarus", None, 16, cases, build_root)
+    from pathlib import Path
+    assert not list(Path(res["build_dir"]).glob("*.fst"))
+    monkeypatch.setenv("WAVES", "1")
+    res = run("icarus", None, 16, cases, build_root)
+    check(res)
+    assert list(Path(res["build_dir"]).glob("*.fst"))
