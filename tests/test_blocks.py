@@ -13,29 +13,34 @@ from tests.core_sim import _unpack
 from tests.stream_sim import run_stream_block
 
 
-@pytest.mark.parametrize("lanes, fmt", [(4, Formats()), (3, Formats(prob_bits=16, sampler_frac=4)),
-                                         (1, Formats(count_bits=3))])
-def test_poisson_sampler_matches_model(lanes, fmt):
-    rng = np.random.default_rng(lanes)
-    beats_u = rng.integers(fmt.u_lo, fmt.u_hi + 1, size=(120, lanes))
-    beats_u[:40] = rng.integers(-3 << fmt.u_frac, 2 << fmt.u_frac, size=(40, lanes))  # where spikes happen
-    table = poisson_table(fmt)
-    block = PoissonSampler(fmt, table, lanes)
-    seed = 0xDEADBEEF
-
+def check_sampler_block(block, fmt, lanes, beats_u, seed, stream_seed):
+    """Drive a sampler block (reseeded with ``seed``) under stalls; compare every beat with the
+    golden model's PRNG lanes + table. Returns the counts."""
     async def setup(ctx):
         ctx.set(block.seed, seed)
         ctx.set(block.reseed, 1)
         await ctx.tick()
         ctx.set(block.reseed, 0)
 
-    out = run_stream_block(block, [dict(u=pack(u, fmt.u_bits)) for u in beats_u], setup=setup, seed=lanes)
+    out = run_stream_block(block, [dict(u=pack(u, fmt.u_bits)) for u in beats_u], setup=setup, seed=stream_seed)
     assert len(out) == len(beats_u)
     prng = PrngLanes([seed], lanes, fmt.prob_bits)
+    zs = []
     for u, o in zip(beats_u, out):
-        want = sample_counts(u, prng.uniforms(lanes)[0], table, fmt)
+        want = sample_counts(u, prng.uniforms(lanes)[0], block.table, fmt)
         assert _unpack(o["z"], lanes, fmt.count_bits, False) == want.tolist()
-    assert sum(sum(_unpack(o["z"], lanes, fmt.count_bits, False)) for o in out) > 0
+        zs.append(want)
+    return np.array(zs)
+
+
+@pytest.mark.parametrize("lanes, fmt", [(4, Formats()), (3, Formats(prob_bits=16, sampler_frac=4)),
+                                         (1, Formats(count_bits=3))])
+def test_poisson_sampler_matches_model(lanes, fmt):
+    rng = np.random.default_rng(lanes)
+    beats_u = rng.integers(fmt.u_lo, fmt.u_hi + 1, size=(120, lanes))
+    beats_u[:40] = rng.integers(-3 << fmt.u_frac, 2 << fmt.u_frac, size=(40, lanes))  # where spikes happen
+    zs = check_sampler_block(PoissonSampler(fmt, poisson_table(fmt), lanes), fmt, lanes, beats_u, 0xDEADBEEF, lanes)
+    assert zs.sum() > 0
 
 
 @pytest.mark.parametrize("lanes", [1, 4])
@@ -229,22 +234,5 @@ def test_poisson_search_matches_model(lanes, fmt, per_cycle):
     rng = np.random.default_rng(lanes + 10)
     beats_u = rng.integers(fmt.u_lo, fmt.u_hi + 1, size=(120, lanes))
     beats_u[:60] = rng.integers(-3 << fmt.u_frac, 3 << fmt.u_frac, size=(60, lanes))
-    table = poisson_table(fmt)
-    block = PoissonSearch(fmt, table, lanes, per_cycle)
-    seed = 77
-
-    async def setup(ctx):
-        ctx.set(block.seed, seed)
-        ctx.set(block.reseed, 1)
-        await ctx.tick()
-        ctx.set(block.reseed, 0)
-
-    out = run_stream_block(block, [dict(u=pack(u, fmt.u_bits)) for u in beats_u], setup=setup, seed=lanes)
-    assert len(out) == len(beats_u)
-    prng = PrngLanes([seed], lanes, fmt.prob_bits)
-    zs = []
-    for u, o in zip(beats_u, out):
-        want = sample_counts(u, prng.uniforms(lanes)[0], table, fmt)
-        assert _unpack(o["z"], lanes, fmt.count_bits, False) == want.tolist()
-        zs.append(want)
-    assert max(int(z.max()) for z in zs) == fmt.count_max  # the cap is reached
+    zs = check_sampler_block(PoissonSearch(fmt, poisson_table(fmt), lanes, per_cycle), fmt, lanes, beats_u, 77, lanes)
+    assert zs.max() == fmt.count_max  # the cap is reached
