@@ -275,11 +275,14 @@ def build_parser():
     s.add_argument("--write", default="docs/latency.md")
     s.set_defaults(fn=cmd_latency)
 
-    s = sub.add_parser("flow", help="the main job: data -> bundle -> golden model -> report")
+    s = sub.add_parser("flow", help="the main job: bundle -> data -> golden model -> RTL co-simulation -> report")
     s.add_argument("--bundle", help="bundle folder (default: the committed default bundle)")
     s.add_argument("--retrain", action="store_true", help="train a fresh default model first")
     s.add_argument("--out", default="runs/flow", help="report folder")
-    s.add_argument("--samples", type=int, default=1000)
+    s.add_argument("--samples", type=int, default=1000, help="held-out samples for the quality figures")
+    s.add_argument("--sim-samples", type=int, default=8, help="held-out samples co-simulated on the RTL")
+    s.add_argument("--sim-iterations", type=int, default=16)
+    s.add_argument("--lanes", type=int, default=16)
     s.set_defaults(fn=cmd_flow)
     return p
 

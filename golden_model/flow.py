@@ -1,8 +1,8 @@
 """``ipvae flow``: the main job, end to end on the built-in default.
 
-Stages available so far: data -> bundle (committed default, or --retrain) -> golden-model and
-float-model evaluation -> report (Markdown + PNG plots in one folder per run). The RTL,
-co-simulation and synthesis stages plug in after the golden model as they land.
+Stages: bundle (committed default, or --retrain) -> held-out data -> golden-model and float-model
+evaluation -> RTL co-simulation on Verilator -> report (Markdown + PNG plots in one folder per
+run). Synthesis plugs in after co-simulation when it lands.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def run_flow(a):
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    total = 4
+    total = 5
     t_start = time.time()
 
     _stage(1, total, "bundle")
@@ -65,18 +65,34 @@ def run_flow(a):
     print(f"runaway check (float, T={run['t']}): {run['runaway_fraction']:.3%} of inputs, "
           f"u max {run['u_max']:.2f}, count max {run['count_max']}")
 
-    _stage(4, total, f"report -> {out}")
+    _stage(4, total, f"RTL and co-simulation (Verilator, {a.sim_samples} held-out patches, T={a.sim_iterations}, "
+                     f"P={a.lanes})")
+    from sim.regression import heldout_cases, run as cosim, summarise, table as sim_table
+    cases = heldout_cases(bundle_path, a.sim_samples, a.sim_iterations)
+    res = cosim("verilator", bundle_path, a.lanes, cases, out / "sim_build", gap=0.2, backpressure=0.2)
+    sim_row = summarise(res)
+    sim_md = sim_table([sim_row])
+    print(sim_md)
+    if sim_row["bit_exact"] != sim_row["samples"]:
+        bad = next(r for r in res["results"] if not r["bit_exact"])
+        print(f"MISMATCH {bad['name']}: {bad['divergence']}")
+    rtl_z = np.array([r["z_out"] for r in res["results"]])
+
+    _stage(5, total, f"report -> {out}")
     plots.plot_dictionary(b.phi, shape, out / "dictionary.png")
     codes, _ = encode_input(x[:10], b.fmt)
     from .golden import run as golden_run
-    g = golden_run(b.fixed, codes, 64, np.arange(10), record=[64])
-    f = model.infer(x[:10], 64, seed=0, record=(64,))[64][1].numpy()
-    plots.plot_reconstructions([("input", x[:10]), ("float T=64", f @ b.phi.T),
-                                ("golden T=64", g["z"][64] @ b.phi.T)], shape, out / "reconstructions.png")
+    ts = a.sim_iterations
+    nrec = min(10, len(rtl_z))
+    g = golden_run(b.fixed, codes[:nrec], ts, [c["seed"] for c in cases[:nrec]], lanes=a.lanes, record=[ts])
+    f = model.infer(x[:nrec], ts, seed=0, record=(ts,))[ts][1].numpy()
+    plots.plot_reconstructions([("input", x[:nrec]), (f"float T={ts}", f @ b.phi.T),
+                                (f"golden T={ts}", g["z"][ts] @ b.phi.T),
+                                (f"RTL T={ts}", rtl_z[:nrec] @ b.phi.T)], shape, out / "reconstructions.png")
     tr = trace_one(b.fixed, codes[0], 64, seed=0)
     plots.plot_raster(tr["z"], out / "raster.png")
     plots.plot_curves({"float": fl, "fixed (golden)": fx}, out / "curves.png")
-    summary = dict(bundle=str(bundle_path or bundle_mod.DEFAULT_BUNDLE), samples=len(x),
+    summary = dict(bundle=str(bundle_path or bundle_mod.DEFAULT_BUNDLE), samples=len(x), cosim=sim_row,
                    float={str(t): v for t, v in fl.items()}, fixed={str(t): v for t, v in fx.items()},
                    runaway=run, spiking_per_iteration=tr["spiking"].tolist(), seconds=time.time() - t_start)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
@@ -88,6 +104,9 @@ def run_flow(a):
         f"Runaway check (float model, T={run['t']}, {run['samples']} inputs): "
         f"{run['runaway_fraction']:.3%} ran away; u max {run['u_max']:.2f}; largest count {run['count_max']}.", "",
         "![R² and zeros against iterations](curves.png)", "",
+        f"## RTL co-simulation (Verilator, P={a.lanes}, T={a.sim_iterations}, random input gaps and output stalls)", "",
+        "Every iteration's u and z, the outputs and the cycle count are compared with the golden model.", "",
+        sim_md, "",
         "## Dictionary", "", "![dictionary](dictionary.png)", "",
         "## Reconstructions", "", "![reconstructions](reconstructions.png)", "",
         "## Spikes of one input (golden model, seed 0)", "", "![raster](raster.png)", "",

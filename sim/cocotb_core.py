@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import cocotb
 import numpy as np
@@ -19,7 +20,7 @@ from sim.testbench import CoreTestbench
 
 @cocotb.test(timeout_time=3600, timeout_unit="sec")
 async def regression(dut):
-    cfg = json.loads(open(os.environ["IPVAE_SIM_CASES"]).read())
+    cfg = json.loads(Path(os.environ["IPVAE_SIM_CASES"]).read_text())
     params = cfg["params"]
     fixed = bundle_mod.load(cfg["bundle"]).fixed
     tb = CoreTestbench(dut, params, gap=cfg["gap"], backpressure=cfg["backpressure"], seed=cfg["tb_seed"])
@@ -40,7 +41,7 @@ async def regression(dut):
                    divergence=str(div) if div else None, cycles=got["cycles"], model_cycles=model,
                    latency_first_in_to_last_out=got["last_out"] - first_in + 1,
                    latency_last_in_to_first_out=got["first_out"] - last_in,
-                   spikes=int((want["z"][:iterations] > 0).sum()))
+                   spikes=int((want["z"][:iterations] > 0).sum()), z_out=got["z"].tolist())
         results.append(rec)
         if not rec["bit_exact"]:
             failures.append(f"{case['name']} (T={iterations}, seed={seed}): {div or 'final outputs differ'}")

@@ -57,7 +57,7 @@ def build(sim, bundle_path, lanes, max_iterations, search, build_root, waves=Fal
     params["search"] = search
     key = hashlib.sha256(json.dumps([b.meta["tensors"], lanes, max_iterations, search, waves],
                                     sort_keys=True).encode()).hexdigest()[:12]
-    build_dir = Path(build_root) / f"{sim}-{key}"
+    build_dir = Path(build_root).resolve() / f"{sim}-{key}"   # the simulator runs inside it
     build_dir.mkdir(parents=True, exist_ok=True)
     vfile = build_dir / f"{TOPLEVEL}.v"
     if not vfile.exists():
