@@ -88,7 +88,7 @@ def run_flow(a):
     f = model.infer(x[:nrec], ts, seed=0, record=(ts,))[ts][1].numpy()
     plots.plot_reconstructions([("input", x[:nrec]), (f"float T={ts}", f @ b.phi.T),
                                 (f"golden T={ts}", g["z"][ts] @ b.phi.T),
-                                (f"RTL T={ts}", rtl_z[:nrec] @ b.phi.T)], shape, out / "reconstructions.png")
+                                (f"RTL T={ts}", rtl_z[:nrec] @ b.phi.T)], shape, out / "reconstructions.png", n=nrec)
     tr = trace_one(b.fixed, codes[0], 64, seed=0)
     plots.plot_raster(tr["z"], out / "raster.png")
     plots.plot_curves({"float": fl, "fixed (golden)": fx}, out / "curves.png")
