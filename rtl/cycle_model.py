@@ -5,7 +5,7 @@ Cycles are counted from the first cycle after the last input beat to the first c
 output phase; trace streaming is not counted (the core's ``cycles`` counter pauses).
 
     cycles = S N + 4                                   drive: one multiply-accumulate per lane and cycle
-           + sum_{t=0..T} [ sum_s C_{t,s} + 6 ]        T update passes and the output sampling pass
+           + sum_{t=0..T} [ sum_s C_{t,s} + 7 ]        T update passes and the output sampling pass
            + sum_{t<T, n_t>0} [ 1 + 2 e_t + n_t S ]    event-driven lateral phases
 
 with S = K / P slots, n_t the neurons that spiked in pass t, e_t the slots (P-neuron words) of
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 DRIVE_TAIL = 4        # FeedForwardDrive: read, multiply, accumulate, output register
-PASS_OVERHEAD = 6     # memory read + MembraneUpdate (1) + SkidBuffer (1) + sampler output (2) + count settle
+PASS_OVERHEAD = 7     # memory read + MembraneUpdate (2) + SkidBuffer (1) + sampler output (2) + count settle
 ENTRY_OVERHEAD = 2    # spike-list read + lane selection per non-empty slot
 LATERAL_HANDOFF = 1   # the sequencer sees the lateral units idle one cycle after their last column
 

@@ -9,7 +9,8 @@ i : In(stream.Signature(StructLayout({"u", "d", "l", "prior", "lateral"})))
 o : Out(stream.Signature(StructLayout({"u": unsigned(P * u_bits)})))
     The updated codes: clamp(u + clamp(shift_round(d - l, delta_shift), lo, hi), lo, hi).
 
-Latency: ``latency`` = 1 cycle, initiation interval 1; backpressure holds the output register.
+Latency: ``latency`` = 2 cycles (stage 1: d - l, round-shift and clamp into du; stage 2:
+u + du and clamp), initiation interval 1; backpressure holds both stages.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def layout_in(fixed: FixedModel, lanes: int):
 
 
 class MembraneUpdate(wiring.Component):
-    latency = 1
+    latency = 2
 
     def __init__(self, fixed: FixedModel, lanes: int):
         self.fixed, self.lanes = fixed, lanes
@@ -52,16 +53,21 @@ class MembraneUpdate(wiring.Component):
         ub, dw, lw = fmt.u_bits, w["drive"], w["lateral"]
         en = Signal()
         m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
+        v1 = Signal()
+        prior1 = Signal()
         outs = []
         for p in range(P):
             pl = self.i.payload
             u = pl.u.word_select(p, ub).as_signed()
             lat = Mux(pl.lateral, pl.l.word_select(p, lw).as_signed(), 0)
             diff = Signal(signed(w["delta_acc"] + 1), name=f"diff{p}")
-            du = Signal(signed(ub + 1), name=f"du{p}")
             m.d.comb += diff.eq(pl.d.word_select(p, dw).as_signed() - lat)
-            m.d.comb += du.eq(clamp(shift_round(diff, fx.delta_shift), fmt.u_lo, fmt.u_hi))
-            outs.append(Mux(pl.prior, u, clamp(u + du, fmt.u_lo, fmt.u_hi))[:ub])
+            u1 = Signal(signed(ub), name=f"u1_{p}")
+            du1 = Signal(signed(ub + 1), name=f"du1_{p}")
+            with m.If(en):
+                m.d.sync += [u1.eq(u), du1.eq(clamp(shift_round(diff, fx.delta_shift), fmt.u_lo, fmt.u_hi))]
+            outs.append(Mux(prior1, u1, clamp(u1 + du1, fmt.u_lo, fmt.u_hi))[:ub])
         with m.If(en):
-            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.u.eq(Cat(*outs))]
+            m.d.sync += [v1.eq(self.i.valid), prior1.eq(self.i.payload.prior),
+                         self.o.valid.eq(v1), self.o.payload.u.eq(Cat(*outs))]
         return m

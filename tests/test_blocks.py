@@ -67,7 +67,7 @@ def test_membrane_update_matches_model(lanes):
 
 
 def test_block_latency_properties():
-    assert PoissonSampler.latency == 2 and MembraneUpdate.latency == 1
+    assert PoissonSampler.latency == 2 and MembraneUpdate.latency == 2
 
 
 @pytest.mark.parametrize("n, k, lanes", [(12, 20, 4), (8, 12, 12), (6, 10, 1)])
