@@ -14,12 +14,12 @@ seed : In(unsigned(32))     PRNG seed, sampled with the last input beat.
 cycles : Out(unsigned(32))  compute cycles of the last inference (rtl/cycle_model.py).
 busy : Out(1)
 
-Timing: the latency from the last input beat to the first output beat is ``cycle_model.cycles``
-plus one cycle, with an initiation interval of that plus N input beats plus K/P output beats.
-Phases: FeedForwardDrive (K/P N + 4 cycles, P multiply-accumulates per cycle) -> T+1 sampling passes
-(K/P + 5 cycles each: MembraneUpdate, PoissonSampler, spike list) -> between passes the
-event-driven LateralUnits phase (K/P cycles per spiking neuron, 2 per non-empty slot, 1 to
-hand back).
+Timing: ``cycles_for(T, z)`` (rtl/cycle_model.py) counts from the cycle after the last input
+beat to the output phase; the first output beat follows 2 cycles later, then K/P beats.
+Phases: FeedForwardDrive (K/P N + DRIVE_TAIL cycles) -> T+1 sampling passes (memory read,
+MembraneUpdate, SkidBuffer, sampler: the sampler's cycles per slot + PASS_OVERHEAD) -> between
+passes the event-driven LateralUnits phase (K/P cycles per spiking neuron, ENTRY_OVERHEAD per
+non-empty slot, LATERAL_HANDOFF to hand back).
 """
 from __future__ import annotations
 
