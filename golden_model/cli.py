@@ -186,6 +186,7 @@ def cmd_flow(a):
 
 
 def build_parser():
+    from rtl.cycle_model import DEFAULT_SEARCH   # pure Python: no HDL import at start-up
     p = argparse.ArgumentParser(prog="ipvae", description="iP-VAE on FPGA: model, golden model, hardware flow")
     sub = p.add_subparsers(dest="cmd", required=True)
 
@@ -249,7 +250,7 @@ def build_parser():
     s.add_argument("--lanes", type=int, default=8, help="parallel lanes P (must divide K)")
     s.add_argument("--max-iterations", type=int, default=1023)
     s.add_argument("--trace", action="store_true", help="include the per-iteration trace stream")
-    s.add_argument("--search", type=int, default=4,
+    s.add_argument("--search", type=int, default=DEFAULT_SEARCH,
                    help="Poisson-table thresholds the sampler reads per cycle (divides 16); 0: parallel sampler")
     s.add_argument("--out", default="build/rtl")
     s.set_defaults(fn=cmd_rtl)
@@ -260,7 +261,7 @@ def build_parser():
     s.add_argument("--samples", type=int, default=20)
     s.add_argument("--iterations", type=int, default=16)
     s.add_argument("--lanes", type=int, default=16)
-    s.add_argument("--search", type=int, default=4, help="sampler thresholds per cycle; 0: parallel")
+    s.add_argument("--search", type=int, default=DEFAULT_SEARCH, help="sampler thresholds per cycle; 0: parallel")
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--gap", type=float, default=0.0, help="probability of an idle input cycle")
     s.add_argument("--backpressure", type=float, default=0.0, help="probability of an output stall")

@@ -23,12 +23,12 @@ EVAL_TS = (16, 64, 256)
 def load_checkpoint(path):
     try:
         ck = torch.load(path, map_location="cpu", weights_only=False)
-
+        DataSpec(**ck["config"]["data"])   # a checkpoint without a usable config is corrupt too
         model = IPVAE(ck["state"]["phi"].shape[0], ck["state"]["phi"].shape[1])
         model.load_state_dict(ck["state"])
     except FileNotFoundError:
         raise BundleError(f"checkpoint {path} does not exist") from None
-    except (RuntimeError, KeyError, EOFError, ValueError) as exc:
+    except (RuntimeError, KeyError, TypeError, EOFError, ValueError) as exc:
         raise BundleError(f"checkpoint {path} is corrupt or not an ipvae checkpoint ({exc})") from None
     return model, ck
 

@@ -41,7 +41,7 @@ from .skid import SkidBuffer
 
 class IpvaeCore(wiring.Component):
     def __init__(self, fixed: FixedModel, lanes: int, max_iterations: int = 1023, trace: bool = False,
-                 search: int | None = 4):
+                 search: int | None = cycle_model.DEFAULT_SEARCH):
         """search: Poisson-table thresholds read per cycle by the search sampler (a divisor of
         count_max + 1), or None for the parallel sampler (one wide table word per lane)."""
         check_lanes(fixed.n_latents, lanes)

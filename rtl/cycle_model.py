@@ -22,6 +22,7 @@ DRIVE_TAIL = 4        # FeedForwardDrive: read, multiply, accumulate, output reg
 PASS_OVERHEAD = 7     # memory read + MembraneUpdate (2) + SkidBuffer (1) + sampler output (2) + count settle
 ENTRY_OVERHEAD = 2    # spike-list read + lane selection per non-empty slot
 LATERAL_HANDOFF = 1   # the sequencer sees the lateral units idle one cycle after their last column
+DEFAULT_SEARCH = 4    # Poisson-table thresholds the default (search) sampler reads per cycle
 
 
 def slot_stats(z, lanes):
@@ -38,7 +39,7 @@ def sampler_cycles(z, lanes, per_cycle):
     return int((z.max(axis=1) // per_cycle + 1).sum())
 
 
-def cycles(n_inputs, n_latents, lanes, iterations, z_passes, per_cycle=4):
+def cycles(n_inputs, n_latents, lanes, iterations, z_passes, per_cycle=DEFAULT_SEARCH):
     """Exact cycles per inference. z_passes: the counts of every sampling pass t = 0 .. T
     ((T+1) x K, e.g. the golden model's trace['z']). per_cycle: thresholds the search sampler
     reads per cycle, or None for the parallel sampler."""

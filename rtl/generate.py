@@ -30,7 +30,8 @@ def core_parameters(core: IpvaeCore, bundle_path=None):
     )
 
 
-def generate(bundle_path, lanes, out_dir, max_iterations=1023, trace=False, search=4, name="ipvae_core"):
+def generate(bundle_path, lanes, out_dir, max_iterations=1023, trace=False, search=cycle_model.DEFAULT_SEARCH,
+             name="ipvae_core"):
     b = bundle_mod.load(bundle_path)
     core = IpvaeCore(b.fixed, lanes=lanes, max_iterations=max_iterations, trace=trace, search=search)
     text = verilog.convert(core, name=name, emit_src=False)   # ports from the component's signature

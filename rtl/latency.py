@@ -14,13 +14,13 @@ from golden_model.formats import encode_input
 from golden_model.golden import run
 
 from . import cycle_model
+from .poisson_search import table_shape
 
-SEARCH = 4   # thresholds per cycle of the search sampler (IpvaeCore's default)
+SEARCH = cycle_model.DEFAULT_SEARCH
 
 
 def _search_shape(fmt):
-    """(depth, width) of one search-sampler table copy."""
-    return fmt.table_rows * (fmt.count_max + 1) // SEARCH, SEARCH * fmt.prob_bits
+    return table_shape(fmt, SEARCH)
 
 UP5K = dict(name="iCE40 UP5K", ebr_kbit=30 * 4, spram_kbit=4 * 256, clock_mhz=48)
 ECP5 = dict(name="ECP5-85F", ebr_kbit=208 * 18, spram_kbit=0, clock_mhz=100)

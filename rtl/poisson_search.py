@@ -32,6 +32,11 @@ from golden_model.sampler import GOLDEN, MASK32
 from .poisson_sampler import pack, xorshift32
 
 
+def table_shape(fmt: Formats, per_cycle: int):
+    """(depth, width) of one table copy: R rows of count_max + 1 thresholds, per_cycle per word."""
+    return fmt.table_rows * (fmt.count_max + 1) // per_cycle, per_cycle * fmt.prob_bits
+
+
 def compare_cycles(z, per_cycle):
     """Cycles one slot of counts z occupies the search sampler."""
     return int(np.max(np.asarray(z) // per_cycle)) + 1
@@ -54,7 +59,7 @@ class PoissonSearch(wiring.Component):
     @property
     def memory_shape(self):
         """(depth, width) of one table copy."""
-        return self.fmt.table_rows * self.row_words, self.per_cycle * self.fmt.prob_bits
+        return table_shape(self.fmt, self.per_cycle)
 
     def elaborate(self, platform):
         m = Module()

@@ -10,6 +10,7 @@ from golden_model import bundle as bundle_mod
 from golden_model.data import prepare
 from golden_model.formats import Formats, encode_input
 from golden_model.golden import fold
+from golden_model.random_model import random_float_model
 
 from .runner import run_regression
 
@@ -34,16 +35,11 @@ def corner_cases(n_inputs, fmt, iterations, seed=7):
 def random_bundle(path, n, k, seed, u0=None, drive_scale=1.0):
     """Save a random (untrained) bundle: a plausible dictionary, or with u0 fixed (e.g. -8 for
     silence, +10 for saturated counts and both clamps)."""
-    rng = np.random.default_rng(seed)
-    phi = rng.normal(size=(n, k)) / np.sqrt(n)
-    sigma2 = rng.uniform(0.4, 0.8, size=n)
-    eta = 0.15
-    f = eta * phi.T / sigma2 * drive_scale
-    u0v = np.full(k, float(u0)) if u0 is not None else rng.uniform(-3, 1, size=k)
-    tensors = dict(F=f, W=eta * phi.T / sigma2 @ phi, c=eta * rng.uniform(0.02, 0.1, size=k), u0=u0v)
+    tensors, extra = random_float_model(n, k, seed=seed, u0=u0, drive_scale=drive_scale)
+    phi, sigma2, eta = extra["phi"], extra["sigma2"], extra["eta"]
     fixed = fold(tensors, Formats())
     fl = dict(phi=phi, log_sigma=0.5 * np.log(sigma2), log_b=np.log(tensors["c"] / eta),
-              log_eta=np.array(np.log(eta)), u0_float=u0v)
+              log_eta=np.array(np.log(eta)), u0_float=tensors["u0"])
     bundle_mod.save(path, fixed, fl, dict(command=f"sim.regression.random_bundle(n={n}, k={k}, seed={seed}, u0={u0})",
                                           metrics={}, data=None))
     return Path(path)

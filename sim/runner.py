@@ -15,6 +15,7 @@ from amaranth.back import verilog
 
 from golden_model import bundle as bundle_mod
 from golden_model.errors import ParameterError
+from rtl import cycle_model
 from rtl.core import IpvaeCore
 from rtl.generate import core_parameters
 
@@ -78,7 +79,7 @@ def build(sim, bundle_path, lanes, max_iterations, search, build_root, waves=Fal
     return runner, build_dir, params
 
 
-def run_regression(sim, bundle_path, lanes, cases, build_root="sim_build", search=4, gap=0.3,
+def run_regression(sim, bundle_path, lanes, cases, build_root="sim_build", search=cycle_model.DEFAULT_SEARCH, gap=0.3,
                    backpressure=0.3, tb_seed=0, waves=None):
     """Run cases [{name, x (codes), iterations, seed}] and return the results dict written by the
     cocotb module (per-inference records, simulated cycles, wall seconds)."""

@@ -7,15 +7,11 @@ import random
 import numpy as np
 from amaranth.sim import Simulator
 
+from sim.testbench import unpack
+
 
 def _unpack(word, n, width, signed):
-    out = []
-    for k in range(n):
-        v = (word >> (k * width)) & ((1 << width) - 1)
-        if signed and v >= 1 << (width - 1):
-            v -= 1 << width
-        out.append(v)
-    return out
+    return unpack(word, n, width, signed).tolist()
 
 
 def simulate(core, runs, stall=0.3, seed=0, max_cycles=2_000_000):

@@ -8,7 +8,7 @@ from golden_model.golden import fold, update
 from golden_model.sampler import PrngLanes, poisson_table, sample_counts
 from rtl.membrane import MembraneUpdate
 from rtl.poisson_sampler import PoissonSampler, pack
-from tests.conftest import random_float_model
+from golden_model.random_model import random_float_model
 from tests.core_sim import _unpack
 from tests.stream_sim import run_stream_block
 

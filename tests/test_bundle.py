@@ -8,12 +8,13 @@ from golden_model import bundle as B
 from golden_model.errors import BundleError
 from golden_model.formats import Formats
 from golden_model.golden import fold, run
-from tests.conftest import random_float_model
+from golden_model.random_model import random_float_model
 
 
 @pytest.fixture()
 def saved(tmp_path):
-    tensors, phi = random_float_model(12, 20, seed=4)
+    tensors, extra = random_float_model(12, 20, seed=4)
+    phi = extra["phi"]
     fixed = fold(tensors, Formats())
     fl = dict(phi=phi, log_sigma=np.zeros(12), log_b=np.full(20, -3.0), log_eta=np.array(-1.9),
               u0_float=tensors["u0"])

@@ -8,7 +8,7 @@ from golden_model.errors import ParameterError
 from golden_model.formats import Formats, encode_input
 from golden_model.golden import first_divergence, fold, trace_one
 from rtl.core import IpvaeCore
-from tests.conftest import random_float_model
+from golden_model.random_model import random_float_model
 from tests.core_sim import simulate
 
 

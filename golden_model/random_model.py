@@ -1,0 +1,18 @@
+"""Untrained but plausible models for tests and co-simulation stimuli (odd sizes, corners)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def random_float_model(n, k, seed=0, u0=None, u0_range=(-3.0, 1.0), drive_scale=1.0):
+    """Float folded tensors (F, W, c, u0) of a random model: unit-ish dictionary, per-pixel
+    sigma^2 in [0.4, 0.8], eta 0.15. ``u0`` fixes every prior potential (e.g. -8: silent,
+    +10: saturated); ``drive_scale`` scales F only. Returns (tensors, dict(phi, sigma2, eta))."""
+    rng = np.random.default_rng(seed)
+    phi = rng.normal(size=(n, k)) / np.sqrt(n)
+    sigma2 = rng.uniform(0.4, 0.8, size=n)
+    eta = 0.15
+    f = eta * phi.T / sigma2
+    c = eta * rng.uniform(0.02, 0.1, size=k)
+    u0v = np.full(k, float(u0)) if u0 is not None else rng.uniform(*u0_range, size=k)
+    return dict(F=f * drive_scale, W=f @ phi, c=c, u0=u0v), dict(phi=phi, sigma2=sigma2, eta=eta)
