@@ -13,6 +13,10 @@ iterations : In(unsigned)   T, sampled with the last input beat (0 .. max_iterat
 seed : In(unsigned(32))     PRNG seed, sampled with the last input beat.
 cycles : Out(unsigned(32))  compute cycles of the last inference (rtl/cycle_model.py).
 busy : Out(1)
+load : In(stream.Signature(LoadLayout))   (only with ``weights="ram"``)
+    Run-time weight loading: ``matrix`` 0 writes word ``addr`` of F (addr = s N + n), 1 of W
+    (addr = j K/P + s); lane p's weight in bits p*weight_bits. Ready only between inferences
+    (before the first input beat), so a run never sees half-loaded weights.
 
 Timing: ``cycles_for(T, z)`` (rtl/cycle_model.py) counts from the cycle after the last input
 beat to the output phase; the first output beat follows 2 cycles later, then K/P beats.
@@ -30,7 +34,7 @@ from amaranth.lib.wiring import In, Out
 from golden_model.errors import ParameterError
 from golden_model.golden import FixedModel, check_lanes
 from . import cycle_model
-from .drive import FeedForwardDrive
+from .drive import FeedForwardDrive, check_weights
 from .lateral import LateralUnits
 from .membrane import MembraneUpdate
 from .output import OutputStreamer
@@ -41,10 +45,14 @@ from .skid import SkidBuffer
 
 class IpvaeCore(wiring.Component):
     def __init__(self, fixed: FixedModel, lanes: int, max_iterations: int = 1023, trace: bool = False,
-                 search: int | None = cycle_model.DEFAULT_SEARCH):
+                 search: int | None = cycle_model.DEFAULT_SEARCH, weights: str = "rom"):
         """search: Poisson-table thresholds read per cycle by the search sampler (a divisor of
-        count_max + 1), or None for the parallel sampler (one wide table word per lane)."""
+        count_max + 1), or None for the parallel sampler (one wide table word per lane).
+        weights: "rom" (F and W initialised block RAM) or "ram" (loaded at run time through
+        ``load``; on an iCE40 platform they go to SPRAM)."""
         check_lanes(fixed.n_latents, lanes)
+        check_weights(weights)
+        self.weights = weights
         if search is not None and (not isinstance(search, int) or search < 1 or (fixed.fmt.count_max + 1) % search):
             raise ParameterError(f"search must divide {fixed.fmt.count_max + 1} (count_max + 1) or be None, "
                                  f"got {search!r}")
@@ -71,6 +79,12 @@ class IpvaeCore(wiring.Component):
         }
         if trace:
             members["trace"] = Out(stream.Signature(self.trace_layout))
+        if weights == "ram":
+            depth = max(fixed.n_inputs, fixed.n_latents) * self.slots
+            self.load_layout = data.StructLayout({
+                "matrix": unsigned(1), "addr": unsigned(max((depth - 1).bit_length(), 1)),
+                "data": unsigned(lanes * fmt.weight_bits)})
+            members["load"] = In(stream.Signature(self.load_layout))
         super().__init__(members)
 
     def cycles_for(self, iterations, z_passes):
@@ -119,7 +133,7 @@ class IpvaeCore(wiring.Component):
         is_trace = Signal()
 
         # ---------------------------------------------------------------- drive
-        m.submodules.drive = drive = FeedForwardDrive(fx, P)
+        m.submodules.drive = drive = FeedForwardDrive(fx, P, self.weights)
         d_count = Signal(range(S + 1))
         m.d.comb += [d_wr.addr.eq(d_count), d_wr.data.eq(drive.o.payload.d)]
 
@@ -130,7 +144,16 @@ class IpvaeCore(wiring.Component):
             m.submodules.sampler = samp = PoissonSampler(fmt, fx.table, P)
         else:
             m.submodules.sampler = samp = PoissonSearch(fmt, fx.table, P, self.search)
-        m.submodules.lateral = lat = LateralUnits(fx, P)
+        m.submodules.lateral = lat = LateralUnits(fx, P, self.weights)
+        if self.weights == "ram":
+            # loads only between inferences: in LOAD before the first input beat, never in flight
+            between = Signal()
+            to_w = self.load.payload.matrix
+            for unit, sel in ((drive, ~to_w), (lat, to_w)):
+                m.d.comb += [unit.load.payload.addr.eq(self.load.payload.addr),
+                             unit.load.payload.data.eq(self.load.payload.data),
+                             unit.load.valid.eq(self.load.valid & between & sel)]
+            m.d.comb += self.load.ready.eq(between & Mux(to_w, lat.load.ready, drive.load.ready))
         # registered ready between the update and the sampler: the sampler's search decides
         # late in the cycle, and nothing upstream may wait on it combinationally
         m.submodules.skid = skid = SkidBuffer(memb.o.payload.shape())
@@ -198,6 +221,8 @@ class IpvaeCore(wiring.Component):
         # ---------------------------------------------------------------- sequencer
         with m.FSM():
             with m.State("LOAD"):
+                if self.weights == "ram":
+                    m.d.comb += between.eq(n_in == 0)
                 m.d.comb += [drive.i.valid.eq(self.i.valid), drive.i.payload.eq(self.i.payload),
                              self.i.ready.eq(drive.i.ready)]
                 with m.If(self.i.valid & drive.i.ready):

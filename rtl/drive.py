@@ -8,6 +8,9 @@ i : In(stream.Signature(signed(input_bits)))
 o : Out(stream.Signature(StructLayout({"d": unsigned(P * drive_bits)})))
     K/P beats, slot s = 0 .. K/P-1: the drives of neurons sP .. sP+P-1 (lane p in bits p*drive_bits).
     Backpressure stalls the whole pipeline.
+load : In(stream.Signature(StructLayout({"addr": range(K/P N), "data": unsigned(P * weight_bits)})))
+    Only with ``weights="ram"``: write word ``addr`` = s N + n (F[sP+p, n] in lane p's bits) of
+    the run-time loadable F store (rtl/weight_store.py). Ready while no input has arrived.
 
 After the last input beat, slot s's beat is valid (s + 1) N + ``latency_tail`` cycles later when
 never stalled, so the whole drive takes ``cycles`` = K/P N + 4 cycles; the multipliers sit
@@ -19,22 +22,40 @@ from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from golden_model.errors import ParameterError
 from golden_model.formats import signed_bits
 from golden_model.golden import FixedModel
 
 from .membrane import shift_round
 from .poisson_sampler import pack
+from .weight_store import WeightStore, weight_words
+
+WEIGHT_MODES = ("rom", "ram")
+
+
+def check_weights(weights):
+    if weights not in WEIGHT_MODES:
+        raise ParameterError(f"weights must be one of {WEIGHT_MODES}, got {weights!r}")
+
+
+def load_layout(width, depth):
+    return data.StructLayout({"addr": unsigned(max((depth - 1).bit_length(), 1)), "data": unsigned(width)})
 
 
 class FeedForwardDrive(wiring.Component):
     latency_tail = 3
 
-    def __init__(self, fixed: FixedModel, lanes: int):
-        self.fixed, self.lanes, self.slots = fixed, lanes, fixed.n_latents // lanes
-        super().__init__({
+    def __init__(self, fixed: FixedModel, lanes: int, weights: str = "rom"):
+        check_weights(weights)
+        self.fixed, self.lanes, self.slots, self.weights = fixed, lanes, fixed.n_latents // lanes, weights
+        members = {
             "i": In(stream.Signature(signed(fixed.fmt.input_bits))),
             "o": Out(stream.Signature(data.StructLayout({"d": unsigned(lanes * fixed.widths()["drive"])}))),
-        })
+        }
+        if weights == "ram":
+            members["load"] = In(stream.Signature(load_layout(lanes * fixed.fmt.weight_bits,
+                                                              self.slots * fixed.n_inputs)))
+        super().__init__(members)
 
     @property
     def cycles(self):
@@ -50,17 +71,27 @@ class FeedForwardDrive(wiring.Component):
         cw = signed_bits(int(fx.c.min()), int(fx.c.max()))
 
         m.submodules.x_mem = x_mem = memory.Memory(shape=unsigned(xb), depth=N, init=[])
-        m.submodules.f_mem = f_mem = memory.Memory(
-            shape=unsigned(P * wb), depth=S * N,
-            init=[pack([fx.F[s * P + p, n] for p in range(P)], wb) for s in range(S) for n in range(N)])
         m.submodules.c_mem = c_mem = memory.Memory(
             shape=unsigned(P * cw), depth=S, init=[pack(fx.c[s * P:(s + 1) * P], cw) for s in range(S)])
         x_wr, x_rd = x_mem.write_port(), x_mem.read_port()
-        f_rd, c_rd = f_mem.read_port(), c_mem.read_port()
+        c_rd = c_mem.read_port()
+        f_addr, f_data = Signal(range(max(S * N, 2))), Signal(P * wb)
+        loading = Signal()
 
         en = Signal()
         m.d.comb += en.eq(~self.o.valid | self.o.ready)
-        m.d.comb += [x_rd.en.eq(en), f_rd.en.eq(en), c_rd.en.eq(en)]
+        m.d.comb += [x_rd.en.eq(en), c_rd.en.eq(en)]
+        if self.weights == "rom":
+            m.submodules.f_mem = f_mem = memory.Memory(
+                shape=unsigned(P * wb), depth=S * N,
+                init=weight_words(fx, P)[0])
+            f_rd = f_mem.read_port()
+            m.d.comb += [f_rd.addr.eq(f_addr), f_rd.en.eq(en), f_data.eq(f_rd.data)]
+        else:
+            m.submodules.f_store = f_store = WeightStore(P * wb, S * N)
+            m.d.comb += [f_store.addr.eq(Mux(loading, self.load.payload.addr, f_addr)),
+                         f_store.wr_data.eq(self.load.payload.data), f_store.wr_en.eq(loading & self.load.valid),
+                         f_store.rd_en.eq(en & ~loading), f_data.eq(f_store.rd_data)]
 
         n_in = Signal(range(N + 1))
         s_i, n_i = Signal(range(S + 1)), Signal(range(N + 1))
@@ -72,13 +103,13 @@ class FeedForwardDrive(wiring.Component):
         c2, c3 = Signal(P * cw), Signal(P * cw)
         prod = [Signal(signed(wb + xb), name=f"prod{p}") for p in range(P)]
         acc = [Signal(signed(aw), name=f"acc{p}") for p in range(P)]
-        m.d.comb += [f_rd.addr.eq(a_i), x_rd.addr.eq(n_i), c_rd.addr.eq(s_i)]
+        m.d.comb += [f_addr.eq(a_i), x_rd.addr.eq(n_i), c_rd.addr.eq(s_i)]
         with m.If(en):
             m.d.sync += [v1.eq(issue), f1.eq(n_i == 0), l1.eq(n_i == N - 1),
                          v2.eq(v1), f2.eq(f1), l2.eq(l1), c2.eq(c_rd.data),
                          v3.eq(v2 & l2), c3.eq(c2), self.o.valid.eq(v3)]
             for p in range(P):
-                m.d.sync += prod[p].eq(f_rd.data.word_select(p, wb).as_signed() * x_rd.data.as_signed())
+                m.d.sync += prod[p].eq(f_data.word_select(p, wb).as_signed() * x_rd.data.as_signed())
                 with m.If(v2):
                     m.d.sync += acc[p].eq(Mux(f2, prod[p], acc[p] + prod[p]))
             m.d.sync += self.o.payload.d.eq(Cat(*[
@@ -88,6 +119,8 @@ class FeedForwardDrive(wiring.Component):
             with m.State("LOAD"):
                 m.d.comb += [self.i.ready.eq(1), x_wr.addr.eq(n_in), x_wr.data.eq(self.i.payload),
                              x_wr.en.eq(self.i.valid)]
+                if self.weights == "ram":
+                    m.d.comb += [loading.eq(n_in == 0), self.load.ready.eq(n_in == 0)]
                 with m.If(self.i.valid):
                     m.d.sync += n_in.eq(n_in + 1)
                     with m.If(n_in == N - 1):

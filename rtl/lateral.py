@@ -13,6 +13,9 @@ entries : Out(range(S + 1))
     Slots received for the coming phase (0: nothing spiked, l is not needed).
 l_addr : In(range(S)); l_data : Out(unsigned(P * lateral_bits))
     Read port for the sampling pass (data one cycle after the address), valid while idle.
+load : In(stream.Signature(StructLayout({"addr": range(K K/P), "data": unsigned(P * weight_bits)})))
+    Only with ``weights="ram"``: write word ``addr`` = j K/P + s (W[sP+p, j] in lane p's bits) of
+    the run-time loadable W store (rtl/weight_store.py). Ready while idle.
 
 For each slot entry: one cycle to read it and one to select its lowest spiking lane, then K/P
 cycles per spiking neuron j in ascending order: lane p adds z_j W[sP+p, j] into its accumulator
@@ -28,7 +31,9 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.golden import FixedModel
 
+from .drive import check_weights, load_layout
 from .poisson_sampler import pack
+from .weight_store import WeightStore, weight_words
 
 
 def spike_layout(fmt, lanes, slots):
@@ -38,17 +43,22 @@ def spike_layout(fmt, lanes, slots):
 class LateralUnits(wiring.Component):
     ENTRY_CYCLES = 2
 
-    def __init__(self, fixed: FixedModel, lanes: int):
-        self.fixed, self.lanes, self.slots = fixed, lanes, fixed.n_latents // lanes
+    def __init__(self, fixed: FixedModel, lanes: int, weights: str = "rom"):
+        check_weights(weights)
+        self.fixed, self.lanes, self.slots, self.weights = fixed, lanes, fixed.n_latents // lanes, weights
         S = self.slots
-        super().__init__({
+        members = {
             "spikes": In(stream.Signature(spike_layout(fixed.fmt, lanes, S))),
             "start": In(1),
             "busy": Out(1),
             "entries": Out(range(S + 1)),
             "l_addr": In(range(max(S, 2))),
             "l_data": Out(unsigned(lanes * fixed.widths()["lateral"])),
-        })
+        }
+        if weights == "ram":
+            members["load"] = In(stream.Signature(load_layout(lanes * fixed.fmt.weight_bits,
+                                                              fixed.n_latents * S)))
+        super().__init__(members)
 
     def phase_cycles(self, entries, spiking):
         return self.ENTRY_CYCLES * entries + spiking * self.slots
@@ -58,12 +68,21 @@ class LateralUnits(wiring.Component):
         fx, fmt, P, S, K = self.fixed, self.fixed.fmt, self.lanes, self.slots, self.fixed.n_latents
         wb, cb, lw = fmt.weight_bits, fmt.count_bits, fx.widths()["lateral"]
         sw = max((S - 1).bit_length(), 1)
-        m.submodules.w_mem = w_mem = memory.Memory(
-            shape=unsigned(P * wb), depth=K * S,
-            init=[pack([fx.W[s * P + p, j] for p in range(P)], wb) for j in range(K) for s in range(S)])
+        w_addr, w_data = Signal(range(max(K * S, 2))), Signal(P * wb)
+        loading = Signal()
+        if self.weights == "rom":
+            m.submodules.w_mem = w_mem = memory.Memory(
+                shape=unsigned(P * wb), depth=K * S,
+                init=weight_words(fx, P)[1])
+            w_rd = w_mem.read_port()
+            m.d.comb += [w_rd.addr.eq(w_addr), w_data.eq(w_rd.data)]
+        else:
+            m.submodules.w_store = w_store = WeightStore(P * wb, K * S)
+            m.d.comb += [w_store.addr.eq(Mux(loading, self.load.payload.addr, w_addr)),
+                         w_store.wr_data.eq(self.load.payload.data), w_store.wr_en.eq(loading & self.load.valid),
+                         w_store.rd_en.eq(~loading), w_data.eq(w_store.rd_data)]
         m.submodules.l_mem = l_mem = memory.Memory(shape=unsigned(P * lw), depth=S, init=[])
         m.submodules.list_mem = list_mem = memory.Memory(shape=unsigned(P * cb + sw), depth=S, init=[])
-        w_rd = w_mem.read_port()
         l_wr = l_mem.write_port()
         l_rd = l_mem.read_port(transparent_for=(l_wr,))
         list_wr, list_rd = list_mem.write_port(), list_mem.read_port()
@@ -91,16 +110,18 @@ class LateralUnits(wiring.Component):
         lv1, lc1, lf1 = Signal(), Signal(sw), Signal()
         zj1 = Signal(cb)
         j = ent_s * P + lane
-        m.d.comb += [w_rd.addr.eq(j * S + col), l_rd.addr.eq(Mux(issue, col, self.l_addr))]
+        m.d.comb += [w_addr.eq(j * S + col), l_rd.addr.eq(Mux(issue, col, self.l_addr))]
         m.d.sync += [lv1.eq(issue), lc1.eq(col), lf1.eq(first_col), zj1.eq(ent_z.word_select(lane, cb))]
         m.d.comb += [l_wr.addr.eq(lc1), l_wr.en.eq(lv1),
-                     l_wr.data.eq(Cat(*[(Cat(zj1, Const(0, 1)).as_signed() * w_rd.data.word_select(p, wb).as_signed()
+                     l_wr.data.eq(Cat(*[(Cat(zj1, Const(0, 1)).as_signed() * w_data.word_select(p, wb).as_signed()
                                          + Mux(lf1, 0, l_rd.data.word_select(p, lw).as_signed()))[:lw]
                                         for p in range(P)]))]
 
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += [self.spikes.ready.eq(1), list_wr.en.eq(self.spikes.valid)]
+                if self.weights == "ram":
+                    m.d.comb += [loading.eq(1), self.load.ready.eq(1)]
                 with m.If(self.spikes.valid):
                     m.d.sync += entries.eq(entries + 1)
                 with m.If(self.start & (entries != 0)):

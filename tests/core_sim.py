@@ -14,8 +14,9 @@ def _unpack(word, n, width, signed):
     return unpack(word, n, width, signed).tolist()
 
 
-def simulate(core, runs, stall=0.3, seed=0, max_cycles=2_000_000):
-    """runs: list of (x_codes, iterations, seed). Returns a list of dicts with z, u (K,), trace
+def simulate(core, runs, stall=0.3, seed=0, max_cycles=2_000_000, loads=()):
+    """loads: (matrix, addr, word) writes through the core's load port first (weights="ram").
+    runs: list of (x_codes, iterations, seed). Returns a list of dicts with z, u (K,), trace
     u/z ((T+1, K) if the core has a trace port), cycles (from the core's counter) and the
     latency in cycles from the last input beat to the first output beat."""
     rng = random.Random(seed)
@@ -24,6 +25,13 @@ def simulate(core, runs, stall=0.3, seed=0, max_cycles=2_000_000):
     results = []
 
     async def bench(ctx):
+        for matrix, addr, word in loads:
+            while rng.random() < stall:
+                await ctx.tick()
+            ctx.set(core.load.payload, {"matrix": matrix, "addr": addr, "data": word})
+            ctx.set(core.load.valid, 1)
+            await ctx.tick().until(core.load.ready)
+            ctx.set(core.load.valid, 0)
         for x, iterations, run_seed in runs:
             res = dict(z=np.zeros(K, np.int64), u=np.zeros(K, np.int64))
             if core.has_trace:

@@ -1,5 +1,7 @@
 """The Amaranth core against the golden model: every iteration's u and z, the outputs and the
 cycle count, under random input gaps and output/trace backpressure."""
+import random
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,7 @@ from golden_model.errors import ParameterError
 from golden_model.formats import Formats, encode_input
 from golden_model.golden import first_divergence, fold, trace_one
 from rtl.core import IpvaeCore
+from rtl.weight_store import weight_words
 from golden_model.random_model import random_float_model
 from tests.core_sim import simulate
 
@@ -49,6 +52,21 @@ def test_core_without_trace_latency(search):
         assert res["latency"] == res["cycles"] + 2
 
 
+@pytest.mark.parametrize("lanes", [4, 1])
+def test_core_with_loaded_weights(lanes):
+    """weights="ram": F and W written through the load port (in a shuffled order) give the
+    same runs as the ROM build; the runs follow immediately after the last load."""
+    tensors, _ = random_float_model(12, 8, seed=21)
+    fixed = fold(tensors, Formats())
+    core = IpvaeCore(fixed, lanes=lanes, max_iterations=7, trace=True, weights="ram")
+    f_words, w_words = weight_words(fixed, lanes)
+    loads = [(0, a, w) for a, w in enumerate(f_words)] + [(1, a, w) for a, w in enumerate(w_words)]
+    random.Random(lanes).shuffle(loads)
+    rng = np.random.default_rng(5)
+    runs = [(rng.integers(-128, 128, size=12), 5, s) for s in (8, 9)]
+    check_runs(core, runs, simulate(core, runs, stall=0.3, seed=2, loads=loads))
+
+
 def test_core_default_bundle_real_patch(default_bundle):
     data = prepare(DataSpec(**default_bundle.meta["data"]), log=lambda s: None)
     codes, _ = encode_input(data.valid[:2], default_bundle.fmt)
@@ -63,5 +81,7 @@ def test_core_parameter_errors(small_fixed):
         IpvaeCore(small_fixed, lanes=3)
     with pytest.raises(ParameterError, match="max_iterations must be in 1..2\\^20-1, got 0"):
         IpvaeCore(small_fixed, lanes=4, max_iterations=0)
+    with pytest.raises(ParameterError, match=r"weights must be one of \('rom', 'ram'\), got 'flash'"):
+        IpvaeCore(small_fixed, lanes=4, weights="flash")
     with pytest.raises(ParameterError, match=r"search must divide 16 \(count_max \+ 1\) or be None, got 3"):
         IpvaeCore(small_fixed, lanes=4, search=3)
