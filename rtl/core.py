@@ -105,15 +105,17 @@ class IpvaeCore(wiring.Component):
             return mm
 
         d_mem = mem("d_mem", P * dw, S)
-        u0_mem = mem("u0_mem", P * ub, S, [pack(fx.u0[s * P:(s + 1) * P], ub) for s in range(S)])
-        u_mem = mem("u_mem", P * ub, S)
+        # u (words 0 .. S-1, written every pass) and the prior u0 (words S .. 2S-1, never written)
+        # share one memory and one read port: a pass reads one or the other, the output phase
+        # reads u when no pass runs. On block RAM that is half the u0 + u + output-copy cost.
+        u_mem = mem("u_mem", P * ub, 2 * S, [0] * S + [pack(fx.u0[s * P:(s + 1) * P], ub) for s in range(S)])
         z_mem = mem("z_mem", P * cb, S)
 
         d_wr, d_rd = d_mem.write_port(), d_mem.read_port()
-        u0_rd = u0_mem.read_port()
         u_wr = u_mem.write_port()
         u_rd = u_mem.read_port()
-        u_rd_o = u_mem.read_port()
+        streaming = Signal()             # OUTPUT / TRACE: the streamer owns u_rd
+        m.submodules.streamer = st = OutputStreamer(S, P * cb, P * ub)
         z_wr = z_mem.write_port()
         z_rd_o = z_mem.read_port()
 
@@ -164,12 +166,14 @@ class IpvaeCore(wiring.Component):
         stall = Signal()                 # the membrane cannot take it: hold address and data
         m.d.comb += stall.eq(pv1 & ~memb.i.ready)
         addr = Mux(stall, ps1, ps_s)
-        m.d.comb += [u_rd.addr.eq(addr), u0_rd.addr.eq(addr), d_rd.addr.eq(addr), lat.l_addr.eq(addr)]
+        m.d.comb += [u_rd.addr.eq(Mux(streaming, st.addr, Mux(first_pass, addr + S, addr))),
+                     u_rd.en.eq(Mux(streaming, st.en, 1)),
+                     d_rd.addr.eq(addr), lat.l_addr.eq(addr)]
         with m.If(~stall):
             m.d.sync += [pv1.eq(issue_pass), ps1.eq(ps_s)]
         m.d.comb += [
             memb.i.valid.eq(pv1),
-            memb.i.payload.u.eq(Mux(first_pass, u0_rd.data, u_rd.data)),
+            memb.i.payload.u.eq(u_rd.data),
             memb.i.payload.d.eq(d_rd.data), memb.i.payload.l.eq(lat.l_data),
             memb.i.payload.prior.eq(first_pass), memb.i.payload.lateral.eq(lat_valid),
             memb.o.ready.eq(skid.i.ready),
@@ -189,9 +193,8 @@ class IpvaeCore(wiring.Component):
             m.d.sync += z_count.eq(z_count + 1)
 
         # ---------------------------------------------------------------- output / trace streamer
-        m.submodules.streamer = st = OutputStreamer(S, P * cb, P * ub)
-        m.d.comb += [z_rd_o.addr.eq(st.addr), u_rd_o.addr.eq(st.addr), z_rd_o.en.eq(st.en), u_rd_o.en.eq(st.en),
-                     st.z_data.eq(z_rd_o.data), st.u_data.eq(u_rd_o.data),
+        m.d.comb += [z_rd_o.addr.eq(st.addr), z_rd_o.en.eq(st.en),
+                     st.z_data.eq(z_rd_o.data), st.u_data.eq(u_rd.data),
                      self.o.payload.z.eq(st.o.payload.z), self.o.payload.u.eq(st.o.payload.u),
                      self.o.valid.eq(st.o.valid & ~is_trace)]
         if self.has_trace:
@@ -260,7 +263,7 @@ class IpvaeCore(wiring.Component):
                         after_pass()
             if self.has_trace:
                 with m.State("TRACE"):
-                    m.d.comb += self.busy.eq(1)
+                    m.d.comb += [self.busy.eq(1), streaming.eq(1)]
                     with m.If(st.done):
                         m.d.sync += is_trace.eq(0)
                         after_pass()
@@ -271,7 +274,7 @@ class IpvaeCore(wiring.Component):
                     start_pass(t_cur + 1, 0)
                     m.next = "PASS"
             with m.State("OUTPUT"):
-                m.d.comb += self.busy.eq(1)
+                m.d.comb += [self.busy.eq(1), streaming.eq(1)]
                 with m.If(st.done):
                     m.next = "LOAD"
         return m

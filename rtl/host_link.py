@@ -1,0 +1,385 @@
+"""Host link: the UART protocol of docs/uart_protocol.md in front of an :class:`IpvaeCore`.
+
+Members
+-------
+rx : In(stream.Signature(unsigned(8)))      request bytes (from a UART receiver)
+tx : Out(stream.Signature(unsigned(8)))     reply bytes (to a UART transmitter)
+loaded : Out(1)     F and W are valid (always on a ROM build)
+busy : Out(1)       an inference is running or its reply is being sent
+error : Out(1)      pulse: an ERROR reply was started
+
+Requests are checked whole before they act: an INFER's N input codes go to a buffer and reach
+the core only after the checksum, the length, T and the code range passed; a LOAD's header is
+checked before its first word is written. Every malformed request gets an ERROR reply
+(code and offending type), and a request cut short ends in a TIMEOUT error after
+``timeout_cycles`` without a byte: nothing can wedge the link. Bytes that arrive while a
+reply is being computed or sent are dropped (the protocol is request/response).
+
+Timing (cycles, after the request's checksum byte): an INFER feeds its N codes in 2 N cycles,
+then the core runs ``IpvaeCore.cycles_for`` + 2 cycles to its first output beat; the reply
+leaves at the UART's pace, one byte per ``i.ready``.
+"""
+from __future__ import annotations
+
+from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden_model.errors import ParameterError
+from golden_model.golden import FixedModel
+from host import protocol as proto
+
+from . import cycle_model
+from .core import IpvaeCore
+
+
+def crc8_step(crc, byte):
+    """One byte of host/protocol.py's CRC-8 (polynomial 0x07) as logic."""
+    c = crc ^ byte
+    for _ in range(8):
+        shifted = (c << 1)[:8]
+        c = Mux(c[7], shifted ^ 0x07, shifted)
+    return c
+
+
+def _bytes(value, n):
+    return [value[8 * i:8 * i + 8] if len(value) > 8 * i else Const(0, 8) for i in range(n)]
+
+
+class HostLink(wiring.Component):
+    rx: In(stream.Signature(unsigned(8)))
+    tx: Out(stream.Signature(unsigned(8)))
+    loaded: Out(1)
+    busy: Out(1)
+    error: Out(1)
+
+    def __init__(self, fixed: FixedModel, lanes: int, *, clock_hz: int, timeout_cycles: int,
+                 max_iterations: int = 1023, weights: str = "rom", search=cycle_model.DEFAULT_SEARCH):
+        fmt = fixed.fmt
+        for what, bits, most in (("input_bits", fmt.input_bits, 8), ("weight_bits", fmt.weight_bits, 8),
+                                 ("count_bits", fmt.count_bits, 8), ("u_bits", fmt.u_bits, 16)):
+            if bits > most:
+                raise ParameterError(f"the UART link carries {what} up to {most}, the model has {bits}")
+        if max_iterations >= 2 ** 16:
+            raise ParameterError(f"the UART link carries T in 16 bits: max_iterations must be < 65536, "
+                                 f"got {max_iterations}")
+        if fixed.n_inputs >= 2 ** 16 - proto.INFER_HEADER or fixed.n_latents * 3 + 6 >= 2 ** 16:
+            raise ParameterError("N and K too large for 16-bit frame lengths")
+        if not isinstance(timeout_cycles, int) or timeout_cycles < 16:
+            raise ParameterError(f"timeout_cycles must be an integer >= 16, got {timeout_cycles!r}")
+        self.core = IpvaeCore(fixed, lanes, max_iterations=max_iterations, search=search, weights=weights)
+        self.fixed, self.lanes, self.weights = fixed, lanes, weights
+        self.clock_hz, self.timeout_cycles = int(clock_hz), timeout_cycles
+        self.fingerprint = proto.model_fingerprint(fixed)
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = self.core
+        fx, fmt, P, S = self.fixed, self.fixed.fmt, self.lanes, self.core.slots
+        N, K = fx.n_inputs, fx.n_latents
+        ram = self.weights == "ram"
+        depth = [S * N, K * S]                  # words of F and W (rtl/weight_store.py)
+
+        m.submodules.x_buf = x_buf = memory.Memory(shape=unsigned(8), depth=N, init=[])
+        x_wr, x_rd = x_buf.write_port(), x_buf.read_port()
+
+        # ------------------------------------------------------------ request state
+        kind = Signal(8)
+        length = Signal(16)
+        count = Signal(16)
+        crc = Signal(8)
+        err = Signal(4)
+        quiet = Signal()                        # a BAD_MAGIC was reported: skip to the next magic
+        flags = Signal(8)
+        t_req = Signal(16)
+        seed = Signal(32)
+        matrix = Signal(8)
+        addr0 = Signal(16)                      # first word of a LOAD
+        addr = Signal(16)                       # next word to write
+        words = Signal(16)
+        lane = Signal(range(max(P, 2)))
+        word = Signal(P * 8)
+        wrote = Signal()                        # this LOAD wrote something
+        valid_upto = [Signal(16, name="f_valid_upto", init=0 if ram else depth[0]),
+                      Signal(16, name="w_valid_upto", init=0 if ram else depth[1])]
+        loaded = Signal()
+        m.d.comb += [loaded.eq((valid_upto[0] == depth[0]) & (valid_upto[1] == depth[1])), self.loaded.eq(loaded)]
+        timer = Signal(range(self.timeout_cycles + 1))
+
+        byte = self.rx.payload
+        crc_next = crc8_step(crc, byte)
+
+        def set_err(code):
+            """Record the first error of this request."""
+            with m.If(err == 0):
+                m.d.sync += err.eq(code)
+
+        # ------------------------------------------------------------ reply state
+        reply = Signal(8)                       # reply type being sent
+        hidx = Signal(5)
+        tcrc = Signal(8)
+        slot = Signal(range(S + 1))
+        bidx = Signal(range(3 * P + 1))
+        with_u = Signal()
+        beat_z = Signal(P * fmt.count_bits)
+        beat_u = Signal(P * fmt.u_bits)
+        cycles = Signal(32)
+        t_run = Signal(16)
+
+        result_len = Mux(with_u, 6 + 3 * K, 6 + K)
+        heads = {
+            proto.ERROR: [proto.MAGIC_REPLY, proto.ERROR, 2, 0, Cat(err, Const(0, 4)), kind],
+            proto.INFO_REPLY: [proto.MAGIC_REPLY, proto.INFO_REPLY, proto.INFO_LENGTH, 0, proto.VERSION,
+                               *_bytes(Const(N, 16), 2), *_bytes(Const(K, 16), 2), *_bytes(Const(P, 16), 2),
+                               *_bytes(Const(core.max_iterations, 16), 2), fmt.input_bits, fmt.count_bits,
+                               fmt.u_bits, fmt.weight_bits, int(ram),
+                               Cat(valid_upto[0] == depth[0], valid_upto[1] == depth[1], Const(0, 6)),
+                               *_bytes(Const(self.fingerprint, 32), 4), *_bytes(Const(self.clock_hz, 32), 4)],
+            proto.LOAD_REPLY: [proto.MAGIC_REPLY, proto.LOAD_REPLY, 5, 0, matrix, *_bytes(addr0, 2),
+                               *_bytes(words, 2)],
+            proto.RESULT: [proto.MAGIC_REPLY, proto.RESULT, *_bytes(result_len, 2), *_bytes(cycles, 4),
+                           *_bytes(t_run, 2)],
+        }
+        head_byte = Signal(8)
+        head_last = Signal()
+        with m.Switch(reply):
+            for rk, items in heads.items():
+                with m.Case(rk):
+                    m.d.comb += [head_byte.eq(Array(Const(v, 8) if isinstance(v, int) else v for v in items)[hidx]),
+                                 head_last.eq(hidx == len(items) - 1)]
+
+        # body byte b of a RESULT beat: lane b // r, z (b % r == 0) or u's low/high byte
+        record = Mux(with_u, 3, 1)
+        body_items = []
+        for p in range(P):
+            z = beat_z.word_select(p, fmt.count_bits)
+            u = beat_u.word_select(p, fmt.u_bits).as_signed()
+            u16 = Signal(16, name=f"u16_{p}")
+            m.d.comb += u16.eq(u)
+            body_items += [(p, 0, z), (p, 1, u16[:8]), (p, 2, u16[8:])]
+        body_byte = Signal(8)
+        with m.Switch(Cat(with_u, bidx)):
+            for p, part, value in body_items:
+                if part == 0:
+                    with m.Case((p << 1) | 0):          # z only: byte p
+                        m.d.comb += body_byte.eq(value)
+                with m.Case(((3 * p + part) << 1) | 1):  # with u: byte 3p + part
+                    m.d.comb += body_byte.eq(value)
+        body_last = bidx == P * record - 1
+
+        m.d.comb += [core.iterations.eq(t_req), core.seed.eq(seed)]
+        n_feed = Signal(range(N + 1))
+        m.d.comb += [x_rd.addr.eq(n_feed), core.i.payload.eq(x_rd.data.as_signed())]
+
+        def start_reply(kind_):
+            m.d.sync += [reply.eq(kind_), hidx.eq(0), tcrc.eq(0)]
+            m.next = "HEAD"
+
+        def input_ok(b):
+            # the code must fit input_bits as a signed value: bits input_bits-1 .. 7 all equal
+            ib = fmt.input_bits
+            top = b[ib - 1:]
+            return (top == 0) | (top == (1 << (9 - ib)) - 1)
+
+        with m.FSM():
+            with m.State("HUNT"):
+                m.d.comb += self.rx.ready.eq(1)
+                with m.If(self.rx.valid):
+                    with m.If(byte == proto.MAGIC_REQUEST):
+                        m.d.sync += [quiet.eq(0), crc.eq(0), err.eq(0), timer.eq(0), kind.eq(0)]
+                        m.next = "TYPE"
+                    with m.Elif(~quiet):
+                        m.d.sync += [quiet.eq(1), err.eq(proto.ERROR_CODES["BAD_MAGIC"]), kind.eq(0)]
+                        m.d.comb += self.error.eq(1)
+                        start_reply(proto.ERROR)
+            # --------------------------------------------------------- header, payload, checksum
+            for state, nxt in (("TYPE", "LEN0"), ("LEN0", "LEN1"), ("LEN1", None), ("PAYLOAD", None), ("CRC", None)):
+                with m.State(state):
+                    m.d.comb += self.rx.ready.eq(1)
+                    m.d.sync += timer.eq(timer + 1)
+                    with m.If(self.rx.valid):
+                        m.d.sync += [timer.eq(0), crc.eq(crc_next)]
+                    with m.Elif(timer == self.timeout_cycles - 1):
+                        m.d.sync += err.eq(proto.ERROR_CODES["TIMEOUT"])
+                        m.d.comb += self.error.eq(1)
+                        if state == "PAYLOAD":
+                            with m.If((kind == proto.LOAD) & wrote):
+                                m.d.sync += Array(valid_upto)[matrix[0]].eq(
+                                    Mux(Array(valid_upto)[matrix[0]] < addr0, Array(valid_upto)[matrix[0]], addr0))
+                        start_reply(proto.ERROR)
+                    if state == "TYPE":
+                        with m.If(self.rx.valid):
+                            m.d.sync += kind.eq(byte)
+                            with m.If((byte != proto.INFO) & (byte != proto.LOAD) & (byte != proto.INFER)):
+                                set_err(proto.ERROR_CODES["BAD_TYPE"])
+                            with m.If((byte == proto.LOAD) & (not ram)):
+                                set_err(proto.ERROR_CODES["READ_ONLY"])
+                            m.next = nxt
+                    elif state == "LEN0":
+                        with m.If(self.rx.valid):
+                            m.d.sync += length[:8].eq(byte)
+                            m.next = nxt
+                    elif state == "LEN1":
+                        with m.If(self.rx.valid):
+                            full = Cat(length[:8], byte)
+                            m.d.sync += [length[8:].eq(byte), count.eq(0), wrote.eq(0), lane.eq(0), words.eq(0)]
+                            with m.Switch(kind):
+                                with m.Case(proto.INFO):
+                                    with m.If(full != 0):
+                                        set_err(proto.ERROR_CODES["BAD_LENGTH"])
+                                with m.Case(proto.INFER):
+                                    with m.If(full != proto.INFER_HEADER + N):
+                                        set_err(proto.ERROR_CODES["BAD_LENGTH"])
+                                with m.Case(proto.LOAD):
+                                    with m.If(full < proto.LOAD_HEADER):
+                                        set_err(proto.ERROR_CODES["BAD_LENGTH"])
+                            with m.If(full == 0):
+                                m.next = "CRC"
+                            with m.Else():
+                                m.next = "PAYLOAD"
+                    elif state == "PAYLOAD":
+                        with m.If(self.rx.valid):
+                            m.d.sync += count.eq(count + 1)
+                            with m.If(count == length - 1):
+                                m.next = "CRC"
+                            with m.Switch(kind):
+                                with m.Case(proto.INFER):
+                                    with m.Switch(count):
+                                        with m.Case(0):
+                                            m.d.sync += flags.eq(byte)
+                                        for i in range(2):
+                                            with m.Case(1 + i):
+                                                m.d.sync += t_req[8 * i:8 * i + 8].eq(byte)
+                                        for i in range(4):
+                                            with m.Case(3 + i):
+                                                m.d.sync += seed[8 * i:8 * i + 8].eq(byte)
+                                        with m.Default():
+                                            with m.If(count - proto.INFER_HEADER < N):
+                                                m.d.comb += [x_wr.addr.eq(count - proto.INFER_HEADER),
+                                                             x_wr.data.eq(byte), x_wr.en.eq(1)]
+                                            with m.If(~input_ok(byte)):
+                                                set_err(proto.ERROR_CODES["BAD_INPUT"])
+                                with m.Case(proto.LOAD):
+                                    if ram:
+                                        self._load_byte(m, core, byte, count, length, matrix, addr0, addr, words,
+                                                        lane, word, wrote, err, valid_upto, depth, set_err)
+                    else:   # CRC
+                        with m.If(self.rx.valid):
+                            bad_crc = byte != crc
+                            code = Signal(4)
+                            m.d.comb += code.eq(err)
+                            with m.If(bad_crc):
+                                m.d.comb += code.eq(proto.ERROR_CODES["BAD_CHECKSUM"])
+                            with m.Elif((err == 0) & (kind == proto.INFER)):
+                                with m.If(t_req > core.max_iterations):
+                                    m.d.comb += code.eq(proto.ERROR_CODES["BAD_ITERATIONS"])
+                                with m.Elif(~loaded):
+                                    m.d.comb += code.eq(proto.ERROR_CODES["NOT_LOADED"])
+                            m.d.sync += err.eq(code)
+                            if ram:
+                                vu = Array(valid_upto)[matrix[0]]
+                                with m.If((kind == proto.LOAD) & wrote):
+                                    with m.If(code == 0):
+                                        with m.If(addr0 <= vu):
+                                            m.d.sync += vu.eq(Mux(addr > vu, addr, vu))
+                                    with m.Else():
+                                        m.d.sync += vu.eq(Mux(vu < addr0, vu, addr0))
+                            with m.If(code != 0):
+                                m.d.comb += self.error.eq(1)
+                                start_reply(proto.ERROR)
+                            with m.Elif(kind == proto.INFO):
+                                start_reply(proto.INFO_REPLY)
+                            with m.Elif(kind == proto.LOAD):
+                                start_reply(proto.LOAD_REPLY)
+                            with m.Else():
+                                m.d.sync += [n_feed.eq(0), with_u.eq(flags[0]), t_run.eq(t_req)]
+                                m.next = "FEED_ADDR"
+            # --------------------------------------------------------- inference
+            with m.State("FEED_ADDR"):          # x_buf read: data next cycle
+                m.d.comb += self.busy.eq(1)
+                m.next = "FEED"
+            with m.State("FEED"):
+                m.d.comb += [self.busy.eq(1), core.i.valid.eq(1)]
+                with m.If(core.i.ready):
+                    m.d.sync += n_feed.eq(n_feed + 1)
+                    with m.If(n_feed == N - 1):
+                        m.d.sync += slot.eq(0)
+                        m.next = "RUN"
+                    with m.Else():
+                        m.next = "FEED_ADDR"
+            with m.State("RUN"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(core.o.valid):
+                    m.d.sync += cycles.eq(core.cycles)
+                    start_reply(proto.RESULT)
+            # --------------------------------------------------------- reply
+            with m.State("HEAD"):
+                m.d.comb += [self.busy.eq(reply == proto.RESULT), self.tx.valid.eq(1), self.tx.payload.eq(head_byte)]
+                with m.If(self.tx.ready):
+                    m.d.sync += hidx.eq(hidx + 1)
+                    with m.If(hidx != 0):
+                        m.d.sync += tcrc.eq(crc8_step(tcrc, head_byte))
+                    with m.If(head_last):
+                        with m.If(reply == proto.RESULT):
+                            m.next = "BEAT"
+                        with m.Else():
+                            m.next = "TAIL"
+            with m.State("BEAT"):               # take the next output beat of the core
+                m.d.comb += self.busy.eq(1)
+                with m.If(core.o.valid):
+                    m.d.comb += core.o.ready.eq(1)
+                    m.d.sync += [beat_z.eq(core.o.payload.z), beat_u.eq(core.o.payload.u), bidx.eq(0),
+                                 slot.eq(slot + 1)]
+                    m.next = "BODY"
+            with m.State("BODY"):
+                m.d.comb += [self.busy.eq(1), self.tx.valid.eq(1), self.tx.payload.eq(body_byte)]
+                with m.If(self.tx.ready):
+                    m.d.sync += [bidx.eq(bidx + 1), tcrc.eq(crc8_step(tcrc, body_byte))]
+                    with m.If(body_last):
+                        with m.If(slot == S):
+                            m.next = "TAIL"
+                        with m.Else():
+                            m.next = "BEAT"
+            with m.State("TAIL"):
+                m.d.comb += [self.busy.eq(reply == proto.RESULT), self.tx.valid.eq(1), self.tx.payload.eq(tcrc)]
+                with m.If(self.tx.ready):
+                    m.next = "HUNT"
+        return m
+
+    def _load_byte(self, m, core, byte, count, length, matrix, addr0, addr, words, lane, word, wrote, err,
+                   valid_upto, depth, set_err):
+        P = self.lanes
+        with m.Switch(count):
+            with m.Case(0):
+                m.d.sync += matrix.eq(byte)
+                with m.If(byte > 1):
+                    set_err(proto.ERROR_CODES["BAD_ADDRESS"])
+            with m.Case(1):
+                m.d.sync += addr0[:8].eq(byte)
+            with m.Case(2):
+                m.d.sync += [addr0[8:].eq(byte), addr.eq(Cat(addr0[:8], byte))]
+            with m.Default():
+                m.d.sync += [word.eq(Cat(word[8:], byte)) if P > 1 else word.eq(byte), lane.eq(lane + 1)]
+                with m.If(lane == P - 1):
+                    m.d.sync += lane.eq(0)
+                    end = Mux(matrix[0], depth[1], depth[0])
+                    with m.If(addr >= end):
+                        set_err(proto.ERROR_CODES["BAD_ADDRESS"])
+                    with m.Elif(err == 0):
+                        full = Cat(word[8:], byte) if P > 1 else byte
+                        # one write per P bytes; the core takes it at once while idle
+                        m.d.comb += [core.load.valid.eq(1), core.load.payload.matrix.eq(matrix[0]),
+                                     core.load.payload.addr.eq(addr),
+                                     core.load.payload.data.eq(self._narrow(full))]
+                        m.d.sync += [addr.eq(addr + 1), words.eq(words + 1), wrote.eq(1)]
+                        vu = Array(valid_upto)[matrix[0]]
+                        # words written here are no longer the ones a past LOAD validated
+                        m.d.sync += vu.eq(Mux(vu < addr0, vu, addr0))
+                with m.If((count == length - 1) & (lane != P - 1)):    # ends inside a word
+                    set_err(proto.ERROR_CODES["BAD_LENGTH"])
+
+    def _narrow(self, full):
+        """P bytes (lane p in byte p) to the core's P weight_bits-wide fields."""
+        wb = self.fixed.fmt.weight_bits
+        return Cat(*[full[8 * p:8 * p + wb] for p in range(self.lanes)])
