@@ -16,7 +16,7 @@ INFO, LOAD, INFER = 0x01, 0x02, 0x03
 INFO_REPLY, LOAD_REPLY, RESULT, ERROR = 0x81, 0x82, 0x83, 0xFF
 INFER_HEADER = 7           # flags, T (2), seed (4) before the N input codes
 LOAD_HEADER = 3            # matrix, first word (2) before the words
-INFO_LENGTH = 20
+INFO_LENGTH = 23
 FLAG_U = 0x01              # INFER flags bit 0: the reply carries u as well as z
 
 ERRORS = {

@@ -19,7 +19,6 @@ Timing (cycles, after the request's checksum byte): an INFER feeds its N codes i
 then the core runs ``IpvaeCore.cycles_for`` + 2 cycles to its first output beat; the reply
 leaves at the UART's pace, one byte per ``i.ready``.
 """
-from __future__ import annotations
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, stream, wiring

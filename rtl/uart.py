@@ -23,7 +23,6 @@ busy : Out(1)
 Timing: a byte takes 10 ``divisor`` cycles on the pin; ``i.ready`` is high while idle, so
 back-to-back bytes leave without a gap.
 """
-from __future__ import annotations
 
 from amaranth import Cat, Module, Signal, unsigned
 from amaranth.lib import stream, wiring

@@ -1,0 +1,56 @@
+"""Everything of a board top except the clock and the pins: UART receiver and transmitter, the
+host link with its core, and status lights. This is the design the UART co-simulation runs
+(sim/cocotb_board.py); rtl/boards.py puts a PLL and the board's pins around it.
+
+Members
+-------
+rx : In(1)       UART from the host (idle high)
+tx : Out(1)      UART to the host (idle high)
+leds : Out(3)    bit 0: weights loaded and idle, bit 1: busy, bit 2: error (stretched to
+                 ``clock_hz / 4`` cycles so a single bad frame is visible)
+"""
+
+from amaranth import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from golden_model.golden import FixedModel
+
+from . import cycle_model
+from .host_link import HostLink
+from .uart import UARTReceiver, UARTTransmitter, uart_divisor
+
+
+class BoardLink(wiring.Component):
+    rx: In(1, init=1)
+    tx: Out(1, init=1)
+    leds: Out(3)
+
+    def __init__(self, fixed: FixedModel, lanes: int, *, clock_hz: int, baud: int, max_iterations: int = 1023,
+                 weights: str = "rom", search=cycle_model.DEFAULT_SEARCH, timeout_cycles: int | None = None):
+        self.divisor = uart_divisor(clock_hz, baud)
+        self.clock_hz, self.baud = int(clock_hz), int(baud)
+        if timeout_cycles is None:
+            # 100 ms, and never under 64 byte times
+            timeout_cycles = max(self.clock_hz // 10, 64 * 10 * self.divisor)
+        self.link = HostLink(fixed, lanes, clock_hz=clock_hz, timeout_cycles=timeout_cycles,
+                             max_iterations=max_iterations, weights=weights, search=search)
+        self.core = self.link.core
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.uart_rx = urx = UARTReceiver(self.divisor)
+        m.submodules.uart_tx = utx = UARTTransmitter(self.divisor)
+        m.submodules.link = link = self.link
+        wiring.connect(m, urx.o, link.rx)
+        wiring.connect(m, link.tx, utx.i)
+        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
+        stretch = Signal(range(max(self.clock_hz // 4, 2) + 1))
+        with m.If(link.error):
+            m.d.sync += stretch.eq(max(self.clock_hz // 4, 1))
+        with m.Elif(stretch != 0):
+            m.d.sync += stretch.eq(stretch - 1)
+        m.d.comb += [self.leds[0].eq(link.loaded & ~link.busy), self.leds[1].eq(link.busy),
+                     self.leds[2].eq(stretch != 0)]
+        return m
