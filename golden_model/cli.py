@@ -180,6 +180,22 @@ def cmd_sim(a):
         raise IpvaeError("co-simulation found mismatches (see above)")
 
 
+def cmd_synth(a):
+    from rtl.synth import synthesize
+    if a.seeds is not None and a.seed is not None:
+        from .errors import ParameterError
+        raise ParameterError("give --seed S or --seeds N, not both")
+    seeds = list(range(1, a.seeds + 1)) if a.seeds else [a.seed or 1]
+    synthesize(a.board, bundle=a.bundle, lanes=a.lanes, seeds=seeds, out_dir=a.out,
+               max_iterations=a.max_iterations, weights=a.weights, core_mhz=a.clock_mhz, iterations=a.iterations,
+               jobs=a.jobs, search=None if a.search == 0 else a.search)
+
+
+def cmd_host(a):
+    from host.client import run_host
+    run_host(a)
+
+
 def cmd_flow(a):
     from .flow import run_flow
     run_flow(a)
@@ -275,6 +291,35 @@ def build_parser():
     s.add_argument("--iterations", type=int, default=32)
     s.add_argument("--write", default="docs/latency.md")
     s.set_defaults(fn=cmd_latency)
+
+    s = sub.add_parser("synth", help="board top -> Yosys -> nextpnr (per seed) -> bitstream + report")
+    s.add_argument("--board", required=True, choices=("icebreaker", "ulx3s-85f"))
+    s.add_argument("--bundle", help="bundle folder, or random:NxK for untrained weights of that size "
+                                    "(default: the committed default bundle)")
+    s.add_argument("--lanes", type=int, help="parallel lanes P (default: 4 on icebreaker, 64 on ulx3s-85f)")
+    s.add_argument("--seed", type=int, help="one nextpnr seed (default 1)")
+    s.add_argument("--seeds", type=int, help="seed sweep: seeds 1..N, the Fmax distribution in the report")
+    s.add_argument("--jobs", type=int, help="nextpnr runs at a time (default: the CPU count)")
+    s.add_argument("--weights", choices=("rom", "ram"), help="F and W in bitstream ROM or loaded over the UART "
+                                                           "(default: ram on icebreaker (SPRAM), rom on ulx3s-85f)")
+    s.add_argument("--clock-mhz", type=float, help="core clock (default: constraints/<board>.toml)")
+    s.add_argument("--max-iterations", type=int, default=1023)
+    s.add_argument("--iterations", type=int, default=32, help="T for the latency figures")
+    s.add_argument("--search", type=int, default=DEFAULT_SEARCH, help="sampler thresholds per cycle; 0: parallel")
+    s.add_argument("--out", help="output folder (default runs/synth/<board>)")
+    s.set_defaults(fn=cmd_synth)
+
+    s = sub.add_parser("host", help="stream inputs to a board over its UART and print the results")
+    s.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1 (iCEBreaker: the second FTDI channel)")
+    s.add_argument("--baud", type=int, default=115200)
+    s.add_argument("--bundle", help="the bundle the board was built from (default: the committed default)")
+    s.add_argument("--samples", type=int, default=10, help="held-out patches to send")
+    s.add_argument("--iterations", type=int, default=32)
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--lanes", type=int, help="lanes the board was built with (checked against INFO)")
+    s.add_argument("--with-u", action="store_true", help="ask for the final u as well as z")
+    s.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a reply")
+    s.set_defaults(fn=cmd_host)
 
     s = sub.add_parser("flow", help="the main job: bundle -> data -> golden model -> RTL co-simulation -> report")
     s.add_argument("--bundle", help="bundle folder (default: the committed default bundle)")

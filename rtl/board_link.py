@@ -7,7 +7,8 @@ Members
 rx : In(1)       UART from the host (idle high)
 tx : Out(1)      UART to the host (idle high)
 leds : Out(3)    bit 0: weights loaded and idle, bit 1: busy, bit 2: error (stretched to
-                 ``clock_hz / 4`` cycles so a single bad frame is visible)
+                 3 to 4 ticks of a prescaler of about clock_hz / 16 cycles, so a single bad
+                 frame is visible)
 """
 
 from amaranth import Module, Signal
@@ -46,10 +47,15 @@ class BoardLink(wiring.Component):
         wiring.connect(m, urx.o, link.rx)
         wiring.connect(m, link.tx, utx.i)
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
-        stretch = Signal(range(max(self.clock_hz // 4, 2) + 1))
+        # error light: 4 ticks of a free-running prescaler (2^k cycles, k the largest with
+        # 2^k <= clock_hz / 16), so it stays on 1/4 s at most and no wide counter is compared
+        prescale = Signal(max((max(self.clock_hz // 16, 2)).bit_length() - 1, 1))
+        tick = Signal()
+        m.d.sync += [prescale.eq(prescale + 1), tick.eq(prescale.all())]
+        stretch = Signal(3)
         with m.If(link.error):
-            m.d.sync += stretch.eq(max(self.clock_hz // 4, 1))
-        with m.Elif(stretch != 0):
+            m.d.sync += stretch.eq(4)
+        with m.Elif(tick & (stretch != 0)):
             m.d.sync += stretch.eq(stretch - 1)
         m.d.comb += [self.leds[0].eq(link.loaded & ~link.busy), self.leds[1].eq(link.busy),
                      self.leds[2].eq(stretch != 0)]

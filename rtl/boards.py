@@ -1,0 +1,177 @@
+"""Board tops: a PLL raises the board's oscillator to the core clock, and rtl/board_link.py (UART
+host link, core, status lights) runs in that domain, held in reset until the PLL locks.
+
+Boards: ``icebreaker`` (iCE40 UP5K, weights in SPRAM loaded over the UART) and ``ulx3s-85f``
+(ECP5-85F, weights in block RAM from the bitstream). What the flow needs beyond the
+amaranth-boards platforms (clock target, baud rate, lights, extra pins) is in
+constraints/<board>.toml; nothing here repeats it.
+"""
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
+from amaranth.build import Attrs, Pins, Resource
+from amaranth.lib.cdc import ResetSynchronizer
+
+from golden_model.errors import ParameterError
+
+from . import cycle_model
+from .board_link import BoardLink
+
+CONSTRAINTS = Path(__file__).resolve().parent.parent / "constraints"
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    family: str                 # "ice40" | "ecp5"
+    platform_name: str
+    weights: str                # where F and W live: "ram" (loaded) or "rom" (bitstream)
+    reference: str              # the configuration the board is sized for
+    constraints: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def platform(self):
+        if self.name == "icebreaker":
+            from amaranth_boards.icebreaker import ICEBreakerPlatform
+            return ICEBreakerPlatform()
+        from amaranth_boards.ulx3s import ULX3S_85F_Platform
+        return ULX3S_85F_Platform()
+
+    @property
+    def core_hz(self) -> float:
+        return float(self.constraints["clock"]["core_mhz"]) * 1e6
+
+    @property
+    def baud(self) -> int:
+        return int(self.constraints["uart"]["baud"])
+
+
+def _load(name, **kw):
+    path = CONSTRAINTS / f"{name}.toml"
+    with open(path, "rb") as f:
+        return Board(name=name, constraints=tomllib.load(f), **kw)
+
+
+def get_board(name: str) -> Board:
+    boards = {
+        "icebreaker": dict(family="ice40", platform_name="iCEBreaker (iCE40 UP5K-SG48)", weights="ram",
+                           reference="8x8 patches, K=128 (the default bundle)"),
+        "ulx3s-85f": dict(family="ecp5", platform_name="ULX3S (ECP5 LFE5U-85F-6 CABGA381)", weights="rom",
+                          reference="16x16 patches, K=512 (the paper configuration)"),
+    }
+    if name not in boards:
+        raise ParameterError(f"unknown board {name!r}; choose one of {', '.join(boards)}")
+    return _load(name, **boards[name])
+
+
+BOARD_NAMES = ("icebreaker", "ulx3s-85f")
+
+
+# ------------------------------------------------------------------------------------- PLLs
+def ice40_pll(f_in_mhz: float, f_out_mhz: float):
+    """SB_PLL40 settings (simple feedback) closest to f_out: f_out = f_in (DIVF+1) / ((DIVR+1) 2^DIVQ),
+    with the PFD f_in/(DIVR+1) in 10..133 MHz and the VCO in 533..1066 MHz (iCE40 sysCLOCK
+    PLL guide; the same search as icepll)."""
+    best = None
+    for divr in range(16):
+        pfd = f_in_mhz / (divr + 1)
+        if not 10 <= pfd <= 133:
+            continue
+        for divf in range(128):
+            vco = pfd * (divf + 1)
+            if not 533 <= vco <= 1066:
+                continue
+            for divq in range(1, 7):
+                out = vco / 2 ** divq
+                if best is None or abs(out - f_out_mhz) < abs(best[0] - f_out_mhz):
+                    filt = next(i for i, lim in enumerate((17, 26, 44, 66, 101, 1e9), 1) if pfd < lim)
+                    best = (out, dict(DIVR=divr, DIVF=divf, DIVQ=divq, FILTER_RANGE=filt))
+    if best is None or abs(best[0] - f_out_mhz) > 0.01 * f_out_mhz:
+        raise ParameterError(f"no iCE40 PLL setting gives {f_out_mhz} MHz from {f_in_mhz} MHz within 1 %")
+    return best
+
+
+def ecp5_pll(f_in_mhz: float, f_out_mhz: float):
+    """EHXPLLL settings (CLKOP feedback) closest to f_out: f_out = f_in CLKFB_DIV / CLKI_DIV, with
+    the VCO f_out CLKOP_DIV in 400..800 MHz and the PFD f_in/CLKI_DIV >= 3.125 MHz (as ecppll)."""
+    best = None
+    for clki in range(1, 129):
+        pfd = f_in_mhz / clki
+        if pfd < 3.125:
+            break
+        for clkfb in range(1, 81):
+            out = pfd * clkfb
+            for clkop in range(1, 129):
+                vco = out * clkop
+                if 400 <= vco <= 800:
+                    if best is None or abs(out - f_out_mhz) < abs(best[0] - f_out_mhz):
+                        best = (out, dict(CLKI_DIV=clki, CLKFB_DIV=clkfb, CLKOP_DIV=clkop))
+                    break
+    if best is None or abs(best[0] - f_out_mhz) > 0.01 * f_out_mhz:
+        raise ParameterError(f"no ECP5 PLL setting gives {f_out_mhz} MHz from {f_in_mhz} MHz within 1 %")
+    return best
+
+
+class BoardTop(Elaboratable):
+    """The core on a board: PLL, reset until lock, BoardLink on the UART pins, status lights."""
+
+    def __init__(self, board: Board, fixed, lanes: int, *, max_iterations: int = 1023, weights: str | None = None,
+                 search=cycle_model.DEFAULT_SEARCH, core_mhz: float | None = None, baud: int | None = None):
+        self.board = board
+        self.core_mhz = float(core_mhz or board.constraints["clock"]["core_mhz"])
+        self.baud = int(baud or board.baud)
+        self.weights = weights or board.weights
+        self.in_mhz = None
+        self.pll = None
+        self.link = BoardLink(fixed, lanes, clock_hz=int(round(self._pll_out() * 1e6)), baud=self.baud,
+                              max_iterations=max_iterations, weights=self.weights, search=search)
+
+    def _pll_out(self):
+        c = self.board.constraints["clock"]
+        self.in_mhz = {"clk12": 12.0, "clk25": 25.0}[c["input"]]
+        find = ice40_pll if self.board.family == "ice40" else ecp5_pll
+        out, self.pll = find(self.in_mhz, self.core_mhz)
+        self.pll_mhz = out
+        return out
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self.board.constraints
+        m.domains.sync = cd_sync = ClockDomain("sync")
+        pll_clk, lock = Signal(name="pll_clk"), Signal(name="pll_lock")
+        if self.board.family == "ice40":
+            pad = platform.request(c["clock"]["input"], dir="-")
+            m.submodules.pll = Instance(
+                "SB_PLL40_PAD", p_FEEDBACK_PATH="SIMPLE", **{f"p_{k}": v for k, v in self.pll.items()},
+                i_PACKAGEPIN=pad.io, i_RESETB=1, i_BYPASS=0, o_PLLOUTGLOBAL=pll_clk, o_LOCK=lock)
+        else:
+            clk_in = platform.request(c["clock"]["input"], dir="i")
+            p = self.pll
+            m.submodules.pll = Instance(
+                "EHXPLLL",
+                a_FREQUENCY_PIN_CLKI=f"{self.in_mhz:g}", a_FREQUENCY_PIN_CLKOP=f"{self.pll_mhz:g}",
+                a_ICP_CURRENT="12", a_LPF_RESISTOR="8", a_MFG_ENABLE_FILTEROPAMP="1", a_MFG_GMCREF_SEL="2",
+                p_PLLRST_ENA="DISABLED", p_INTFB_WAKE="DISABLED", p_STDBY_ENABLE="DISABLED",
+                p_DPHASE_SOURCE="DISABLED", p_OUTDIVIDER_MUXA="DIVA", p_OUTDIVIDER_MUXB="DIVB",
+                p_OUTDIVIDER_MUXC="DIVC", p_OUTDIVIDER_MUXD="DIVD", p_CLKOP_ENABLE="ENABLED",
+                p_CLKOP_DIV=p["CLKOP_DIV"], p_CLKOP_CPHASE=p["CLKOP_DIV"] - 1, p_CLKOP_FPHASE=0,
+                p_FEEDBK_PATH="CLKOP", p_CLKFB_DIV=p["CLKFB_DIV"], p_CLKI_DIV=p["CLKI_DIV"],
+                i_CLKI=clk_in.i, i_CLKFB=pll_clk, i_RST=0, i_STDBY=0, i_PHASESEL0=0, i_PHASESEL1=0,
+                i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1, i_PLLWAKESYNC=0, i_ENCLKOP=0,
+                o_CLKOP=pll_clk, o_LOCK=lock)
+        m.d.comb += cd_sync.clk.eq(pll_clk)
+        platform.add_clock_constraint(cd_sync.clk, self.pll_mhz * 1e6)
+        m.submodules.reset = ResetSynchronizer(~lock, domain="sync")
+
+        m.submodules.link = link = self.link
+        uart = platform.request(c["uart"]["resource"], 0)
+        m.d.comb += [link.rx.eq(uart.rx.i), uart.tx.o.eq(link.tx)]
+        for bit, role in enumerate(("ready", "busy", "error")):
+            if role in c.get("lights", {}):
+                name, number = c["lights"][role]
+                m.d.comb += platform.request(name, number).o.eq(link.leds[bit])
+        for pin in c.get("pins", []):
+            platform.add_resources([Resource(pin["name"], 0, Pins(pin["site"], dir="o"), Attrs(**pin["attrs"]))])
+            m.d.comb += platform.request(pin["name"], 0).o.eq(pin["drive"])
+        return m

