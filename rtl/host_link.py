@@ -32,13 +32,24 @@ from . import cycle_model
 from .core import IpvaeCore
 
 
+def _crc8_masks():
+    """The CRC-8 byte step is linear in v = crc ^ byte: output bit i is the parity of v & mask[i]."""
+    masks = [0] * 8
+    for j in range(8):
+        out = proto.crc8(bytes([1 << j]))
+        for i in range(8):
+            if out >> i & 1:
+                masks[i] |= 1 << j
+    return masks
+
+
+_CRC8_MASKS = _crc8_masks()
+
+
 def crc8_step(crc, byte):
-    """One byte of host/protocol.py's CRC-8 (polynomial 0x07) as logic."""
-    c = crc ^ byte
-    for _ in range(8):
-        shifted = (c << 1)[:8]
-        c = Mux(c[7], shifted ^ 0x07, shifted)
-    return c
+    """One byte of host/protocol.py's CRC-8 (polynomial 0x07) as logic: 8 parity trees."""
+    v = crc ^ byte
+    return Cat(*[(v & mask).xor() for mask in _CRC8_MASKS])
 
 
 def _bytes(value, n):

@@ -12,7 +12,10 @@ seed : In(unsigned(32)); reseed : In(1)
 
 Each table copy holds R rows of count_max + 1 thresholds (the last one 0, so every search
 ends), W per word: R (count_max+1)/W words of W prob_bits. Default W = 4: 192 x 48 bits,
-3 iCE40 EBR or 2 ECP5 DP16KD per lane instead of 12 or 5 for the parallel form.
+3 iCE40 EBR or 2 ECP5 DP16KD instead of 12 or 5 for the parallel form. Two lanes share a copy
+through two read ports: on the ECP5 (true dual-port DP16KD) that halves the tables; the iCE40
+(one read port per EBR) still needs a copy per lane. W = 2 (384 x 24 bits) fits one DP16KD
+per two lanes.
 
 Timing: a beat whose lanes draw counts z_p occupies the block for
 ``compare_cycles(z) = max_p floor(z_p / W) + 1`` cycles (1 when no count reaches W). The output
@@ -81,9 +84,15 @@ class PoissonSearch(wiring.Component):
             m.d.sync += self.o.valid.eq(0)
 
         cont, counts = [], []
+        # one table copy per two lanes, each lane with its own read port: a true dual-port block
+        # RAM (ECP5 DP16KD) serves both; where block RAMs have one read port (iCE40) Yosys gives
+        # each port its own copy, as one table per lane would
+        ports = []
+        for q in range(0, P, 2):
+            m.submodules[f"table{q // 2}"] = tab = memory.Memory(shape=unsigned(W * pb), depth=rows * RW, init=init)
+            ports += [tab.read_port() for _ in range(min(2, P - q))]
         for p in range(P):
-            m.submodules[f"table{p}"] = tab = memory.Memory(shape=unsigned(W * pb), depth=rows * RW, init=init)
-            rd = tab.read_port()
+            rd = ports[p]
             state = Signal(32, name=f"prng{p}")
             rnd = Signal(pb, name=f"rnd{p}")
             row = Signal(range(rows), name=f"row{p}")

@@ -49,23 +49,29 @@ def icarus_compatible(text):
 
 def build(sim, bundle_path, lanes, max_iterations, search, build_root, waves=False):
     """Generate and compile the core; returns (runner, build_dir, params)."""
-    from cocotb_tools.runner import get_runner
-    if sim not in SIMULATORS:
-        raise ParameterError(f"simulator must be one of {', '.join(SIMULATORS)}, got {sim!r}")
     b = bundle_mod.load(bundle_path)
     core = IpvaeCore(b.fixed, lanes=lanes, max_iterations=max_iterations, trace=True, search=search)
     params = core_parameters(core, bundle_path)
     params["search"] = search
-    text = verilog.convert(core, name=TOPLEVEL, emit_src=False)
+    runner, build_dir = compile_design(sim, core, TOPLEVEL, build_root, waves)
+    return runner, build_dir, params
+
+
+def compile_design(sim, design, toplevel, build_root, waves=False):
+    """Verilog of an Amaranth component, compiled for ``sim`` in a folder named by a hash of that
+    Verilog (a changed design never reuses a stale build); returns (runner, build_dir)."""
+    from cocotb_tools.runner import get_runner
+    if sim not in SIMULATORS:
+        raise ParameterError(f"simulator must be one of {', '.join(SIMULATORS)}, got {sim!r}")
+    text = verilog.convert(design, name=toplevel, emit_src=False)
     if sim == "icarus":
         text = icarus_compatible(text)
-    # named by what is simulated (the Verilog itself), so a changed core never reuses a stale build
     key = hashlib.sha256((text + str(waves)).encode()).hexdigest()[:12]
     build_dir = Path(build_root).resolve() / f"{sim}-{key}"   # the simulator runs inside it
     build_dir.mkdir(parents=True, exist_ok=True)
-    vfile = build_dir / f"{TOPLEVEL}.v"
+    vfile = build_dir / f"{toplevel}.v"
     if not vfile.exists():
-        tmp = build_dir / f"{TOPLEVEL}.{os.getpid()}.v.tmp"
+        tmp = build_dir / f"{toplevel}.{os.getpid()}.v.tmp"
         tmp.write_text(text)
         os.replace(tmp, vfile)
     if sim == "verilator":
@@ -74,9 +80,9 @@ def build(sim, bundle_path, lanes, max_iterations, search, build_root, waves=Fal
     build_args = ["-Wno-fatal", "-Wno-WIDTH"] if sim == "verilator" else []
     if sim == "verilator" and waves:
         build_args += ["--trace-fst", "--trace-structs"]
-    runner.build(sources=[vfile], hdl_toplevel=TOPLEVEL, build_dir=build_dir, build_args=build_args,
+    runner.build(sources=[vfile], hdl_toplevel=toplevel, build_dir=build_dir, build_args=build_args,
                  timescale=("1ns", "1ps"), waves=waves, log_file=build_dir / "build.log")
-    return runner, build_dir, params
+    return runner, build_dir
 
 
 def run_regression(sim, bundle_path, lanes, cases, build_root="sim_build", search=cycle_model.DEFAULT_SEARCH, gap=0.3,

@@ -1,0 +1,48 @@
+"""Build the simulated board top (rtl/board_link.py: UARTs, host link, core) and run
+sim/cocotb_board.py against it: the host protocol end to end through the UART pins."""
+import json
+import uuid
+from pathlib import Path
+
+from golden_model import bundle as bundle_mod
+from rtl import cycle_model
+from rtl.board_link import BoardLink
+
+from .runner import compile_design
+
+TOPLEVEL = "ipvae_board_link"
+
+
+def run_board(sim, bundle_path, lanes, cases, *, weights="rom", clock_hz=1_000_000, baud=125_000,
+              max_iterations=63, timeout_cycles=4096, load_chunk_words=64, build_root="sim_build",
+              search=cycle_model.DEFAULT_SEARCH, waves=False):
+    """cases: [{name, x (codes), iterations, seed, with_u}]. Returns the results dict of the
+    cocotb module; raises AssertionError (with the cocotb failure) if any check failed."""
+    b = bundle_mod.load(bundle_path)
+    top = BoardLink(b.fixed, lanes, clock_hz=clock_hz, baud=baud, max_iterations=max_iterations,
+                    weights=weights, search=search, timeout_cycles=timeout_cycles)
+    runner, build_dir = compile_design(sim, top, TOPLEVEL, build_root, waves)
+    # the longest reply wait: a whole inference at the cycle-model bound of T = max_iterations
+    K, N, S = b.fixed.n_latents, b.fixed.n_inputs, b.fixed.n_latents // lanes
+    worst = S * N + (max_iterations + 1) * (S * (b.fixed.fmt.count_max // (search or 16) + 1) + 8 + K * S + 2 * S)
+    tag = uuid.uuid4().hex[:8]
+    plan_file, results_file = build_dir / f"plan-{tag}.json", build_dir / f"results-{tag}.json"
+    plan_file.write_text(json.dumps(dict(
+        bundle=str(Path(bundle_path or bundle_mod.DEFAULT_BUNDLE).resolve()), lanes=lanes, weights=weights,
+        divisor=top.divisor,
+        clock_hz=clock_hz, max_iterations=max_iterations, timeout_cycles=timeout_cycles, search=search,
+        load_chunk_words=load_chunk_words, reply_timeout_cycles=worst + 2 * timeout_cycles,
+        cases=[dict(c, x=[int(v) for v in c["x"]]) for c in cases])))
+    xml = runner.test(test_module="sim.cocotb_board", hdl_toplevel=TOPLEVEL, build_dir=build_dir, test_dir=build_dir,
+                      waves=waves, results_xml=str(build_dir / f"results-{tag}.xml"),
+                      extra_env={"IPVAE_BOARD_PLAN": str(plan_file), "IPVAE_BOARD_RESULTS": str(results_file)},
+                      log_file=build_dir / f"test-{tag}.log")
+    from cocotb_tools.runner import get_results
+    _, failed = get_results(xml)
+    log = build_dir / f"test-{tag}.log"
+    if failed or not results_file.exists():
+        tail = "\n".join(Path(log).read_text(errors="replace").splitlines()[-30:])
+        raise AssertionError(f"board co-simulation failed ({sim}); {log}:\n{tail}")
+    res = json.loads(results_file.read_text())
+    res.update(sim=sim, build_dir=str(build_dir))
+    return res
