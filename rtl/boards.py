@@ -10,8 +10,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
+from amaranth import ClockDomain, Elaboratable, Instance, Module, Signal
 from amaranth.build import Attrs, Pins, Resource
+from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
 from golden_model.errors import ParameterError
@@ -94,7 +95,8 @@ def ice40_pll(f_in_mhz: float, f_out_mhz: float):
 
 def ecp5_pll(f_in_mhz: float, f_out_mhz: float):
     """EHXPLLL settings (CLKOP feedback) closest to f_out: f_out = f_in CLKFB_DIV / CLKI_DIV, with
-    the VCO f_out CLKOP_DIV in 400..800 MHz and the PFD f_in/CLKI_DIV >= 3.125 MHz (as ecppll)."""
+    the VCO f_out CLKOP_DIV in 400..800 MHz (nearest 600 preferred) and the PFD f_in/CLKI_DIV
+    >= 3.125 MHz."""
     best = None
     for clki in range(1, 129):
         pfd = f_in_mhz / clki
@@ -105,9 +107,12 @@ def ecp5_pll(f_in_mhz: float, f_out_mhz: float):
             for clkop in range(1, 129):
                 vco = out * clkop
                 if 400 <= vco <= 800:
-                    if best is None or abs(out - f_out_mhz) < abs(best[0] - f_out_mhz):
-                        best = (out, dict(CLKI_DIV=clki, CLKFB_DIV=clkfb, CLKOP_DIV=clkop))
-                    break
+                    # closest output first, then the VCO nearest the middle of its range
+                    key = (abs(out - f_out_mhz), abs(vco - 600))
+                    if best is None or key < best[2]:
+                        best = (out, dict(CLKI_DIV=clki, CLKFB_DIV=clkfb, CLKOP_DIV=clkop), key)
+    if best is not None:
+        best = best[:2]
     if best is None or abs(best[0] - f_out_mhz) > 0.01 * f_out_mhz:
         raise ParameterError(f"no ECP5 PLL setting gives {f_out_mhz} MHz from {f_in_mhz} MHz within 1 %")
     return best
@@ -146,7 +151,7 @@ class BoardTop(Elaboratable):
                 "SB_PLL40_PAD", p_FEEDBACK_PATH="SIMPLE", **{f"p_{k}": v for k, v in self.pll.items()},
                 i_PACKAGEPIN=pad.io, i_RESETB=1, i_BYPASS=0, o_PLLOUTGLOBAL=pll_clk, o_LOCK=lock)
         else:
-            clk_in = platform.request(c["clock"]["input"], dir="i")
+            m.submodules.clk_in = clk_in = io.Buffer("i", platform.request(c["clock"]["input"], dir="-"))
             p = self.pll
             m.submodules.pll = Instance(
                 "EHXPLLL",
@@ -160,18 +165,31 @@ class BoardTop(Elaboratable):
                 i_CLKI=clk_in.i, i_CLKFB=pll_clk, i_RST=0, i_STDBY=0, i_PHASESEL0=0, i_PHASESEL1=0,
                 i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1, i_PLLWAKESYNC=0, i_ENCLKOP=0,
                 o_CLKOP=pll_clk, o_LOCK=lock)
+        # the core clock net is "clk" (the top's sync domain); its constraint is in
+        # timing_constraints(), passed to the flow with the generated pcf / lpf
         m.d.comb += cd_sync.clk.eq(pll_clk)
-        platform.add_clock_constraint(cd_sync.clk, self.pll_mhz * 1e6)
         m.submodules.reset = ResetSynchronizer(~lock, domain="sync")
 
         m.submodules.link = link = self.link
-        uart = platform.request(c["uart"]["resource"], 0)
-        m.d.comb += [link.rx.eq(uart.rx.i), uart.tx.o.eq(link.tx)]
+        uart = platform.request(c["uart"]["resource"], 0, dir="-")
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [link.rx.eq(rx.i), tx.o.eq(link.tx)]
         for bit, role in enumerate(("ready", "busy", "error")):
             if role in c.get("lights", {}):
                 name, number = c["lights"][role]
-                m.d.comb += platform.request(name, number).o.eq(link.leds[bit])
+                m.submodules[f"light_{role}"] = light = io.Buffer("o", platform.request(name, number, dir="-"))
+                m.d.comb += light.o.eq(link.leds[bit])
         for pin in c.get("pins", []):
             platform.add_resources([Resource(pin["name"], 0, Pins(pin["site"], dir="o"), Attrs(**pin["attrs"]))])
-            m.d.comb += platform.request(pin["name"], 0).o.eq(pin["drive"])
+            m.submodules[f"pin_{pin['name']}"] = buf = io.Buffer("o", platform.request(pin["name"], 0, dir="-"))
+            m.d.comb += buf.o.eq(pin["drive"])
         return m
+
+    def timing_constraints(self):
+        """prepare() keyword for the core clock's constraint, from constraints/<board>.toml."""
+        if self.board.family == "ice40":
+            return dict(add_constraints=f"# core clock (constraints/{self.board.name}.toml)\n"
+                                        f"set_frequency clk {self.pll_mhz:g}\n")
+        return dict(add_preferences=f"# core clock (constraints/{self.board.name}.toml)\n"
+                                    f'FREQUENCY NET "clk" {self.pll_mhz:g} MHz;\n')

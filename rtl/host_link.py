@@ -9,8 +9,10 @@ busy : Out(1)       an inference is running or its reply is being sent
 error : Out(1)      pulse: an ERROR reply was started
 
 Requests are checked whole before they act: an INFER's N input codes go to a buffer and reach
-the core only after the checksum, the length, T and the code range passed; a LOAD's header is
-checked before its first word is written. Every malformed request gets an ERROR reply
+the core only after the checksum, the length, T and the code range passed; a LOAD's matrix and
+word range are checked before its first word is written; its checksum (and a length that ends
+inside a word) only at the end, so a LOAD that fails those after writing leaves that matrix
+"not loaded" (INFER answers NOT_LOADED) until good LOADs cover the words again. Every malformed request gets an ERROR reply
 (code and offending type), and a request cut short ends in a TIMEOUT error after
 ``timeout_cycles`` without a byte: nothing can wedge the link. Bytes that arrive while a
 reply is being computed or sent are dropped (the protocol is request/response).
@@ -368,7 +370,12 @@ class HostLink(wiring.Component):
             with m.Case(1):
                 m.d.sync += addr0[:8].eq(byte)
             with m.Case(2):
-                m.d.sync += [addr0[8:].eq(byte), addr.eq(Cat(addr0[:8], byte))]
+                first = Cat(addr0[:8], byte)
+                m.d.sync += [addr0[8:].eq(byte), addr.eq(first)]
+                # the whole range is checked before the first write: a refused LOAD changes nothing
+                end_bytes = first * P + (length - proto.LOAD_HEADER)
+                with m.If(end_bytes > Mux(matrix[0], depth[1] * P, depth[0] * P)):
+                    set_err(proto.ERROR_CODES["BAD_ADDRESS"])
             with m.Default():
                 m.d.sync += [word.eq(Cat(word[8:], byte)) if P > 1 else word.eq(byte), lane.eq(lane + 1)]
                 with m.If(lane == P - 1):

@@ -35,6 +35,10 @@ RESOURCES = {   # report name -> (nextpnr cell type, what it is)
 }
 
 
+def _say(message):
+    print(message, flush=True)       # progress reaches a log file as it happens
+
+
 def _tool(name):
     exe = Path(sys.executable).parent / name
     return str(exe) if exe.exists() else name
@@ -50,7 +54,7 @@ def tool_versions(family):
     return versions
 
 
-def resolve_bundle(spec, build_dir, log=print):
+def resolve_bundle(spec, build_dir, log=_say):
     """A bundle path, or random:NxK (untrained weights of that size, seed 0, for sizing builds)."""
     if spec is None:
         return bundle_mod.load(bundle_mod.DEFAULT_BUNDLE), str(bundle_mod.DEFAULT_BUNDLE)
@@ -66,7 +70,7 @@ def resolve_bundle(spec, build_dir, log=print):
     return bundle_mod.load(spec), str(spec)
 
 
-def inference_cycles(b, lanes, iterations, samples=64, log=print):
+def inference_cycles(b, lanes, iterations, samples=64):
     """Cycles per inference from the cycle model over real spikes: held-out patches of the
     bundle's data for a trained bundle, Gaussian inputs for a random one."""
     from golden_model.formats import encode_input
@@ -123,7 +127,7 @@ def _cell_counts(stat_path):
 
 
 def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, max_iterations=1023, weights=None,
-               core_mhz=None, iterations=32, jobs=None, log=print, search=cycle_model.DEFAULT_SEARCH):
+               core_mhz=None, iterations=32, jobs=None, log=_say, search=cycle_model.DEFAULT_SEARCH):
     board = get_board(board_name)
     seeds = [int(s) for s in seeds]
     if not seeds or any(s < 1 for s in seeds):
@@ -143,7 +147,7 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
     platform = board.platform()
     synth_opts = "-dsp" if board.family == "ice40" else ""
     plan = platform.prepare(top, name="top", synth_opts=synth_opts,
-                            script_after_synth="tee -q -o stat.json stat -json")
+                            script_after_synth="tee -q -o stat.json stat -json", **top.timing_constraints())
     for name, content in plan.files.items():
         mode = "wb" if isinstance(content, bytes) else "w"
         with open(build / name, mode) as f:

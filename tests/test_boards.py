@@ -1,0 +1,65 @@
+"""Board tops (rtl/boards.py): PLL settings, constraints/ files applied to the generated pin
+and timing constraints, parameter errors. No synthesis tools run here (tests/test_synth.py)."""
+import pytest
+
+from golden_model.errors import ParameterError
+from golden_model.formats import Formats
+from golden_model.golden import fold
+from golden_model.random_model import random_float_model
+from rtl.boards import BOARD_NAMES, BoardTop, ecp5_pll, get_board, ice40_pll
+
+
+def test_ice40_pll_48_from_12():
+    out, p = ice40_pll(12.0, 48.0)
+    assert out == 48.0 and p == dict(DIVR=0, DIVF=63, DIVQ=4, FILTER_RANGE=1)   # as icepll -i 12 -o 48
+
+
+@pytest.mark.parametrize("f_out", [24.0, 36.0, 50.25, 60.0])
+def test_ice40_pll_limits(f_out):
+    out, p = ice40_pll(12.0, f_out)
+    pfd = 12.0 / (p["DIVR"] + 1)
+    vco = pfd * (p["DIVF"] + 1)
+    assert 10 <= pfd <= 133 and 533 <= vco <= 1066 and abs(out - f_out) <= 0.01 * f_out
+    assert out == vco / 2 ** p["DIVQ"]
+
+
+@pytest.mark.parametrize("f_out", [100.0, 75.0, 125.0])
+def test_ecp5_pll(f_out):
+    out, p = ecp5_pll(25.0, f_out)
+    assert out == 25.0 * p["CLKFB_DIV"] / p["CLKI_DIV"] == f_out
+    assert 400 <= out * p["CLKOP_DIV"] <= 800
+
+
+def test_pll_errors():
+    with pytest.raises(ParameterError, match="no iCE40 PLL setting gives 600.0 MHz from 12.0 MHz within 1 %"):
+        ice40_pll(12.0, 600.0)
+    with pytest.raises(ParameterError, match="unknown board 'arty'; choose one of icebreaker, ulx3s-85f"):
+        get_board("arty")
+
+
+def _small():
+    tensors, _ = random_float_model(16, 16, seed=1)
+    return fold(tensors, Formats())
+
+
+def test_constraints_reach_the_generated_files():
+    ice = get_board("icebreaker")
+    top = BoardTop(ice, _small(), 2)
+    plan = ice.platform().prepare(top, name="top", **top.timing_constraints())
+    pcf = plan.files["top.pcf"]
+    assert "set_io uart_0__rx__io 6" in pcf and "set_io uart_0__tx__io 9" in pcf
+    assert "\nset_frequency clk 48\n" in pcf                      # constraints/icebreaker.toml core_mhz
+    assert top.weights == "ram" and top.link.divisor == 417     # 48 MHz / 115200 baud
+
+    ulx = get_board("ulx3s-85f")
+    top = BoardTop(ulx, _small(), 2)
+    lpf = ulx.platform().prepare(top, name="top", **top.timing_constraints()).files["top.lpf"]
+    assert 'LOCATE COMP "wifi_gpio0_0__io" SITE "L2";' in lpf
+    assert 'FREQUENCY NET "clk" 100 MHz;' in lpf
+    assert top.weights == "rom" and top.pll == dict(CLKI_DIV=1, CLKFB_DIV=4, CLKOP_DIV=6)
+
+
+@pytest.mark.parametrize("name", BOARD_NAMES)
+def test_boards_have_constraints(name):
+    b = get_board(name)
+    assert b.core_hz > 0 and b.baud == 115200 and b.constraints["uart"]["resource"] == "uart"

@@ -1,0 +1,193 @@
+"""The host link (rtl/host_link.py) at the byte level in Amaranth's simulator: every request
+type, every error reply, recovery after each, weights loaded in chunks, results bit-exact
+with the golden model and the cycle model. (sim/cocotb_board.py runs the same protocol
+through the UART pins on the generated Verilog.)"""
+import random
+import struct
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from golden_model.errors import ParameterError
+from golden_model.formats import Formats
+from golden_model.golden import fold, trace_one
+from golden_model.random_model import random_float_model
+from host import protocol as proto
+from rtl import cycle_model
+from rtl.host_link import HostLink
+from rtl.weight_store import weight_words
+
+TIMEOUT = 300
+
+
+def exchange(link, requests, seed=0, gap=0.3, pause=None):
+    """Send each request (bytes, or ("pause", cycles)) and return the replies as (type, payload)."""
+    rng = random.Random(seed)
+    out = []
+
+    async def send(ctx):
+        for req in requests:
+            if isinstance(req, tuple):
+                await ctx.tick().repeat(req[1])
+                continue
+            for b in req:
+                while rng.random() < gap:
+                    await ctx.tick()
+                ctx.set(link.rx.payload, b)
+                ctx.set(link.rx.valid, 1)
+                await ctx.tick().until(link.rx.ready)
+                ctx.set(link.rx.valid, 0)
+            # request/response: wait until the link hunts for the next frame
+            await ctx.tick().repeat(2)
+            while ctx.get(link.busy) or not ctx.get(link.rx.ready):
+                await ctx.tick()
+
+    async def collect(ctx):
+        while True:
+            ready = rng.random() >= gap
+            ctx.set(link.tx.ready, ready)
+            _, _, valid, payload = await ctx.tick().sample(link.tx.valid, link.tx.payload)
+            if valid and ready:
+                out.append(payload)
+
+    sim = Simulator(link)
+    sim.add_clock(1e-6)
+    sim.add_testbench(send)
+    sim.add_testbench(collect, background=True)
+    sim.run()
+    data, pos, replies = bytes(out), [0], []
+
+    def read(n):
+        r = data[pos[0]:pos[0] + n]
+        pos[0] += n
+        return r
+    while pos[0] < len(data):
+        head = read(4)
+        payload = read(head[2] | head[3] << 8)
+        crc = read(1)
+        assert head[0] == proto.MAGIC_REPLY and crc[0] == proto.crc8(head[1:] + payload), data.hex()
+        replies.append((head[1], payload))
+    return replies
+
+
+def small_link(weights="ram", input_bits=8, lanes=4, max_iterations=15):
+    tensors, _ = random_float_model(12, 8, seed=3)
+    fx = fold(tensors, Formats(input_bits=input_bits))
+    return HostLink(fx, lanes, clock_hz=12_000_000, timeout_cycles=TIMEOUT, max_iterations=max_iterations,
+                    weights=weights)
+
+
+def check_result(link, reply, x, t, seed, with_u):
+    kind, payload = reply
+    assert kind == proto.RESULT, proto.parse_error(payload) if kind == proto.ERROR else kind
+    fx = link.fixed
+    res = proto.parse_result(payload, fx.n_latents, with_u)
+    want = trace_one(fx, x, t, seed, lanes=link.lanes)
+    assert np.array_equal(res.z, want["z"][-1])
+    if with_u:
+        assert np.array_equal(res.u, want["u"][-1])
+    assert res.iterations == t
+    assert res.cycles == cycle_model.cycles(fx.n_inputs, fx.n_latents, link.lanes, t, want["z"])
+
+
+def err(reply):
+    assert reply[0] == proto.ERROR, reply
+    return proto.parse_error(reply[1])
+
+
+@pytest.mark.parametrize("lanes", [4, 1])
+def test_load_then_infer(lanes):
+    link = small_link(lanes=lanes)
+    fx = link.fixed
+    f_words, w_words = weight_words(fx, lanes)
+    x = np.random.default_rng(0).integers(-128, 128, fx.n_inputs)
+    loads = proto.load_requests(0, f_words, lanes, 8, chunk_words=7) + proto.load_requests(1, w_words, lanes, 8)
+    reqs = [proto.info_request(), proto.infer_request(x, 5, 7), *loads, proto.info_request(),
+            proto.infer_request(x, 5, 7, with_u=True), proto.infer_request(x, 0, 3), proto.infer_request(x, 15, 9)]
+    replies = exchange(link, reqs, seed=lanes)
+    info = proto.parse_info(replies[0][1])
+    assert (info.n_inputs, info.n_latents, info.lanes, info.max_iterations, info.loaded, info.ram_weights) == \
+        (12, 8, lanes, 15, 0, True)
+    assert info.fingerprint == proto.model_fingerprint(fx) and info.clock_hz == 12_000_000
+    assert err(replies[1]) == ("NOT_LOADED", proto.INFER)
+    acks = replies[2:2 + len(loads)]
+    assert all(k == proto.LOAD_REPLY for k, _ in acks)
+    assert struct.unpack("<BHH", acks[1][1]) == (0, 7, 7)            # matrix, first word, words
+    assert proto.parse_info(replies[2 + len(loads)][1]).loaded == 3
+    check_result(link, replies[-3], x, 5, 7, True)
+    check_result(link, replies[-2], x, 0, 3, False)
+    check_result(link, replies[-1], x, 15, 9, False)
+
+
+def test_every_error_and_recovery():
+    link = small_link(input_bits=6)
+    fx, P = link.fixed, link.lanes
+    f_words, w_words = weight_words(fx, P)
+    x = np.random.default_rng(1).integers(-32, 32, fx.n_inputs)
+    good = proto.infer_request(x, 4, 11, with_u=True)
+    wide = x.copy()
+    wide[3] = 32                                           # one past the largest 6-bit code
+    loads = proto.load_requests(0, f_words, P, 8) + proto.load_requests(1, w_words, P, 8)
+    bad_crc_load = proto.load_requests(1, w_words[:4], P, 8)[0]
+    bad_crc_load = bad_crc_load[:-1] + bytes([bad_crc_load[-1] ^ 1])
+    cases = [
+        ("BAD_MAGIC", [b"\x13\x37"], 0),                               # one reply for a run of junk
+        ("BAD_TYPE", [proto.frame(0x09, b"abc")], 0x09),
+        ("BAD_LENGTH", [proto.frame(proto.INFER, good[4:-2])], proto.INFER),
+        ("BAD_LENGTH", [proto.frame(proto.LOAD, b"\x00\x00")], proto.LOAD),
+        ("BAD_LENGTH", [proto.frame(proto.LOAD, b"\x00\x00\x00" + bytes(P - 1))], proto.LOAD),   # ends mid-word
+        ("BAD_CHECKSUM", [good[:-1] + bytes([good[-1] ^ 0xFF])], proto.INFER),
+        ("BAD_INPUT", [proto.infer_request(wide, 4, 11)], proto.INFER),
+        ("BAD_ITERATIONS", [proto.infer_request(x, 16, 11)], proto.INFER),
+        ("BAD_ADDRESS", [proto.frame(proto.LOAD, b"\x02\x00\x00" + bytes(P))], proto.LOAD),
+        ("BAD_ADDRESS", [proto.load_requests(1, w_words, P, 8, chunk_words=len(w_words))[0][:5]
+                         + bytes([1, 0]) + b""], None),
+        ("TIMEOUT", [good[:9], ("pause", TIMEOUT + 20)], proto.INFER),
+    ]
+    reqs = [*loads, good]
+    expect = []
+    for name, frames, about in cases:
+        if about is None:           # W from word 1 with all its words: runs past the end
+            full = proto.load_requests(1, w_words, P, 8, chunk_words=len(w_words))[0]
+            body = full[4:-1]
+            body = body[:1] + struct.pack("<H", 1) + body[3:]
+            frames, about = [proto.frame(proto.LOAD, body)], proto.LOAD
+        reqs += frames + [good]
+        expect.append((name, about))
+    # a LOAD whose checksum fails after its words were written: W counts as not loaded until
+    # it is loaded again
+    reqs += [bad_crc_load, good, *proto.load_requests(1, w_words, P, 8), good]
+    replies = exchange(link, reqs, seed=5)
+    replies = replies[len(loads):]
+    check_result(link, replies[0], x, 4, 11, True)
+    for i, want in enumerate(expect):
+        assert err(replies[1 + 2 * i]) == want, f"case {i}"
+        check_result(link, replies[2 + 2 * i], x, 4, 11, True)
+    tail = replies[1 + 2 * len(expect):]
+    assert err(tail[0]) == ("BAD_CHECKSUM", proto.LOAD)
+    assert err(tail[1]) == ("NOT_LOADED", proto.INFER)
+    assert tail[2][0] == proto.LOAD_REPLY
+    check_result(link, tail[3], x, 4, 11, True)
+
+
+def test_rom_build_refuses_loads():
+    link = small_link(weights="rom")
+    x = np.arange(12) - 6
+    replies = exchange(link, [proto.info_request(), proto.frame(proto.LOAD, b"\x00\x00\x00" + bytes(4)),
+                              proto.infer_request(x, 3, 1)], gap=0.0)
+    assert proto.parse_info(replies[0][1]).loaded == 3 and not proto.parse_info(replies[0][1]).ram_weights
+    assert err(replies[1]) == ("READ_ONLY", proto.LOAD)
+    check_result(link, replies[2], x, 3, 1, False)
+
+
+def test_parameter_errors():
+    tensors, _ = random_float_model(12, 8, seed=3)
+    fx = fold(tensors, Formats(input_bits=10))
+    with pytest.raises(ParameterError, match="the UART link carries input_bits up to 8, the model has 10"):
+        HostLink(fx, 4, clock_hz=1000, timeout_cycles=100)
+    fx = fold(tensors, Formats())
+    with pytest.raises(ParameterError, match="timeout_cycles must be an integer >= 16, got 3"):
+        HostLink(fx, 4, clock_hz=1000, timeout_cycles=3)
+    with pytest.raises(ParameterError, match="max_iterations must be < 65536, got 70000"):
+        HostLink(fx, 4, clock_hz=1000, timeout_cycles=100, max_iterations=70000)
