@@ -186,9 +186,13 @@ def cmd_synth(a):
         from .errors import ParameterError
         raise ParameterError("give --seed S or --seeds N, not both")
     seeds = list(range(1, a.seeds + 1)) if a.seeds else [a.seed or 1]
-    synthesize(a.board, bundle=a.bundle, lanes=a.lanes, seeds=seeds, out_dir=a.out,
-               max_iterations=a.max_iterations, weights=a.weights, core_mhz=a.clock_mhz, iterations=a.iterations,
-               jobs=a.jobs, search=None if a.search == 0 else a.search)
+    report = synthesize(a.board, bundle=a.bundle, lanes=a.lanes, seeds=seeds, out_dir=a.out,
+                        max_iterations=a.max_iterations, weights=a.weights, core_mhz=a.clock_mhz,
+                        iterations=a.iterations, jobs=a.jobs, search=a.search)
+    if a.record_baseline:
+        from rtl.synth import BASELINES, record_baseline
+        record_baseline(report)
+        print(f"recorded the baseline in {BASELINES}")
 
 
 def cmd_host(a):
@@ -305,8 +309,11 @@ def build_parser():
     s.add_argument("--clock-mhz", type=float, help="core clock (default: constraints/<board>.toml)")
     s.add_argument("--max-iterations", type=int, default=1023)
     s.add_argument("--iterations", type=int, default=32, help="T for the latency figures")
-    s.add_argument("--search", type=int, default=DEFAULT_SEARCH, help="sampler thresholds per cycle; 0: parallel")
+    s.add_argument("--search", type=int, help="sampler thresholds per cycle; 0: parallel sampler "
+                                          "(default: the board's, rtl/boards.py)")
     s.add_argument("--out", help="output folder (default runs/synth/<board>)")
+    s.add_argument("--record-baseline", action="store_true",
+                   help="store resources and Fmax as the baseline for these tool versions (tests/baselines)")
     s.set_defaults(fn=cmd_synth)
 
     s = sub.add_parser("host", help="stream inputs to a board over its UART and print the results")

@@ -29,6 +29,8 @@ class Board:
     family: str                 # "ice40" | "ecp5"
     platform_name: str
     weights: str                # where F and W live: "ram" (loaded) or "rom" (bitstream)
+    lanes: int                  # default P for the reference configuration
+    search: int                 # sampler thresholds per cycle (table word width, see poisson_search.py)
     reference: str              # the configuration the board is sized for
     constraints: dict = field(default_factory=dict, compare=False, hash=False)
 
@@ -56,10 +58,13 @@ def _load(name, **kw):
 
 def get_board(name: str) -> Board:
     boards = {
-        "icebreaker": dict(family="ice40", platform_name="iCEBreaker (iCE40 UP5K-SG48)", weights="ram",
-                           reference="8x8 patches, K=128 (the default bundle)"),
+        # F, W in SPRAM; 4 lanes use all 8 DSPs and 29 of 30 EBR (docs/synthesis.md)
+        "icebreaker": dict(family="ice40", platform_name="iCEBreaker (iCE40 UP5K-SG48)", weights="ram", lanes=4,
+                           search=4, reference="8x8 patches, K=128 (the default bundle)"),
+        # 64 lanes for <= 500 us; 1 threshold per word (768 x 12 bits): one true-dual-port DP16KD
+        # (at most 18 bits wide per port) serves two lanes' tables
         "ulx3s-85f": dict(family="ecp5", platform_name="ULX3S (ECP5 LFE5U-85F-6 CABGA381)", weights="rom",
-                          reference="16x16 patches, K=512 (the paper configuration)"),
+                          lanes=64, search=1, reference="16x16 patches, K=512 (the paper configuration)"),
     }
     if name not in boards:
         raise ParameterError(f"unknown board {name!r}; choose one of {', '.join(boards)}")

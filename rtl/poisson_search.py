@@ -13,9 +13,9 @@ seed : In(unsigned(32)); reseed : In(1)
 Each table copy holds R rows of count_max + 1 thresholds (the last one 0, so every search
 ends), W per word: R (count_max+1)/W words of W prob_bits. Default W = 4: 192 x 48 bits,
 3 iCE40 EBR or 2 ECP5 DP16KD instead of 12 or 5 for the parallel form. Two lanes share a copy
-through two read ports: on the ECP5 (true dual-port DP16KD) that halves the tables; the iCE40
-(one read port per EBR) still needs a copy per lane. W = 2 (384 x 24 bits) fits one DP16KD
-per two lanes.
+through two read ports: on the ECP5 a true dual-port DP16KD (at most 18 bits per port) then
+serves two lanes with W = 1 (768 x 12 bits); the iCE40 (one read port per EBR) still needs
+a copy per lane.
 
 Timing: a beat whose lanes draw counts z_p occupies the block for
 ``compare_cycles(z) = max_p floor(z_p / W) + 1`` cycles (1 when no count reaches W). The output

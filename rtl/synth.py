@@ -70,12 +70,12 @@ def resolve_bundle(spec, build_dir, log=_say):
     return bundle_mod.load(spec), str(spec)
 
 
-def inference_cycles(b, lanes, iterations, samples=64):
+def inference_cycles(b, lanes, iterations, search, samples=64):
     """Cycles per inference from the cycle model over real spikes: held-out patches of the
     bundle's data for a trained bundle, Gaussian inputs for a random one."""
     from golden_model.formats import encode_input
     from golden_model.golden import run
-    spec = b.data_spec()
+    spec = b.data_spec() if b.meta.get("data") else None
     if spec is not None:
         from golden_model.data import prepare
         x = prepare(spec, log=lambda s: None).valid[:samples]
@@ -87,7 +87,7 @@ def inference_cycles(b, lanes, iterations, samples=64):
     seeds = (1_000_003 + np.arange(len(codes))) % (1 << 32)
     res = run(b.fixed, codes, iterations, seeds, lanes=lanes, trace=True)
     z = np.stack([res["z"][t] for t in range(iterations + 1)], axis=1)
-    cyc = [cycle_model.cycles(b.fixed.n_inputs, b.fixed.n_latents, lanes, iterations, zz) for zz in z]
+    cyc = [cycle_model.cycles(b.fixed.n_inputs, b.fixed.n_latents, lanes, iterations, zz, search) for zz in z]
     return dict(median=float(np.median(cyc)), max=int(np.max(cyc)), min=int(np.min(cyc)), source=source,
                 iterations=iterations)
 
@@ -127,7 +127,8 @@ def _cell_counts(stat_path):
 
 
 def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, max_iterations=1023, weights=None,
-               core_mhz=None, iterations=32, jobs=None, log=_say, search=cycle_model.DEFAULT_SEARCH):
+               core_mhz=None, iterations=32, jobs=None, log=_say, search=None):
+    """search: sampler thresholds per cycle, 0 for the parallel sampler, None for the board's."""
     board = get_board(board_name)
     seeds = [int(s) for s in seeds]
     if not seeds or any(s < 1 for s in seeds):
@@ -136,7 +137,8 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
     build = out / "build"
     build.mkdir(parents=True, exist_ok=True)
     b, bundle_label = resolve_bundle(bundle, out, log)
-    lanes = lanes or (4 if board.family == "ice40" else 64)
+    lanes = lanes or board.lanes
+    search = board.search if search is None else (search or None)
     t_all = time.time()
 
     top = BoardTop(board, b.fixed, lanes, max_iterations=max_iterations, weights=weights, search=search,
@@ -187,7 +189,7 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
     shutil.copyfile(bitstream, final)
 
     log(f"[synth] cycle model at T={iterations} ...")
-    cyc = inference_cycles(b, lanes, iterations)
+    cyc = inference_cycles(b, lanes, iterations, search)
     fmaxes = [r["core_fmax_mhz"] for r in runs]
     clock_mhz = top.pll_mhz
     met = min(fmaxes) >= clock_mhz
@@ -224,6 +226,44 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
     log(f"[synth] {cyc['median']:.0f} cycles -> {report['latency']['us_at_clock']:.1f} us per inference at "
         f"{clock_mhz:g} MHz; report {out / 'report.md'}")
     return report
+
+
+BASELINES = Path(__file__).resolve().parent.parent / "tests" / "baselines" / "synth.json"
+# a build matches its baseline when every resource is within 3 % (+2 cells) and the median Fmax
+# is at least 90 % of the recorded one
+RESOURCE_TOLERANCE, FMAX_TOLERANCE = 0.03, 0.90
+
+
+def baseline_key(report):
+    """Baselines are per board, configuration and tool versions."""
+    tools = ";".join(f"{k}={v}" for k, v in sorted(report["tools"].items()))
+    return (f"{report['board']}|N={report['n_inputs']},K={report['n_latents']},P={report['lanes']},"
+            f"{report['weights']},{report['sampler']}|{tools}")
+
+
+def record_baseline(report, path=BASELINES):
+    path = Path(path)
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[baseline_key(report)] = dict(utilization={k: v["used"] for k, v in report["utilization"].items()},
+                                      fmax_mhz_median=report["fmax_mhz"]["median"], seeds=len(report["seeds"]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def compare_with_baseline(report, path=BASELINES):
+    """Differences from the recorded baseline as messages (empty: it matches)."""
+    data = json.loads(Path(path).read_text()) if Path(path).exists() else {}
+    key = baseline_key(report)
+    if key not in data:
+        return [f"no baseline for {key} in {path}: record one with ipvae synth ... --record-baseline"]
+    base, problems = data[key], []
+    for name, used in base["utilization"].items():
+        got = report["utilization"][name]["used"]
+        if abs(got - used) > RESOURCE_TOLERANCE * used + 2:
+            problems.append(f"{name}: {got} used, baseline {used}")
+    if report["fmax_mhz"]["median"] < FMAX_TOLERANCE * base["fmax_mhz_median"]:
+        problems.append(f"median Fmax {report['fmax_mhz']['median']:.1f} MHz, baseline {base['fmax_mhz_median']:.1f}")
+    return problems
 
 
 def uart_bytes_per_inference(n, k):

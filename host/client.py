@@ -1,0 +1,130 @@
+"""``ipvae host``: talk to a board over its UART (docs/uart_protocol.md). Checks that the board
+runs the bundle's model (INFO: sizes, formats, fingerprint), loads the weights if the board
+keeps them in RAM, streams held-out patches, and checks every reply against the golden model."""
+import sys
+import time
+
+import numpy as np
+
+from golden_model import bundle as bundle_mod
+from golden_model.errors import IpvaeError
+from golden_model.golden import trace_one
+
+from . import protocol as proto
+
+
+class BoardError(IpvaeError):
+    """The board is not the one the bundle describes, or it answered with an error."""
+
+
+class BoardSession:
+    """Request/response over any byte transport: ``read(n)`` returns up to n bytes (fewer on
+    timeout), ``write(data)`` sends."""
+
+    def __init__(self, read, write):
+        self.read, self.write = read, write
+
+    def request(self, frame: bytes):
+        self.write(frame)
+        try:
+            return proto.read_reply(self.read)
+        except proto.ProtocolError as exc:
+            raise BoardError(str(exc)) from None
+
+    def info(self) -> proto.Info:
+        kind, payload = self.request(proto.info_request())
+        if kind != proto.INFO_REPLY:
+            raise BoardError(f"INFO answered with reply type 0x{kind:02x}")
+        return proto.parse_info(payload)
+
+    def check(self, fixed, info: proto.Info, lanes=None):
+        fmt = fixed.fmt
+        want = dict(n_inputs=fixed.n_inputs, n_latents=fixed.n_latents, input_bits=fmt.input_bits,
+                    count_bits=fmt.count_bits, u_bits=fmt.u_bits, weight_bits=fmt.weight_bits)
+        if lanes is not None:
+            want["lanes"] = lanes
+        bad = [f"{k}: board {getattr(info, k)}, bundle {v}" for k, v in want.items() if getattr(info, k) != v]
+        if bad:
+            raise BoardError("the board was built for another model: " + "; ".join(bad))
+        if info.fingerprint != proto.model_fingerprint(fixed):
+            raise BoardError(f"the board's model fingerprint 0x{info.fingerprint:08x} is not the bundle's "
+                             f"0x{proto.model_fingerprint(fixed):08x}: rebuild it from this bundle")
+
+    def load(self, fixed, lanes, progress=None):
+        from rtl.weight_store import weight_words
+        f_words, w_words = weight_words(fixed, lanes)
+        frames = [(0, f) for f in proto.load_requests(0, f_words, lanes, fixed.fmt.weight_bits)]
+        frames += [(1, f) for f in proto.load_requests(1, w_words, lanes, fixed.fmt.weight_bits)]
+        for i, (matrix, frame) in enumerate(frames):
+            kind, _ = self.request(frame)
+            if kind != proto.LOAD_REPLY:
+                raise BoardError(f"LOAD answered with reply type 0x{kind:02x}")
+            if progress:
+                progress(i + 1, len(frames))
+
+    def infer(self, codes, iterations, seed, n_latents, with_u=False) -> proto.Result:
+        kind, payload = self.request(proto.infer_request(codes, iterations, seed, with_u))
+        if kind != proto.RESULT:
+            raise BoardError(f"INFER answered with reply type 0x{kind:02x}")
+        return proto.parse_result(payload, n_latents, with_u)
+
+
+def stream(session, b, codes, iterations, seed, lanes, with_u=False, out=print):
+    """Send each patch, check it against the golden model; returns the per-patch records."""
+    fixed = b.fixed
+    info = session.info()
+    session.check(fixed, info, lanes)
+    out(f"[host] board: N={info.n_inputs} K={info.n_latents} P={info.lanes}, max T {info.max_iterations}, "
+        f"{info.clock_hz / 1e6:g} MHz, weights {'in RAM' if info.ram_weights else 'in ROM'}, "
+        f"fingerprint 0x{info.fingerprint:08x}")
+    if iterations > info.max_iterations:
+        raise BoardError(f"T={iterations} is more than the board's max_iterations {info.max_iterations}")
+    if not info.ready:
+        t0 = time.time()
+        session.load(fixed, info.lanes, progress=lambda i, n: out(f"[host] loading weights: frame {i}/{n}")
+                     if i == n or i % 16 == 0 else None)
+        out(f"[host] weights loaded in {time.time() - t0:.1f} s")
+        if not session.info().ready:
+            raise BoardError("the board does not report its weights loaded after LOAD")
+    records = []
+    for i, x in enumerate(codes):
+        s = (seed + i) % (1 << 32)
+        t0 = time.time()
+        res = session.infer(x, iterations, s, fixed.n_latents, with_u)
+        wall = time.time() - t0
+        want = trace_one(fixed, x, iterations, s, lanes=info.lanes)
+        exact = bool(np.array_equal(res.z, want["z"][-1]) and (res.u is None or np.array_equal(res.u, want["u"][-1])))
+        records.append(dict(patch=i, seed=s, cycles=res.cycles, us=res.cycles / info.clock_hz * 1e6,
+                            spikes=int(res.z.sum()), active=int((res.z > 0).sum()), bit_exact=exact,
+                            round_trip_ms=wall * 1e3))
+        r = records[-1]
+        out(f"[host] patch {i}: {r['cycles']} cycles = {r['us']:.1f} us on the board, {r['active']}/{fixed.n_latents} "
+            f"neurons spiked ({r['spikes']} spikes), round trip {r['round_trip_ms']:.0f} ms, "
+            f"{'bit-exact' if exact else 'MISMATCH with the golden model'}")
+    good = sum(r["bit_exact"] for r in records)
+    out(f"[host] {good}/{len(records)} bit-exact; median {np.median([r['us'] for r in records]):.1f} us per "
+        f"inference on the board")
+    return records
+
+
+def run_host(a):
+    try:
+        import serial
+    except ImportError:       # pragma: no cover - pyserial is a dependency
+        raise IpvaeError("pyserial is not installed (pip install pyserial)") from None
+    from golden_model.data import prepare
+    from golden_model.formats import encode_input
+    b = bundle_mod.load(a.bundle)
+    x = prepare(b.data_spec(), log=lambda s: None).valid[:a.samples]
+    codes, _ = encode_input(x, b.fmt)
+    try:
+        port = serial.Serial(a.port, a.baud, timeout=a.timeout)
+    except serial.SerialException as exc:
+        raise IpvaeError(f"cannot open {a.port}: {exc}") from None
+    with port:
+        port.reset_input_buffer()
+        records = stream(BoardSession(port.read, port.write), b, codes, a.iterations, a.seed, a.lanes,
+                         with_u=a.with_u)
+    if not all(r["bit_exact"] for r in records):
+        raise BoardError("some replies differ from the golden model (see above)")
+    sys.stdout.flush()
