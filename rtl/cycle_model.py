@@ -10,8 +10,9 @@ output phase; trace streaming is not counted (the core's ``cycles`` counter paus
 
 with S = K / P slots, n_t the neurons that spiked in pass t, e_t the slots (P-neuron words) of
 pass t holding at least one spike, and C_{t,s} the cycles the sampler spends on slot s of pass t:
-1 for the parallel sampler, max_p floor(z_p / W) + 1 for the search sampler reading W thresholds
-per cycle. The lower
+1 for the parallel sampler; for the search sampler reading W thresholds per cycle,
+max_p floor(z_p / W) + 2 (the reads until every lane has missed, plus the cycle that hands the
+next slot in), one less in total per pass (the last slot hands nothing in). The lower
 bound set by the lanes is N K/P + sum_{t<T} (n_t + 1) K/P.
 """
 from __future__ import annotations
@@ -36,7 +37,7 @@ def sampler_cycles(z, lanes, per_cycle):
     z = np.asarray(z).reshape(-1, lanes)
     if per_cycle is None:
         return len(z)
-    return int((z.max(axis=1) // per_cycle + 1).sum())
+    return int((z.max(axis=1) // per_cycle + 2).sum()) - 1
 
 
 def cycles(n_inputs, n_latents, lanes, iterations, z_passes, per_cycle=DEFAULT_SEARCH):

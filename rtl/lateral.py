@@ -32,7 +32,6 @@ from amaranth.lib.wiring import In, Out
 from golden_model.golden import FixedModel
 
 from .drive import check_weights, load_layout
-from .poisson_sampler import pack
 from .weight_store import WeightStore, weight_words
 
 

@@ -18,8 +18,9 @@ serves two lanes with W = 1 (768 x 12 bits); the iCE40 (one read port per EBR) s
 a copy per lane.
 
 Timing: a beat whose lanes draw counts z_p occupies the block for
-``compare_cycles(z) = max_p floor(z_p / W) + 1`` cycles (1 when no count reaches W). The output
-beat follows one cycle after the last compare, and the next beat is accepted in that cycle.
+``compare_cycles(z) = max_p floor(z_p / W) + 2`` cycles: one to accept it, then one per word
+read until every lane has missed (max_p floor(z_p / W) + 1 reads). The output beat follows one
+cycle after the last compare, and the next beat is accepted in that cycle.
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def table_shape(fmt: Formats, per_cycle: int):
 
 def compare_cycles(z, per_cycle):
     """Cycles one slot of counts z occupies the search sampler."""
-    return int(np.max(np.asarray(z) // per_cycle)) + 1
+    return int(np.max(np.asarray(z) // per_cycle)) + 2
 
 
 class PoissonSearch(wiring.Component):
@@ -77,8 +78,10 @@ class PoissonSearch(wiring.Component):
         j = Signal(range(max(RW, 2)))
         active = Signal(P)
         out_free, finish, done, stall, accept = Signal(), Signal(), Signal(), Signal(), Signal()
+        # ready only while idle: the search's last compare never reaches the next beat's table
+        # address or PRNG step in the same cycle (the iCE40's critical path), at one cycle per beat
         m.d.comb += [out_free.eq(~self.o.valid | self.o.ready),
-                     self.i.ready.eq((~busy | done) & out_free),
+                     self.i.ready.eq(~busy & out_free),
                      accept.eq(self.i.valid & self.i.ready)]
         with m.If(self.o.ready):
             m.d.sync += self.o.valid.eq(0)

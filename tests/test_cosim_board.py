@@ -2,7 +2,6 @@
 weight LOADs, INFER bit-exact against the golden and cycle models, every malformed frame
 answered with its error and followed by a good inference, a framing error recovered."""
 import numpy as np
-import pytest
 
 from golden_model.data import DataSpec, prepare
 from golden_model.formats import encode_input
