@@ -100,6 +100,10 @@ class HostLink(wiring.Component):
         kind = Signal(8)
         length = Signal(16)
         count = Signal(16)
+        last = Signal(16)                       # length - 1, registered with the length
+        xi = Signal(range(N + 1))               # next input code's index in x_buf
+        range_check = Signal()                  # a LOAD's word range is checked the cycle after its header
+        take = Signal()                         # a request byte is taken this cycle
         crc = Signal(8)
         err = Signal(4)
         quiet = Signal()                        # a BAD_MAGIC was reported: skip to the next magic
@@ -119,6 +123,14 @@ class HostLink(wiring.Component):
         m.d.comb += [loaded.eq((valid_upto[0] == depth[0]) & (valid_upto[1] == depth[1])), self.loaded.eq(loaded)]
         timer = Signal(range(self.timeout_cycles + 1))
 
+        load = None
+        if ram:
+            # the LOAD word to the core comes from registers: nothing of the byte decoding
+            # reaches the weight store's address in the same cycle
+            load = stream.Signature(core.load_layout).create()
+            m.d.comb += [core.load.valid.eq(load.valid), core.load.payload.eq(load.payload)]
+            with m.If(core.load.ready):
+                m.d.sync += load.valid.eq(0)
         byte = self.rx.payload
         crc_next = crc8_step(crc, byte)
 
@@ -194,6 +206,15 @@ class HostLink(wiring.Component):
             top = b[ib - 1:]
             return (top == 0) | (top == (1 << (9 - ib)) - 1)
 
+        if ram:
+            # the whole word range of a LOAD is checked before its first write (the first word
+            # needs P more bytes): a refused LOAD changes nothing
+            with m.If(range_check):
+                m.d.sync += range_check.eq(0)
+                end_bytes = addr0 * P + (length - proto.LOAD_HEADER)
+                with m.If(end_bytes > Mux(matrix[0], depth[1] * P, depth[0] * P)):
+                    set_err(proto.ERROR_CODES["BAD_ADDRESS"])
+
         with m.FSM():
             with m.State("HUNT"):
                 m.d.comb += self.rx.ready.eq(1)
@@ -208,9 +229,10 @@ class HostLink(wiring.Component):
             # --------------------------------------------------------- header, payload, checksum
             for state, nxt in (("TYPE", "LEN0"), ("LEN0", "LEN1"), ("LEN1", None), ("PAYLOAD", None), ("CRC", None)):
                 with m.State(state):
-                    m.d.comb += self.rx.ready.eq(1)
+                    # one cycle without a byte after a LOAD header: its range check lands first
+                    m.d.comb += [self.rx.ready.eq(~range_check), take.eq(self.rx.valid & ~range_check)]
                     m.d.sync += timer.eq(timer + 1)
-                    with m.If(self.rx.valid):
+                    with m.If(take):
                         m.d.sync += [timer.eq(0), crc.eq(crc_next)]
                     with m.Elif(timer == self.timeout_cycles - 1):
                         m.d.sync += err.eq(proto.ERROR_CODES["TIMEOUT"])
@@ -221,7 +243,7 @@ class HostLink(wiring.Component):
                                     Mux(Array(valid_upto)[matrix[0]] < addr0, Array(valid_upto)[matrix[0]], addr0))
                         start_reply(proto.ERROR)
                     if state == "TYPE":
-                        with m.If(self.rx.valid):
+                        with m.If(take):
                             m.d.sync += kind.eq(byte)
                             with m.If((byte != proto.INFO) & (byte != proto.LOAD) & (byte != proto.INFER)):
                                 set_err(proto.ERROR_CODES["BAD_TYPE"])
@@ -229,13 +251,14 @@ class HostLink(wiring.Component):
                                 set_err(proto.ERROR_CODES["READ_ONLY"])
                             m.next = nxt
                     elif state == "LEN0":
-                        with m.If(self.rx.valid):
+                        with m.If(take):
                             m.d.sync += length[:8].eq(byte)
                             m.next = nxt
                     elif state == "LEN1":
-                        with m.If(self.rx.valid):
+                        with m.If(take):
                             full = Cat(length[:8], byte)
-                            m.d.sync += [length[8:].eq(byte), count.eq(0), wrote.eq(0), lane.eq(0), words.eq(0)]
+                            m.d.sync += [length[8:].eq(byte), count.eq(0), wrote.eq(0), lane.eq(0), words.eq(0),
+                                         last.eq(full - 1), xi.eq(0)]
                             with m.Switch(kind):
                                 with m.Case(proto.INFO):
                                     with m.If(full != 0):
@@ -251,9 +274,9 @@ class HostLink(wiring.Component):
                             with m.Else():
                                 m.next = "PAYLOAD"
                     elif state == "PAYLOAD":
-                        with m.If(self.rx.valid):
+                        with m.If(take):
                             m.d.sync += count.eq(count + 1)
-                            with m.If(count == length - 1):
+                            with m.If(count == last):
                                 m.next = "CRC"
                             with m.Switch(kind):
                                 with m.Case(proto.INFER):
@@ -267,17 +290,17 @@ class HostLink(wiring.Component):
                                             with m.Case(3 + i):
                                                 m.d.sync += seed[8 * i:8 * i + 8].eq(byte)
                                         with m.Default():
-                                            with m.If(count - proto.INFER_HEADER < N):
-                                                m.d.comb += [x_wr.addr.eq(count - proto.INFER_HEADER),
-                                                             x_wr.data.eq(byte), x_wr.en.eq(1)]
+                                            with m.If(xi != N):
+                                                m.d.comb += [x_wr.addr.eq(xi), x_wr.data.eq(byte), x_wr.en.eq(1)]
+                                                m.d.sync += xi.eq(xi + 1)
                                             with m.If(~input_ok(byte)):
                                                 set_err(proto.ERROR_CODES["BAD_INPUT"])
                                 with m.Case(proto.LOAD):
                                     if ram:
-                                        self._load_byte(m, core, byte, count, length, matrix, addr0, addr, words,
-                                                        lane, word, wrote, err, valid_upto, depth, set_err)
+                                        self._load_byte(m, load, byte, count, last, matrix, addr0, addr, words,
+                                                        lane, word, wrote, err, valid_upto, depth, set_err, range_check)
                     else:   # CRC
-                        with m.If(self.rx.valid):
+                        with m.If(take):
                             bad_crc = byte != crc
                             code = Signal(4)
                             m.d.comb += code.eq(err)
@@ -359,8 +382,8 @@ class HostLink(wiring.Component):
                     m.next = "HUNT"
         return m
 
-    def _load_byte(self, m, core, byte, count, length, matrix, addr0, addr, words, lane, word, wrote, err,
-                   valid_upto, depth, set_err):
+    def _load_byte(self, m, load, byte, count, last, matrix, addr0, addr, words, lane, word, wrote, err,
+                   valid_upto, depth, set_err, range_check):
         P = self.lanes
         with m.Switch(count):
             with m.Case(0):
@@ -370,12 +393,7 @@ class HostLink(wiring.Component):
             with m.Case(1):
                 m.d.sync += addr0[:8].eq(byte)
             with m.Case(2):
-                first = Cat(addr0[:8], byte)
-                m.d.sync += [addr0[8:].eq(byte), addr.eq(first)]
-                # the whole range is checked before the first write: a refused LOAD changes nothing
-                end_bytes = first * P + (length - proto.LOAD_HEADER)
-                with m.If(end_bytes > Mux(matrix[0], depth[1] * P, depth[0] * P)):
-                    set_err(proto.ERROR_CODES["BAD_ADDRESS"])
+                m.d.sync += [addr0[8:].eq(byte), addr.eq(Cat(addr0[:8], byte)), range_check.eq(1)]
             with m.Default():
                 m.d.sync += [word.eq(Cat(word[8:], byte)) if P > 1 else word.eq(byte), lane.eq(lane + 1)]
                 with m.If(lane == P - 1):
@@ -385,15 +403,15 @@ class HostLink(wiring.Component):
                         set_err(proto.ERROR_CODES["BAD_ADDRESS"])
                     with m.Elif(err == 0):
                         full = Cat(word[8:], byte) if P > 1 else byte
-                        # one write per P bytes; the core takes it at once while idle
-                        m.d.comb += [core.load.valid.eq(1), core.load.payload.matrix.eq(matrix[0]),
-                                     core.load.payload.addr.eq(addr),
-                                     core.load.payload.data.eq(self._narrow(full))]
+                        # one write per P bytes; the core takes it in the next cycle, long before
+                        # the next word's P bytes have arrived
+                        m.d.sync += [load.valid.eq(1), load.payload.matrix.eq(matrix[0]), load.payload.addr.eq(addr),
+                                     load.payload.data.eq(self._narrow(full))]
                         m.d.sync += [addr.eq(addr + 1), words.eq(words + 1), wrote.eq(1)]
                         vu = Array(valid_upto)[matrix[0]]
                         # words written here are no longer the ones a past LOAD validated
                         m.d.sync += vu.eq(Mux(vu < addr0, vu, addr0))
-                with m.If((count == length - 1) & (lane != P - 1)):    # ends inside a word
+                with m.If((count == last) & (lane != P - 1)):    # ends inside a word
                     set_err(proto.ERROR_CODES["BAD_LENGTH"])
 
     def _narrow(self, full):

@@ -191,3 +191,20 @@ def test_parameter_errors():
         HostLink(fx, 4, clock_hz=1000, timeout_cycles=3)
     with pytest.raises(ParameterError, match="max_iterations must be < 65536, got 70000"):
         HostLink(fx, 4, clock_hz=1000, timeout_cycles=100, max_iterations=70000)
+
+
+def test_refused_load_writes_nothing_back_to_back():
+    """Bytes on consecutive cycles (faster than any UART): a LOAD running past the end of W is
+    refused before its first word, so the weights stay loaded."""
+    link = small_link(lanes=1)
+    fx = link.fixed
+    f_words, w_words = weight_words(fx, 1)
+    x = np.arange(12) - 3
+    past_end = proto.load_requests(1, w_words[-2:], 1, 8)[0]
+    body = past_end[4:-1]
+    past_end = proto.frame(proto.LOAD, body[:1] + struct.pack("<H", len(w_words) - 1) + body[3:])
+    replies = exchange(link, [*proto.load_requests(0, f_words, 1, 8), *proto.load_requests(1, w_words, 1, 8),
+                              past_end, proto.info_request(), proto.infer_request(x, 6, 2)], gap=0.0)
+    assert err(replies[-3]) == ("BAD_ADDRESS", proto.LOAD)
+    assert proto.parse_info(replies[-2][1]).loaded == 3
+    check_result(link, replies[-1], x, 6, 2, False)
