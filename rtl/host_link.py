@@ -256,23 +256,9 @@ class HostLink(wiring.Component):
                             m.next = nxt
                     elif state == "LEN1":
                         with m.If(take):
-                            full = Cat(length[:8], byte)
                             m.d.sync += [length[8:].eq(byte), count.eq(0), wrote.eq(0), lane.eq(0), words.eq(0),
-                                         last.eq(full - 1), xi.eq(0)]
-                            with m.Switch(kind):
-                                with m.Case(proto.INFO):
-                                    with m.If(full != 0):
-                                        set_err(proto.ERROR_CODES["BAD_LENGTH"])
-                                with m.Case(proto.INFER):
-                                    with m.If(full != proto.INFER_HEADER + N):
-                                        set_err(proto.ERROR_CODES["BAD_LENGTH"])
-                                with m.Case(proto.LOAD):
-                                    with m.If(full < proto.LOAD_HEADER):
-                                        set_err(proto.ERROR_CODES["BAD_LENGTH"])
-                            with m.If(full == 0):
-                                m.next = "CRC"
-                            with m.Else():
-                                m.next = "PAYLOAD"
+                                         xi.eq(0)]
+                            m.next = "HEADER"
                     elif state == "PAYLOAD":
                         with m.If(take):
                             m.d.sync += count.eq(count + 1)
@@ -330,6 +316,22 @@ class HostLink(wiring.Component):
                             with m.Else():
                                 m.d.sync += [n_feed.eq(0), with_u.eq(flags[0]), t_run.eq(t_req)]
                                 m.next = "FEED_ADDR"
+            with m.State("HEADER"):             # the length checks, from registers, take a cycle
+                m.d.sync += last.eq(length - 1)
+                with m.Switch(kind):
+                    with m.Case(proto.INFO):
+                        with m.If(length != 0):
+                            set_err(proto.ERROR_CODES["BAD_LENGTH"])
+                    with m.Case(proto.INFER):
+                        with m.If(length != proto.INFER_HEADER + N):
+                            set_err(proto.ERROR_CODES["BAD_LENGTH"])
+                    with m.Case(proto.LOAD):
+                        with m.If(length < proto.LOAD_HEADER):
+                            set_err(proto.ERROR_CODES["BAD_LENGTH"])
+                with m.If(length == 0):
+                    m.next = "CRC"
+                with m.Else():
+                    m.next = "PAYLOAD"
             # --------------------------------------------------------- inference
             with m.State("FEED_ADDR"):          # x_buf read: data next cycle
                 m.d.comb += self.busy.eq(1)
