@@ -104,6 +104,8 @@ class HostLink(wiring.Component):
         xi = Signal(range(N + 1))               # next input code's index in x_buf
         range_check = Signal()                  # a LOAD's word range is checked the cycle after its header
         take = Signal()                         # a request byte is taken this cycle
+        crc_ok = Signal()
+        t_bad = Signal()                        # T above max_iterations (registered compare)
         crc = Signal(8)
         err = Signal(4)
         quiet = Signal()                        # a BAD_MAGIC was reported: skip to the next magic
@@ -119,8 +121,9 @@ class HostLink(wiring.Component):
         wrote = Signal()                        # this LOAD wrote something
         valid_upto = [Signal(16, name="f_valid_upto", init=0 if ram else depth[0]),
                       Signal(16, name="w_valid_upto", init=0 if ram else depth[1])]
-        loaded = Signal()
-        m.d.comb += [loaded.eq((valid_upto[0] == depth[0]) & (valid_upto[1] == depth[1])), self.loaded.eq(loaded)]
+        loaded = Signal(init=int(not ram))      # registered: F and W valid up to their last words
+        m.d.sync += loaded.eq((valid_upto[0] == depth[0]) & (valid_upto[1] == depth[1]))
+        m.d.comb += self.loaded.eq(loaded)
         timer = Signal(range(self.timeout_cycles + 1))
 
         load = None
@@ -193,6 +196,7 @@ class HostLink(wiring.Component):
         body_last = bidx == P * record - 1
 
         m.d.comb += [core.iterations.eq(t_req), core.seed.eq(seed)]
+        m.d.sync += t_bad.eq(t_req > self.core.max_iterations)
         n_feed = Signal(range(N + 1))
         m.d.comb += [x_rd.addr.eq(n_feed), core.i.payload.eq(x_rd.data.as_signed())]
 
@@ -287,35 +291,38 @@ class HostLink(wiring.Component):
                                                         lane, word, wrote, err, valid_upto, depth, set_err, range_check)
                     else:   # CRC
                         with m.If(take):
-                            bad_crc = byte != crc
-                            code = Signal(4)
-                            m.d.comb += code.eq(err)
-                            with m.If(bad_crc):
-                                m.d.comb += code.eq(proto.ERROR_CODES["BAD_CHECKSUM"])
-                            with m.Elif((err == 0) & (kind == proto.INFER)):
-                                with m.If(t_req > core.max_iterations):
-                                    m.d.comb += code.eq(proto.ERROR_CODES["BAD_ITERATIONS"])
-                                with m.Elif(~loaded):
-                                    m.d.comb += code.eq(proto.ERROR_CODES["NOT_LOADED"])
-                            m.d.sync += err.eq(code)
-                            if ram:
-                                vu = Array(valid_upto)[matrix[0]]
-                                with m.If((kind == proto.LOAD) & wrote):
-                                    with m.If(code == 0):
-                                        with m.If(addr0 <= vu):
-                                            m.d.sync += vu.eq(Mux(addr > vu, addr, vu))
-                                    with m.Else():
-                                        m.d.sync += vu.eq(Mux(vu < addr0, vu, addr0))
-                            with m.If(code != 0):
-                                m.d.comb += self.error.eq(1)
-                                start_reply(proto.ERROR)
-                            with m.Elif(kind == proto.INFO):
-                                start_reply(proto.INFO_REPLY)
-                            with m.Elif(kind == proto.LOAD):
-                                start_reply(proto.LOAD_REPLY)
-                            with m.Else():
-                                m.d.sync += [n_feed.eq(0), with_u.eq(flags[0]), t_run.eq(t_req)]
-                                m.next = "FEED_ADDR"
+                            m.d.sync += crc_ok.eq(byte == crc)
+                            m.next = "DECIDE"
+            with m.State("DECIDE"):             # the request's verdict, from registered checks
+                bad_crc = ~crc_ok
+                code = Signal(4)
+                m.d.comb += code.eq(err)
+                with m.If(bad_crc):
+                    m.d.comb += code.eq(proto.ERROR_CODES["BAD_CHECKSUM"])
+                with m.Elif((err == 0) & (kind == proto.INFER)):
+                    with m.If(t_bad):
+                        m.d.comb += code.eq(proto.ERROR_CODES["BAD_ITERATIONS"])
+                    with m.Elif(~loaded):
+                        m.d.comb += code.eq(proto.ERROR_CODES["NOT_LOADED"])
+                m.d.sync += err.eq(code)
+                if ram:
+                    vu = Array(valid_upto)[matrix[0]]
+                    with m.If((kind == proto.LOAD) & wrote):
+                        with m.If(code == 0):
+                            with m.If(addr0 <= vu):
+                                m.d.sync += vu.eq(Mux(addr > vu, addr, vu))
+                        with m.Else():
+                            m.d.sync += vu.eq(Mux(vu < addr0, vu, addr0))
+                with m.If(code != 0):
+                    m.d.comb += self.error.eq(1)
+                    start_reply(proto.ERROR)
+                with m.Elif(kind == proto.INFO):
+                    start_reply(proto.INFO_REPLY)
+                with m.Elif(kind == proto.LOAD):
+                    start_reply(proto.LOAD_REPLY)
+                with m.Else():
+                    m.d.sync += [n_feed.eq(0), with_u.eq(flags[0]), t_run.eq(t_req)]
+                    m.next = "FEED_ADDR"
             with m.State("HEADER"):             # the length checks, from registers, take a cycle
                 m.d.sync += last.eq(length - 1)
                 with m.Switch(kind):
