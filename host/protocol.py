@@ -63,11 +63,18 @@ def infer_request(codes, iterations: int, seed: int, with_u: bool = False) -> by
     return frame(INFER, payload)
 
 
+def weight_bytes(weight_bits: int) -> int:
+    """Bytes per weight in a LOAD frame: 1 up to 8 bits, 2 up to 16."""
+    return -(-weight_bits // 8)
+
+
 def load_requests(matrix: int, words, lanes: int, weight_bits: int, chunk_words: int = 256):
     """LOAD frames for matrix 0 (F) or 1 (W): core words (rtl/weight_store.py weight_words),
-    lane p's weight in byte p of each word, ``chunk_words`` words per frame."""
+    lane p's weight as ``weight_bytes`` little-endian two's-complement bytes, lane 0 first;
+    ``chunk_words`` words per frame."""
     frames = []
     mask = (1 << weight_bits) - 1
+    nb = weight_bytes(weight_bits)
     for start in range(0, len(words), chunk_words):
         chunk = words[start:start + chunk_words]
         data = bytearray()
@@ -76,7 +83,7 @@ def load_requests(matrix: int, words, lanes: int, weight_bits: int, chunk_words:
                 v = (int(word) >> (p * weight_bits)) & mask
                 if v >> (weight_bits - 1):
                     v -= 1 << weight_bits
-                data.append(v & 0xFF)
+                data += (v & ((1 << 8 * nb) - 1)).to_bytes(nb, "little")
         frames.append(frame(LOAD, struct.pack("<BH", matrix, start) + bytes(data)))
     return frames
 

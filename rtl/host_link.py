@@ -68,7 +68,7 @@ class HostLink(wiring.Component):
     def __init__(self, fixed: FixedModel, lanes: int, *, clock_hz: int, timeout_cycles: int,
                  max_iterations: int = 1023, weights: str = "rom", search=cycle_model.DEFAULT_SEARCH):
         fmt = fixed.fmt
-        for what, bits, most in (("input_bits", fmt.input_bits, 8), ("weight_bits", fmt.weight_bits, 8),
+        for what, bits, most in (("input_bits", fmt.input_bits, 8), ("weight_bits", fmt.weight_bits, 16),
                                  ("count_bits", fmt.count_bits, 8), ("u_bits", fmt.u_bits, 16)):
             if bits > most:
                 raise ParameterError(f"the UART link carries {what} up to {most}, the model has {bits}")
@@ -116,8 +116,10 @@ class HostLink(wiring.Component):
         addr0 = Signal(16)                      # first word of a LOAD
         addr = Signal(16)                       # next word to write
         words = Signal(16)
-        lane = Signal(range(max(P, 2)))
-        word = Signal(P * 8)
+        wbytes = proto.weight_bytes(fmt.weight_bits)
+        word_bytes = P * wbytes
+        lane = Signal(range(max(word_bytes, 2)))    # byte of the LOAD word being assembled
+        word = Signal(word_bytes * 8)
         wrote = Signal()                        # this LOAD wrote something
         valid_upto = [Signal(16, name="f_valid_upto", init=0 if ram else depth[0]),
                       Signal(16, name="w_valid_upto", init=0 if ram else depth[1])]
@@ -215,8 +217,8 @@ class HostLink(wiring.Component):
             # needs P more bytes): a refused LOAD changes nothing
             with m.If(range_check):
                 m.d.sync += range_check.eq(0)
-                end_bytes = addr0 * P + (length - proto.LOAD_HEADER)
-                with m.If(end_bytes > Mux(matrix[0], depth[1] * P, depth[0] * P)):
+                end_bytes = addr0 * word_bytes + (length - proto.LOAD_HEADER)
+                with m.If(end_bytes > Mux(matrix[0], depth[1] * word_bytes, depth[0] * word_bytes)):
                     set_err(proto.ERROR_CODES["BAD_ADDRESS"])
 
         with m.FSM():
@@ -393,7 +395,7 @@ class HostLink(wiring.Component):
 
     def _load_byte(self, m, load, byte, count, last, matrix, addr0, addr, words, lane, word, wrote, err,
                    valid_upto, depth, set_err, range_check):
-        P = self.lanes
+        P = self.lanes * proto.weight_bytes(self.fixed.fmt.weight_bits)      # bytes per word
         with m.Switch(count):
             with m.Case(0):
                 m.d.sync += matrix.eq(byte)
@@ -424,6 +426,8 @@ class HostLink(wiring.Component):
                     set_err(proto.ERROR_CODES["BAD_LENGTH"])
 
     def _narrow(self, full):
-        """P bytes (lane p in byte p) to the core's P weight_bits-wide fields."""
+        """P little-endian groups of weight_bytes bytes (lane p first) to the core's P
+        weight_bits-wide fields."""
         wb = self.fixed.fmt.weight_bits
-        return Cat(*[full[8 * p:8 * p + wb] for p in range(self.lanes)])
+        g = 8 * proto.weight_bytes(wb)
+        return Cat(*[full[g * p:g * p + wb] for p in range(self.lanes)])

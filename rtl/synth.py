@@ -150,6 +150,19 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
     synth_opts = "-dsp" if board.family == "ice40" else ""
     plan = platform.prepare(top, name="top", synth_opts=synth_opts,
                             script_after_synth="tee -q -o stat.json stat -json", **top.timing_constraints())
+    # what is built: the design and constraint files, the seeds, the latency settings, the tools
+    h = hashlib.sha256()
+    for name in sorted(plan.files):
+        content = plan.files[name]
+        h.update(name.encode() + (content if isinstance(content, bytes) else content.encode()))
+    h.update(json.dumps([seeds, iterations, search, str(bundle_label), tool_versions(board.family)]).encode())
+    build_key = h.hexdigest()[:16]
+    cached = out / "report.json"
+    if cached.exists():
+        old = json.loads(cached.read_text())
+        if old.get("build_key") == build_key and Path(old.get("bitstream", "")).exists():
+            log(f"[synth] unchanged since the last run ({build_key}): reusing {cached}")
+            return old
     for name, content in plan.files.items():
         mode = "wb" if isinstance(content, bytes) else "w"
         with open(build / name, mode) as f:
@@ -216,7 +229,7 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
                      uart_bytes_per_inference=uart_bytes, uart_limited_inferences_per_s=top.baud / 10 / uart_bytes),
         tools=tool_versions(board.family), yosys_seconds=round(t_yosys, 1), wall_seconds=round(time.time() - t_all, 1),
         bitstream=str(final), bitstream_sha256=hashlib.sha256(final.read_bytes()).hexdigest(),
-        constraints=f"constraints/{board_name}.toml",
+        constraints=f"constraints/{board_name}.toml", build_key=build_key,
     )
     (out / "report.json").write_text(json.dumps(report, indent=1))
     (out / "report.md").write_text(report_markdown(report))

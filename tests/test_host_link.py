@@ -71,9 +71,9 @@ def exchange(link, requests, seed=0, gap=0.3, pause=None):
     return replies
 
 
-def small_link(weights="ram", input_bits=8, lanes=4, max_iterations=15):
+def small_link(weights="ram", input_bits=8, lanes=4, max_iterations=15, weight_bits=8):
     tensors, _ = random_float_model(12, 8, seed=3)
-    fx = fold(tensors, Formats(input_bits=input_bits))
+    fx = fold(tensors, Formats(input_bits=input_bits, weight_bits=weight_bits))
     return HostLink(fx, lanes, clock_hz=12_000_000, timeout_cycles=TIMEOUT, max_iterations=max_iterations,
                     weights=weights)
 
@@ -96,19 +96,21 @@ def err(reply):
     return proto.parse_error(reply[1])
 
 
-@pytest.mark.parametrize("lanes", [4, 1])
-def test_load_then_infer(lanes):
-    link = small_link(lanes=lanes)
+@pytest.mark.parametrize("lanes, weight_bits", [(4, 8), (1, 8), (2, 10)])
+def test_load_then_infer(lanes, weight_bits):
+    """Weights in chunks (two bytes per weight above 8 bits), then inferences."""
+    link = small_link(lanes=lanes, weight_bits=weight_bits)
     fx = link.fixed
     f_words, w_words = weight_words(fx, lanes)
     x = np.random.default_rng(0).integers(-128, 128, fx.n_inputs)
-    loads = proto.load_requests(0, f_words, lanes, 8, chunk_words=7) + proto.load_requests(1, w_words, lanes, 8)
+    loads = (proto.load_requests(0, f_words, lanes, weight_bits, chunk_words=7)
+             + proto.load_requests(1, w_words, lanes, weight_bits))
     reqs = [proto.info_request(), proto.infer_request(x, 5, 7), *loads, proto.info_request(),
             proto.infer_request(x, 5, 7, with_u=True), proto.infer_request(x, 0, 3), proto.infer_request(x, 15, 9)]
     replies = exchange(link, reqs, seed=lanes)
     info = proto.parse_info(replies[0][1])
-    assert (info.n_inputs, info.n_latents, info.lanes, info.max_iterations, info.loaded, info.ram_weights) == \
-        (12, 8, lanes, 15, 0, True)
+    assert (info.n_inputs, info.n_latents, info.lanes, info.max_iterations, info.loaded, info.ram_weights,
+            info.weight_bits) == (12, 8, lanes, 15, 0, True, weight_bits)
     assert info.fingerprint == proto.model_fingerprint(fx) and info.clock_hz == 12_000_000
     assert err(replies[1]) == ("NOT_LOADED", proto.INFER)
     acks = replies[2:2 + len(loads)]
