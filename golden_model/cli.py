@@ -195,6 +195,25 @@ def cmd_synth(a):
         print(f"recorded the baseline in {BASELINES}")
 
 
+def cmd_sweep(a):
+    from rtl.sweep import run_sweep
+
+    def ints(text, what):
+        try:
+            return [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            from .errors import ParameterError
+            raise ParameterError(f"{what} must be comma-separated integers, got {text!r}") from None
+    run_sweep(a.board, ints(a.lanes, "--lanes"), ints(a.weight_bits, "--weight-bits"), bundle=a.bundle, out=a.out,
+              jobs=a.jobs, seeds=list(range(1, a.seeds + 1)), samples=a.samples,
+              log=lambda s: print(s, flush=True))
+
+
+def cmd_bench(a):
+    from .bench import run_bench
+    run_bench(a)
+
+
 def cmd_host(a):
     from host.client import run_host
     run_host(a)
@@ -316,6 +335,27 @@ def build_parser():
                    help="store resources and Fmax as the baseline for these tool versions (tests/baselines)")
     s.set_defaults(fn=cmd_synth)
 
+    s = sub.add_parser("sweep", help="lanes x weight widths: golden-model quality, cycle model and synthesis per "
+                                      "point (parallel, cached); Pareto plot")
+    s.add_argument("--board", default="icebreaker", choices=("icebreaker", "ulx3s-85f"))
+    s.add_argument("--lanes", default="1,2,4,8", help="comma-separated lane counts")
+    s.add_argument("--weight-bits", default="6,8,10", help="comma-separated weight widths")
+    s.add_argument("--bundle", help="bundle folder (default: the committed default bundle)")
+    s.add_argument("--seeds", type=int, default=1, help="nextpnr seeds per point")
+    s.add_argument("--samples", type=int, default=300, help="held-out patches for the quality figures")
+    s.add_argument("--jobs", type=int, help="points at a time (default: the CPU count)")
+    s.add_argument("--out", default="runs/sweep")
+    s.set_defaults(fn=cmd_sweep)
+
+    s = sub.add_parser("bench", help="FPGA vs NumPy vs PyTorch latency, co-simulation and training speed "
+                                      "(docs/benchmarks.md)")
+    s.add_argument("--bundle")
+    s.add_argument("--reports", nargs="*", default=["docs/synthesis/icebreaker.json", "docs/synthesis/ulx3s-85f.json"],
+                   help="synthesis reports whose Fmax sets the FPGA rows")
+    s.add_argument("--build", default="sim_build")
+    s.add_argument("--write", default="docs/benchmarks.md")
+    s.set_defaults(fn=cmd_bench)
+
     s = sub.add_parser("host", help="stream inputs to a board over its UART and print the results")
     s.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1 (iCEBreaker: the second FTDI channel)")
     s.add_argument("--baud", type=int, default=115200)
@@ -335,7 +375,10 @@ def build_parser():
     s.add_argument("--samples", type=int, default=1000, help="held-out samples for the quality figures")
     s.add_argument("--sim-samples", type=int, default=8, help="held-out samples co-simulated on the RTL")
     s.add_argument("--sim-iterations", type=int, default=16)
-    s.add_argument("--lanes", type=int, default=16)
+    s.add_argument("--board", default="icebreaker", choices=("icebreaker", "ulx3s-85f"),
+                   help="board to synthesise for (ulx3s-85f builds in ~1 h)")
+    s.add_argument("--lanes", type=int, help="lanes P (default: the board's)")
+    s.add_argument("--seeds", type=int, default=1, help="nextpnr seeds (Fmax distribution)")
     s.set_defaults(fn=cmd_flow)
     return p
 

@@ -1,8 +1,10 @@
 """``ipvae flow``: the main job, end to end on the built-in default.
 
 Stages: bundle (committed default, or --retrain) -> held-out data -> golden-model and float-model
-evaluation -> RTL co-simulation on Verilator -> report (Markdown + PNG plots in one folder per
-run). Synthesis plugs in after co-simulation when it lands.
+evaluation -> RTL co-simulation on Verilator -> synthesis for a board (YoWASP Yosys + nextpnr)
+-> report (Markdown + PNG plots in one folder per run). Re-runs reuse what is unchanged: the
+data cache, the co-simulation build (keyed by its Verilog) and the synthesis (keyed by its
+design, constraints, seeds and tools).
 """
 from __future__ import annotations
 
@@ -27,10 +29,14 @@ def run_flow(a):
     from .golden import trace_one
     from . import plots
 
+    from rtl.boards import get_board
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    total = 5
+    total = 6
     t_start = time.time()
+    board = get_board(a.board)
+    lanes = a.lanes or board.lanes
+    timings = {}
 
     _stage(1, total, "bundle")
     bundle_path = a.bundle
@@ -65,11 +71,14 @@ def run_flow(a):
     print(f"runaway check (float, T={run['t']}): {run['runaway_fraction']:.3%} of inputs, "
           f"u max {run['u_max']:.2f}, count max {run['count_max']}")
 
+    timings["bundle, data, evaluation"] = time.time() - t_start
+    t0 = time.time()
     _stage(4, total, f"RTL and co-simulation (Verilator, {a.sim_samples} held-out patches, T={a.sim_iterations}, "
-                     f"P={a.lanes})")
+                     f"P={lanes}, sampler W={board.search})")
     from sim.regression import heldout_cases, run as cosim, summarise, table as sim_table
     cases = heldout_cases(bundle_path, a.sim_samples, a.sim_iterations)
-    res = cosim("verilator", bundle_path, a.lanes, cases, out / "sim_build", gap=0.2, backpressure=0.2)
+    res = cosim("verilator", bundle_path, lanes, cases, out / "sim_build", gap=0.2, backpressure=0.2,
+                search=board.search)
     sim_row = summarise(res)
     sim_md = sim_table([sim_row])
     print(sim_md)
@@ -77,14 +86,35 @@ def run_flow(a):
         bad = next(r for r in res["results"] if not r["bit_exact"])
         print(f"MISMATCH {bad['name']}: {bad['divergence']}")
     rtl_z = np.array([r["z_out"] for r in res["results"]])
+    timings["co-simulation"] = time.time() - t0
 
-    _stage(5, total, f"report -> {out}")
+    t0 = time.time()
+    seeds = list(range(1, a.seeds + 1))
+    _stage(5, total, f"synthesis for {board.platform_name}: P={lanes}, nextpnr seeds {seeds}")
+    from rtl.synth import synthesize
+    synth = synthesize(a.board, bundle=bundle_path, lanes=lanes, seeds=seeds, out_dir=out / f"synth_{a.board}")
+    timings["synthesis"] = time.time() - t0
+
+    _stage(6, total, f"report -> {out}")
+    from rtl import cycle_model
+    from .golden import run as golden_run
+    T_LAT = synth["cycles"]["iterations"]
+    lat_x = x[:64]
+    lat_codes, _ = encode_input(lat_x, b.fmt)
+    lat = golden_run(b.fixed, lat_codes, T_LAT, (7 + np.arange(len(lat_codes))) % (1 << 32), lanes=lanes, trace=True)
+    spikes, iter_cycles = [], []
+    for i in range(len(lat_codes)):
+        zp = [lat["z"][t][i] for t in range(T_LAT + 1)]
+        per = cycle_model.iteration_cycles(b.fixed.n_latents, lanes, T_LAT, zp, board.search)
+        spikes += [int(np.count_nonzero(zp[t])) for t in range(T_LAT)]
+        iter_cycles += per[:T_LAT]
+    plots.plot_cycles_per_iteration(spikes, iter_cycles, b.fixed.n_latents // lanes, out / "cycles_per_iteration.png",
+                                    f"cycle model, P={lanes}, T={T_LAT}, {len(lat_codes)} held-out patches")
     plots.plot_dictionary(b.phi, shape, out / "dictionary.png")
     codes, _ = encode_input(x[:10], b.fmt)
-    from .golden import run as golden_run
     ts = a.sim_iterations
     nrec = min(10, len(rtl_z))
-    g = golden_run(b.fixed, codes[:nrec], ts, [c["seed"] for c in cases[:nrec]], lanes=a.lanes, record=[ts])
+    g = golden_run(b.fixed, codes[:nrec], ts, [c["seed"] for c in cases[:nrec]], lanes=lanes, record=[ts])
     f = model.infer(x[:nrec], ts, seed=0, record=(ts,))[ts][1].numpy()
     plots.plot_reconstructions([("input", x[:nrec]), (f"float T={ts}", f @ b.phi.T),
                                 (f"golden T={ts}", g["z"][ts] @ b.phi.T),
@@ -92,9 +122,17 @@ def run_flow(a):
     tr = trace_one(b.fixed, codes[0], 64, seed=0)
     plots.plot_raster(tr["z"], out / "raster.png")
     plots.plot_curves({"float": fl, "fixed (golden)": fx}, out / "curves.png")
+    timings["report"] = time.time() - t0 - timings["synthesis"]
+    util = synth["utilization"]
+    fm = synth["fmax_mhz"]
+    latency_us = synth["cycles"]["median"] / min(fm["median"], synth["clock"]["pll_mhz"])
     summary = dict(bundle=str(bundle_path or bundle_mod.DEFAULT_BUNDLE), samples=len(x), cosim=sim_row,
                    float={str(t): v for t, v in fl.items()}, fixed={str(t): v for t, v in fx.items()},
-                   runaway=run, spiking_per_iteration=tr["spiking"].tolist(), seconds=time.time() - t_start)
+                   runaway=run, spiking_per_iteration=tr["spiking"].tolist(), board=a.board, lanes=lanes,
+                   synthesis=dict(utilization=util, fmax_mhz=fm, clock_mhz=synth["clock"]["pll_mhz"],
+                                  timing_met=synth["timing_met_all_seeds"], report=str(out / f"synth_{a.board}")),
+                   cycles=synth["cycles"], latency_us=latency_us, stage_seconds=timings,
+                   seconds=time.time() - t_start)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     (out / "report.md").write_text("\n".join([
         "# ipvae flow report", "",
@@ -107,9 +145,35 @@ def run_flow(a):
         f"## RTL co-simulation (Verilator, P={a.lanes}, T={a.sim_iterations}, random input gaps and output stalls)", "",
         "Every iteration's u and z, the outputs and the cycle count are compared with the golden model.", "",
         sim_md, "",
+        f"## Synthesis: {board.platform_name}", "",
+        f"P={lanes} lanes, {synth['weights']} weights, core clock {synth['clock']['pll_mhz']:g} MHz target; "
+        f"full report: [synth_{a.board}/report.md](synth_{a.board}/report.md).", "",
+        "| resource | used | available |", "|---|---|---|",
+        *[f"| {k} | {v['used']} | {v['available']} |" for k, v in util.items()], "",
+        f"Fmax (min / median / max over {len(synth['seeds'])} seed(s)): {fm['min']:.1f} / {fm['median']:.1f} / "
+        f"{fm['max']:.1f} MHz; timing at {synth['clock']['pll_mhz']:g} MHz "
+        f"{'met' if synth['timing_met_all_seeds'] else 'NOT met'}.", "",
+        "## Latency per inference", "",
+        f"T={T_LAT}, {synth['cycles']['source']}: {synth['cycles']['median']:.0f} cycles median "
+        f"({synth['cycles']['min']} .. {synth['cycles']['max']}), exact by the cycle model "
+        "(asserted against RTL simulation in the tests; the co-simulated cycles above equal it).", "",
+        f"**{latency_us:.0f} µs per inference** at {min(fm['median'], synth['clock']['pll_mhz']):.1f} MHz "
+        f"(the lower of the median Fmax and the target clock); "
+        f"{synth['latency']['us_at_clock']:.0f} µs at the {synth['clock']['pll_mhz']:g} MHz target.", "",
+        "![cycles per iteration against spikes](cycles_per_iteration.png)", "",
         "## Dictionary", "", "![dictionary](dictionary.png)", "",
         "## Reconstructions", "", "![reconstructions](reconstructions.png)", "",
         "## Spikes of one input (golden model, seed 0)", "", "![raster](raster.png)", "",
         f"Spiking neurons per iteration: {tr['spiking'].tolist()}", "",
+        "## Stage times", "", "| stage | s |", "|---|---|",
+        *[f"| {k} | {v:.0f} |" for k, v in timings.items()], "",
     ]))
-    print(f"\nflow done in {time.time() - t_start:.0f} s: report {out / 'report.md'}")
+    print(f"\n== summary ({time.time() - t_start:.0f} s)")
+    print(f"quality   R² T=16/64/256: float {fl[16]['r2']:.3f}/{fl[64]['r2']:.3f}/{fl[256]['r2']:.3f}, "
+          f"golden {fx[16]['r2']:.3f}/{fx[64]['r2']:.3f}/{fx[256]['r2']:.3f}")
+    print(f"RTL       {sim_row['bit_exact']}/{sim_row['samples']} co-simulated inferences bit-exact, "
+          f"{sim_row['cycles_exact']}/{sim_row['samples']} cycle counts = model")
+    print(f"{a.board:<9} " + ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in util.items())
+          + f"; Fmax {fm['median']:.1f} MHz (target {synth['clock']['pll_mhz']:g})")
+    print(f"latency   {synth['cycles']['median']:.0f} cycles = {latency_us:.0f} µs per inference (T={T_LAT})")
+    print(f"report    {out / 'report.md'}")

@@ -70,3 +70,46 @@ def plot_curves(curves, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_cycles_per_iteration(spikes, cycles, slots, path, title):
+    """Cycles of each sampling pass + lateral phase against the neurons that spiked in it, with
+    the cycle model's slope (K/P cycles per spiking neuron)."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.scatter(spikes, cycles, s=6, alpha=0.35, label="held-out patches, every iteration")
+    n = np.linspace(0, max(1, np.max(spikes)), 50)
+    base = np.median(np.asarray(cycles) - slots * np.asarray(spikes))
+    ax.plot(n, base + slots * n, color="C3", label=f"slope K/P = {slots} cycles per spiking neuron")
+    ax.set_xlabel("neurons that spiked in the iteration")
+    ax.set_ylabel("cycles of the iteration")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_pareto(points, path, title):
+    """points: dicts with us, logic_pct, r2, label, pareto (bool), fits (bool)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    ok = [p for p in points if p["fits"]]
+    bad = [p for p in points if not p["fits"]]
+    if ok:
+        sc = ax.scatter([p["us"] for p in ok], [p["logic_pct"] for p in ok], c=[p["r2"] for p in ok], cmap="viridis",
+                        s=[90 if p["pareto"] else 40 for p in ok], edgecolors=["k" if p["pareto"] else "none" for p in ok])
+        fig.colorbar(sc, ax=ax, label="R² at T=32 (golden model)")
+    for p in ok:
+        ax.annotate(p["label"], (p["us"], p["logic_pct"]), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    for p in bad:
+        ax.scatter([p["us"]], [100], marker="x", color="C3")
+        ax.annotate(p["label"] + " (does not fit)", (p["us"], 100), fontsize=7, xytext=(4, -10),
+                    textcoords="offset points", color="C3")
+    ax.set_xscale("log")
+    ax.set_xlabel("µs per inference (cycle model at the achieved Fmax)")
+    ax.set_ylabel("logic used (% of the device)")
+    ax.set_title(title + "\nblack rings: Pareto-optimal (µs, logic, R²)", fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

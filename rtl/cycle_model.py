@@ -40,19 +40,27 @@ def sampler_cycles(z, lanes, per_cycle):
     return int((z.max(axis=1) // per_cycle + 2).sum()) - 1
 
 
+def iteration_cycles(n_latents, lanes, iterations, z_passes, per_cycle=DEFAULT_SEARCH):
+    """Cycles of each sampling pass t = 0 .. T together with the lateral phase that follows it
+    (none after the last pass): the terms of the sum in ``cycles``."""
+    s = n_latents // lanes
+    out = []
+    for t in range(iterations + 1):
+        c = sampler_cycles(z_passes[t], lanes, per_cycle) + PASS_OVERHEAD
+        if t < iterations:
+            n, e = slot_stats(z_passes[t], lanes)
+            if n:
+                c += LATERAL_HANDOFF + ENTRY_OVERHEAD * e + n * s
+        out.append(c)
+    return out
+
+
 def cycles(n_inputs, n_latents, lanes, iterations, z_passes, per_cycle=DEFAULT_SEARCH):
     """Exact cycles per inference. z_passes: the counts of every sampling pass t = 0 .. T
     ((T+1) x K, e.g. the golden model's trace['z']). per_cycle: thresholds the search sampler
     reads per cycle, or None for the parallel sampler."""
     s = n_latents // lanes
-    total = s * n_inputs + DRIVE_TAIL
-    for t in range(iterations + 1):
-        total += sampler_cycles(z_passes[t], lanes, per_cycle) + PASS_OVERHEAD
-    for t in range(iterations):
-        n, e = slot_stats(z_passes[t], lanes)
-        if n:
-            total += LATERAL_HANDOFF + ENTRY_OVERHEAD * e + n * s
-    return total
+    return s * n_inputs + DRIVE_TAIL + sum(iteration_cycles(n_latents, lanes, iterations, z_passes, per_cycle))
 
 
 def bound(n_inputs, n_latents, lanes, iterations, z_passes):

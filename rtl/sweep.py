@@ -1,0 +1,140 @@
+"""``ipvae sweep``: lanes x weight widths on one board. For each point: the golden model's
+quality (R² and zeros at T=32 on held-out patches, the bundle's float model folded at that
+weight width), the exact cycle model, and synthesis (resources, Fmax). Points run in parallel
+on the available cores; each synthesis is cached by its build key, so a re-run only builds
+what changed. The Pareto plot puts µs per inference against logic used, coloured by R²."""
+import dataclasses
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+
+from golden_model import bundle as bundle_mod
+from golden_model.errors import ParameterError
+
+from .boards import get_board
+
+T_SWEEP = 32
+LOGIC = {"ice40": "LC", "ecp5": "LUT4"}
+
+
+def width_bundle(b, weight_bits, out):
+    """The bundle's float model folded at another weight width, saved as a bundle."""
+    from golden_model.golden import fold
+    path = Path(out) / f"bundle_w{weight_bits}"
+    if not (path / "bundle.json").exists():
+        fmt = dataclasses.replace(b.fmt, weight_bits=weight_bits)
+        fixed = fold(b.float_model().fold(), fmt)
+        meta = dict(b.meta, command=f"ipvae sweep: {b.meta.get('command', '?')} folded at weight_bits={weight_bits}",
+                    metrics={})
+        bundle_mod.save(path, fixed, b.float_state, meta)
+    return path
+
+
+def quality(bundle_path, samples):
+    from golden_model.data import prepare
+    from golden_model.evaluate import fixed_metrics
+    b = bundle_mod.load(bundle_path)
+    x = prepare(b.data_spec(), log=lambda s: None).valid[:samples]
+    m = fixed_metrics(b.fixed, b.phi, x, (T_SWEEP,))[T_SWEEP]
+    return dict(r2=float(m["r2"]), zeros=float(m["zeros"]))
+
+
+def _point(board_name, bundle_path, lanes, weight_bits, out_dir, seeds, samples):
+    """One sweep point in a worker process; a build that does not fit is a result, not a failure."""
+    from .synth import synthesize
+    t0 = time.time()
+    q = quality(bundle_path, samples)
+    rec = dict(lanes=lanes, weight_bits=weight_bits, **q)
+    try:
+        rep = synthesize(board_name, bundle=str(bundle_path), lanes=lanes, seeds=seeds, out_dir=out_dir, jobs=1,
+                         iterations=T_SWEEP, log=lambda s: None)
+        fam = rep["device_family"]
+        logic = rep["utilization"][LOGIC[fam]]
+        fmax = rep["fmax_mhz"]["median"]
+        clock = min(fmax, rep["clock"]["pll_mhz"])
+        rec.update(fits=True, cycles=rep["cycles"]["median"], fmax_mhz=fmax, clock_mhz=clock,
+                   us=rep["cycles"]["median"] / clock, logic_used=logic["used"],
+                   logic_pct=100 * logic["used"] / logic["available"],
+                   utilization={k: v["used"] for k, v in rep["utilization"].items()}, report=str(out_dir))
+    except Exception as exc:            # placement failures: the point does not fit the device
+        from .synth import inference_cycles
+        b = bundle_mod.load(bundle_path)
+        cyc = inference_cycles(b, lanes, T_SWEEP, get_board(board_name).search)
+        clock = get_board(board_name).core_hz / 1e6
+        rec.update(fits=False, cycles=cyc["median"], us=cyc["median"] / clock, clock_mhz=clock,
+                   error=str(exc).splitlines()[-1][:200])
+    rec["seconds"] = round(time.time() - t0, 1)
+    return rec
+
+
+def pareto(points):
+    """Mark the points no other fitting point beats on all of µs (lower), logic (lower) and R² (higher)."""
+    ok = [p for p in points if p["fits"]]
+    for p in points:
+        p["pareto"] = p["fits"] and not any(
+            q is not p and q["us"] <= p["us"] and q["logic_pct"] <= p["logic_pct"] and q["r2"] >= p["r2"]
+            and (q["us"] < p["us"] or q["logic_pct"] < p["logic_pct"] or q["r2"] > p["r2"]) for q in ok)
+    return points
+
+
+def run_sweep(board_name, lanes_list, widths, bundle=None, out="runs/sweep", jobs=None, seeds=(1,), samples=300,
+              log=print):
+    board = get_board(board_name)
+    b = bundle_mod.load(bundle)
+    k = b.fixed.n_latents
+    bad = [p for p in lanes_list if p < 1 or k % p]
+    if bad:
+        raise ParameterError(f"lanes {bad} do not divide K={k}")
+    if any(w < 2 or w > 16 for w in widths):
+        raise ParameterError(f"weight widths must be in 2..16, got {list(widths)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = jobs or os.cpu_count() or 1
+    t0 = time.time()
+    bundles = {w: width_bundle(b, w, out) for w in widths}
+    todo = [(p, w) for w in widths for p in lanes_list]
+    log(f"[sweep] {board.platform_name}: {len(todo)} points (lanes {list(lanes_list)} x weight bits {list(widths)}), "
+        f"{jobs} at a time; each: golden-model quality, cycle model, synthesis (cached)")
+    points = []
+    with ProcessPoolExecutor(jobs) as pool:
+        futs = {pool.submit(_point, board_name, bundles[w], p, w, out / f"P{p}_w{w}", list(seeds), samples): (p, w)
+                for p, w in todo}
+        for i, f in enumerate(as_completed(futs), 1):
+            rec = f.result()
+            points.append(rec)
+            what = (f"{rec['fmax_mhz']:.1f} MHz, {rec['logic_pct']:.0f} % logic" if rec["fits"]
+                    else f"does not fit ({rec['error']})")
+            log(f"[sweep] {i}/{len(todo)} P={rec['lanes']} w={rec['weight_bits']}: R² {rec['r2']:.3f}, "
+                f"{rec['us']:.0f} µs, {what} ({rec['seconds']:.0f} s)")
+    points.sort(key=lambda r: (r["weight_bits"], r["lanes"]))
+    pareto(points)
+    for p in points:
+        p["label"] = f"P={p['lanes']} w={p['weight_bits']}"
+    from golden_model.plots import plot_pareto
+    plot_pareto(points, out / "pareto.png", f"{board.platform_name}, T={T_SWEEP}")
+    (out / "sweep.json").write_text(json.dumps(points, indent=1))
+    logic = LOGIC[board.family]
+    lines = [f"# Sweep: {board.platform_name}", "",
+             f"Lanes {list(lanes_list)} × weight widths {list(widths)}; T={T_SWEEP}; quality on {samples} held-out "
+             "patches (golden model); latency = cycle-model median / min(median Fmax, target clock); "
+             f"nextpnr seeds {list(seeds)}. {time.time() - t0:.0f} s.", "",
+             "![Pareto plot](pareto.png)", "",
+             f"| P | weight bits | R² | zeros | cycles | Fmax (MHz) | µs | {logic} | DSP | block RAM | Pareto |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for p in points:
+        if p["fits"]:
+            u = p["utilization"]
+            dsp = u.get("DSP", u.get("DSP (MULT18X18D)", ""))
+            ram = u.get("EBR", u.get("DP16KD", ""))
+            lines.append(f"| {p['lanes']} | {p['weight_bits']} | {p['r2']:.3f} | {p['zeros']:.3f} | {p['cycles']:.0f} | "
+                         f"{p['fmax_mhz']:.1f} | {p['us']:.0f} | {p['logic_used']} ({p['logic_pct']:.0f} %) | {dsp} | "
+                         f"{ram} | {'yes' if p['pareto'] else ''} |")
+        else:
+            lines.append(f"| {p['lanes']} | {p['weight_bits']} | {p['r2']:.3f} | {p['zeros']:.3f} | {p['cycles']:.0f} | "
+                         f"– | {p['us']:.0f} at target | does not fit: {p['error']} | | | |")
+    (out / "sweep.md").write_text("\n".join(lines) + "\n")
+    log(f"[sweep] done in {time.time() - t0:.0f} s: {out / 'sweep.md'}, {out / 'pareto.png'}")
+    return points

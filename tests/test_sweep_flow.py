@@ -1,0 +1,46 @@
+"""The sweep's Pareto selection and argument checks (fast); the whole flow and a sweep point
+end to end (slow: each synthesises for the UP5K)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from golden_model.errors import ParameterError
+from rtl.sweep import pareto, run_sweep
+
+
+def test_pareto_marks_undominated_points():
+    pts = [dict(us=100, logic_pct=50, r2=0.70, fits=True), dict(us=200, logic_pct=30, r2=0.70, fits=True),
+           dict(us=200, logic_pct=60, r2=0.69, fits=True),          # beaten by the first on all three
+           dict(us=150, logic_pct=55, r2=0.72, fits=True), dict(us=50, logic_pct=100, r2=0.9, fits=False)]
+    assert [p["pareto"] for p in pareto(pts)] == [True, True, False, True, False]
+
+
+def test_sweep_argument_errors(tmp_path):
+    with pytest.raises(ParameterError, match=r"lanes \[3\] do not divide K=128"):
+        run_sweep("icebreaker", [3], [8], out=tmp_path, log=lambda s: None)
+    with pytest.raises(ParameterError, match=r"weight widths must be in 2..16, got \[20\]"):
+        run_sweep("icebreaker", [4], [20], out=tmp_path, log=lambda s: None)
+
+
+@pytest.mark.slow
+def test_sweep_two_points(tmp_path):
+    pts = run_sweep("icebreaker", [2, 4], [8], out=tmp_path, jobs=2, samples=100, log=lambda s: None)
+    assert all(p["fits"] for p in pts) and (tmp_path / "pareto.png").stat().st_size > 10_000
+    assert pts[0]["us"] > pts[1]["us"]                  # more lanes: fewer cycles
+
+
+@pytest.mark.slow
+def test_flow_end_to_end(tmp_path):
+    """The README's main command on a reduced sample count: every stage, every plot."""
+    out = tmp_path / "flow"
+    subprocess.run([sys.executable, "-m", "golden_model.cli", "flow", "--out", str(out), "--samples", "200",
+                    "--sim-samples", "2"], check=True)
+    for name in ("report.md", "dictionary.png", "reconstructions.png", "raster.png", "curves.png",
+                 "cycles_per_iteration.png", "synth_icebreaker/report.md"):
+        assert (out / name).exists(), name
+    s = json.loads((out / "summary.json").read_text())
+    assert s["cosim"]["bit_exact"] == s["cosim"]["samples"] and s["latency_us"] > 0
+    assert Path(s["synthesis"]["report"]).exists()
