@@ -105,6 +105,7 @@ class HostLink(wiring.Component):
         range_check = Signal()                  # a LOAD's word range is checked the cycle after its header
         take = Signal()                         # a request byte is taken this cycle
         crc_ok = Signal()
+        is_info, is_load, is_infer = Signal(name="is_info"), Signal(name="is_load"), Signal(name="is_infer")
         t_bad = Signal()                        # T above max_iterations (registered compare)
         crc = Signal(8)
         err = Signal(4)
@@ -226,7 +227,8 @@ class HostLink(wiring.Component):
                 m.d.comb += self.rx.ready.eq(1)
                 with m.If(self.rx.valid):
                     with m.If(byte == proto.MAGIC_REQUEST):
-                        m.d.sync += [quiet.eq(0), crc.eq(0), err.eq(0), timer.eq(0), kind.eq(0)]
+                        m.d.sync += [quiet.eq(0), crc.eq(0), err.eq(0), timer.eq(0), kind.eq(0),
+                                     is_info.eq(0), is_load.eq(0), is_infer.eq(0)]
                         m.next = "TYPE"
                     with m.Elif(~quiet):
                         m.d.sync += [quiet.eq(1), err.eq(proto.ERROR_CODES["BAD_MAGIC"]), kind.eq(0)]
@@ -244,13 +246,14 @@ class HostLink(wiring.Component):
                         m.d.sync += err.eq(proto.ERROR_CODES["TIMEOUT"])
                         m.d.comb += self.error.eq(1)
                         if state == "PAYLOAD":
-                            with m.If((kind == proto.LOAD) & wrote):
+                            with m.If(is_load & wrote):
                                 m.d.sync += Array(valid_upto)[matrix[0]].eq(
                                     Mux(Array(valid_upto)[matrix[0]] < addr0, Array(valid_upto)[matrix[0]], addr0))
                         start_reply(proto.ERROR)
                     if state == "TYPE":
                         with m.If(take):
-                            m.d.sync += kind.eq(byte)
+                            m.d.sync += [kind.eq(byte), is_info.eq(byte == proto.INFO), is_load.eq(byte == proto.LOAD),
+                                         is_infer.eq(byte == proto.INFER)]
                             with m.If((byte != proto.INFO) & (byte != proto.LOAD) & (byte != proto.INFER)):
                                 set_err(proto.ERROR_CODES["BAD_TYPE"])
                             with m.If((byte == proto.LOAD) & (not ram)):
@@ -296,31 +299,33 @@ class HostLink(wiring.Component):
                             m.d.sync += crc_ok.eq(byte == crc)
                             m.next = "DECIDE"
             with m.State("DECIDE"):             # the request's verdict, from registered checks
-                bad_crc = ~crc_ok
+                # the error code (to err) and the next step (reply type, state) are separate,
+                # shallow decisions on registered flags
                 code = Signal(4)
                 m.d.comb += code.eq(err)
-                with m.If(bad_crc):
+                with m.If(~crc_ok):
                     m.d.comb += code.eq(proto.ERROR_CODES["BAD_CHECKSUM"])
-                with m.Elif((err == 0) & (kind == proto.INFER)):
+                with m.Elif((err == 0) & is_infer):
                     with m.If(t_bad):
                         m.d.comb += code.eq(proto.ERROR_CODES["BAD_ITERATIONS"])
                     with m.Elif(~loaded):
                         m.d.comb += code.eq(proto.ERROR_CODES["NOT_LOADED"])
                 m.d.sync += err.eq(code)
+                fail = ~crc_ok | (err != 0) | (is_infer & (t_bad | ~loaded))
                 if ram:
                     vu = Array(valid_upto)[matrix[0]]
-                    with m.If((kind == proto.LOAD) & wrote):
-                        with m.If(code == 0):
+                    with m.If(is_load & wrote):
+                        with m.If(~fail):
                             with m.If(addr0 <= vu):
                                 m.d.sync += vu.eq(Mux(addr > vu, addr, vu))
                         with m.Else():
                             m.d.sync += vu.eq(Mux(vu < addr0, vu, addr0))
-                with m.If(code != 0):
+                with m.If(fail):
                     m.d.comb += self.error.eq(1)
                     start_reply(proto.ERROR)
-                with m.Elif(kind == proto.INFO):
+                with m.Elif(is_info):
                     start_reply(proto.INFO_REPLY)
-                with m.Elif(kind == proto.LOAD):
+                with m.Elif(is_load):
                     start_reply(proto.LOAD_REPLY)
                 with m.Else():
                     m.d.sync += [n_feed.eq(0), with_u.eq(flags[0]), t_run.eq(t_req)]
