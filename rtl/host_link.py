@@ -104,6 +104,7 @@ class HostLink(wiring.Component):
         xi = Signal(range(N + 1))               # next input code's index in x_buf
         range_check = Signal()                  # a LOAD's word range is checked the cycle after its header
         take = Signal()                         # a request byte is taken this cycle
+        checking = Signal()                     # the range check runs: hold the next byte
         crc_ok = Signal()
         is_info, is_load, is_infer = Signal(name="is_info"), Signal(name="is_load"), Signal(name="is_infer")
         t_bad = Signal()                        # T above max_iterations (registered compare)
@@ -216,9 +217,14 @@ class HostLink(wiring.Component):
         if ram:
             # the whole word range of a LOAD is checked before its first write (the first word
             # needs P more bytes): a refused LOAD changes nothing
+            # two cycles: the end of the range into a register, then the compare
+            end_bytes = Signal(32)
+            range_cmp = Signal()
+            m.d.sync += range_cmp.eq(range_check)
             with m.If(range_check):
-                m.d.sync += range_check.eq(0)
-                end_bytes = addr0 * word_bytes + (length - proto.LOAD_HEADER)
+                m.d.sync += [range_check.eq(0), end_bytes.eq(addr0 * word_bytes + (length - proto.LOAD_HEADER))]
+            m.d.comb += checking.eq(range_check | range_cmp)
+            with m.If(range_cmp):
                 with m.If(end_bytes > Mux(matrix[0], depth[1] * word_bytes, depth[0] * word_bytes)):
                     set_err(proto.ERROR_CODES["BAD_ADDRESS"])
 
@@ -237,8 +243,8 @@ class HostLink(wiring.Component):
             # --------------------------------------------------------- header, payload, checksum
             for state, nxt in (("TYPE", "LEN0"), ("LEN0", "LEN1"), ("LEN1", None), ("PAYLOAD", None), ("CRC", None)):
                 with m.State(state):
-                    # one cycle without a byte after a LOAD header: its range check lands first
-                    m.d.comb += [self.rx.ready.eq(~range_check), take.eq(self.rx.valid & ~range_check)]
+                    # two cycles without a byte after a LOAD header: its range check lands first
+                    m.d.comb += [self.rx.ready.eq(~checking), take.eq(self.rx.valid & ~checking)]
                     m.d.sync += timer.eq(timer + 1)
                     with m.If(take):
                         m.d.sync += [timer.eq(0), crc.eq(crc_next)]
