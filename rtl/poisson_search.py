@@ -121,7 +121,10 @@ class PoissonSearch(wiring.Component):
 
         m.d.comb += [finish.eq(busy & ((Cat(*cont) == 0) | (j == RW - 1))),
                      done.eq(finish & out_free), stall.eq(finish & ~out_free)]
-        with m.If(busy & ~finish):
+        # the word index and the still-hitting lanes advance on every busy cycle, whether or not
+        # this was the last compare (they are reset by the next accept): the compare result
+        # only reaches busy and the output registers
+        with m.If(busy & ~stall):
             m.d.sync += [j.eq(j + 1), active.eq(Cat(*cont))]
         with m.If(done):
             m.d.sync += [self.o.valid.eq(1), self.o.payload.z.eq(Cat(*[c[:cb] for c in counts])), busy.eq(0)]
