@@ -115,8 +115,9 @@ def _nextpnr_cmd(board, seed, family):
               "--log", f"nextpnr_s{seed}.log", "--quiet", "--timing-allow-fail"]
     if family == "ice40":
         return [exe, "--up5k", "--package", "sg48", "--pcf", "top.pcf", "--asc", f"top_s{seed}.asc"] + common
+    # router2: the default router needed over 30 min on the 64-lane paper configuration
     return [exe, "--85k", "--package", "CABGA381", "--speed", "6", "--lpf", "top.lpf",
-            "--textcfg", f"top_s{seed}.config"] + common
+            "--textcfg", f"top_s{seed}.config", "--router", "router2"] + common
 
 
 def _cell_counts(stat_path):
