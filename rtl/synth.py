@@ -252,7 +252,7 @@ def baseline_key(report):
     """Baselines are per board, configuration and tool versions."""
     tools = ";".join(f"{k}={v}" for k, v in sorted(report["tools"].items()))
     return (f"{report['board']}|N={report['n_inputs']},K={report['n_latents']},P={report['lanes']},"
-            f"{report['weights']},{report['sampler']}|{tools}")
+            f"{report['weights']},{report['sampler']},{report['clock']['pll_mhz']:g} MHz|{tools}")
 
 
 def record_baseline(report, path=BASELINES):

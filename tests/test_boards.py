@@ -48,8 +48,8 @@ def test_constraints_reach_the_generated_files():
     plan = ice.platform().prepare(top, name="top", **top.timing_constraints())
     pcf = plan.files["top.pcf"]
     assert "set_io uart_0__rx__io 6" in pcf and "set_io uart_0__tx__io 9" in pcf
-    assert "\nset_frequency clk 48\n" in pcf                      # constraints/icebreaker.toml core_mhz
-    assert top.weights == "ram" and top.link.divisor == 417     # 48 MHz / 115200 baud
+    assert "\nset_frequency clk 30\n" in pcf                      # constraints/icebreaker.toml core_mhz
+    assert top.weights == "ram" and top.link.divisor == 260     # 30 MHz / 115200 baud
 
     ulx = get_board("ulx3s-85f")
     top = BoardTop(ulx, _small(), 2)
