@@ -44,21 +44,21 @@ def uart_divisor(clock_hz: float, baud: int) -> int:
     return divisor
 
 
-def _check_divisor(divisor):
-    if not isinstance(divisor, int) or divisor < 4:
-        raise ParameterError(f"UART divisor must be an integer >= 4, got {divisor!r}")
+class _BitTimed(wiring.Component):
+    """A UART half: ``divisor`` clock cycles per bit (members from the subclass's annotations)."""
+
+    def __init__(self, divisor: int):
+        if not isinstance(divisor, int) or divisor < 4:
+            raise ParameterError(f"UART divisor must be an integer >= 4, got {divisor!r}")
+        self.divisor = divisor
+        super().__init__()
 
 
-class UARTReceiver(wiring.Component):
+class UARTReceiver(_BitTimed):
     rx: In(1, init=1)
     o: Out(stream.Signature(unsigned(8)))
     framing_error: Out(1)
     overrun: Out(1)
-
-    def __init__(self, divisor: int):
-        _check_divisor(divisor)
-        self.divisor = divisor
-        super().__init__()
 
     def elaborate(self, platform):
         m = Module()
@@ -106,15 +106,10 @@ class UARTReceiver(wiring.Component):
         return m
 
 
-class UARTTransmitter(wiring.Component):
+class UARTTransmitter(_BitTimed):
     i: In(stream.Signature(unsigned(8)))
     tx: Out(1, init=1)
     busy: Out(1)
-
-    def __init__(self, divisor: int):
-        _check_divisor(divisor)
-        self.divisor = divisor
-        super().__init__()
 
     def elaborate(self, platform):
         m = Module()
