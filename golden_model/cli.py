@@ -185,7 +185,8 @@ def cmd_synth(a):
     if a.seeds is not None and a.seed is not None:
         from .errors import ParameterError
         raise ParameterError("give --seed S or --seeds N, not both")
-    seeds = list(range(1, a.seeds + 1)) if a.seeds else [a.seed or 1]
+    # default: seeds 1..3, and the bitstream from the fastest (one seed is a lucky or unlucky number)
+    seeds = list(range(1, a.seeds + 1)) if a.seeds else ([a.seed] if a.seed else [1, 2, 3])
     report = synthesize(a.board, bundle=a.bundle, lanes=a.lanes, seeds=seeds, out_dir=a.out,
                         max_iterations=a.max_iterations, weights=a.weights, core_mhz=a.clock_mhz,
                         iterations=a.iterations, jobs=a.jobs, search=a.search)
@@ -320,7 +321,7 @@ def build_parser():
     s.add_argument("--bundle", help="bundle folder, or random:NxK for untrained weights of that size "
                                     "(default: the committed default bundle)")
     s.add_argument("--lanes", type=int, help="parallel lanes P (default: 4 on icebreaker, 64 on ulx3s-85f)")
-    s.add_argument("--seed", type=int, help="one nextpnr seed (default 1)")
+    s.add_argument("--seed", type=int, help="one nextpnr seed (default: seeds 1..3)")
     s.add_argument("--seeds", type=int, help="seed sweep: seeds 1..N, the Fmax distribution in the report")
     s.add_argument("--jobs", type=int, help="nextpnr runs at a time (default: the CPU count)")
     s.add_argument("--weights", choices=("rom", "ram"), help="F and W in bitstream ROM or loaded over the UART "
