@@ -27,8 +27,11 @@ def width_bundle(b, weight_bits, out):
     if not (path / "bundle.json").exists():
         fmt = dataclasses.replace(b.fmt, weight_bits=weight_bits)
         fixed = fold(b.float_model().fold(), fmt)
-        meta = dict(b.meta, command=f"ipvae sweep: {b.meta.get('command', '?')} folded at weight_bits={weight_bits}",
-                    metrics={})
+        keep = {k: v for k, v in b.meta.items() if k in ("created", "data", "normalisation", "training", "seeds",
+                                                            "environment")}
+        dims = {k: v for k, v in b.meta.get("dims", {}).items() if k not in ("n_inputs", "n_latents")}
+        meta = dict(keep, dims=dims, metrics={},
+                    command=f"ipvae sweep: {b.meta.get('command', '?')} folded at weight_bits={weight_bits}")
         bundle_mod.save(path, fixed, b.float_state, meta)
     return path
 

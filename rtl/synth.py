@@ -302,10 +302,10 @@ def _critical_path(rep):
     same = [q for q in paths if q.get("from") == q.get("to")] or paths
     p = max(same, key=lambda q: sum(s.get("delay", 0) for s in q.get("path", [])))
     steps = p.get("path", [])
-    cells = [s.get("from", {}).get("cell") for s in steps if s.get("type") == "clk-to-q" or s.get("type") == "logic"]
     return dict(clock_from=p.get("from"), clock_to=p.get("to"), steps=len(steps),
                 start=steps[0]["from"]["cell"] if steps else None, end=steps[-1]["to"]["cell"] if steps else None,
-                delay_ns=round(sum(s.get("delay", 0) for s in steps), 2), cells=[c for c in cells if c][:12])
+                delay_ns=round(sum(s.get("delay", 0) for s in steps), 2),
+                routing_ns=round(sum(s.get("delay", 0) for s in steps if s.get("type") == "routing"), 2))
 
 
 def report_markdown(r):
@@ -341,7 +341,8 @@ def report_markdown(r):
               f"{r['clock']['pll_mhz']:g} MHz.", ""]
     cp = r.get("critical_path")
     if cp:
-        lines += [f"Critical path (seed {r['best_seed']}): {cp['steps']} steps, {cp['delay_ns']} ns, "
+        routing = f" ({cp['routing_ns']} ns of it routing)" if "routing_ns" in cp else ""
+        lines += [f"Critical path (seed {r['best_seed']}): {cp['steps']} steps, {cp['delay_ns']} ns{routing}, "
                   f"from `{cp['start']}` to `{cp['end']}`.", ""]
     c, lat = r["cycles"], r["latency"]
     lines += [
