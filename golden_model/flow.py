@@ -162,7 +162,7 @@ def run_flow(a):
         "## Latency per inference", "",
         f"T={T_LAT}, {synth['cycles']['source']}: {synth['cycles']['median']:.0f} cycles median "
         f"({synth['cycles']['min']} .. {synth['cycles']['max']}), exact by the cycle model "
-        "(asserted against RTL simulation in the tests; the co-simulated cycles above equal it).", "",
+        "(asserted against RTL simulation in the tests; the co-simulated runs above match it cycle for cycle).", "",
         f"**{latency_us:.0f} µs per inference** at {run_mhz:.1f} MHz "
         + ("(the bitstream's clock, timing met)." if bitstream_ok else
            f"(the bitstream's Fmax: it misses its {synth['clock']['pll_mhz']:g} MHz clock).") + "", "",
