@@ -16,7 +16,9 @@ INFO, LOAD, INFER = 0x01, 0x02, 0x03
 INFO_REPLY, LOAD_REPLY, RESULT, ERROR = 0x81, 0x82, 0x83, 0xFF
 INFER_HEADER = 7           # flags, T (2), seed (4) before the N input codes
 LOAD_HEADER = 3            # matrix, first word (2) before the words
-INFO_LENGTH = 23
+INFO_FORMAT = "<BHHHHBBBBBBII"   # version, N, K, P, max T, 4 widths, RAM weights, loaded, fingerprint, clock
+INFO_LENGTH = struct.calcsize(INFO_FORMAT)
+RESULT_HEADER = 6          # cycles (4), T (2) before the K records
 FLAG_U = 0x01              # INFER flags bit 0: the reply carries u as well as z
 
 ERRORS = {
@@ -146,17 +148,22 @@ def parse_error(payload: bytes) -> tuple[str, int]:
 def parse_info(payload: bytes) -> Info:
     if len(payload) != INFO_LENGTH:
         raise ProtocolError(f"INFO reply has {len(payload)} bytes, expected {INFO_LENGTH}")
-    (version, n, k, p, tmax, ib, cb, ub, wb, mode, loaded, fp, clk) = struct.unpack("<BHHHHBBBBBBII", payload)
+    (version, n, k, p, tmax, ib, cb, ub, wb, mode, loaded, fp, clk) = struct.unpack(INFO_FORMAT, payload)
     return Info(version, n, k, p, tmax, ib, cb, ub, wb, bool(mode), loaded, fp, clk)
+
+
+def result_length(n_latents: int, with_u: bool) -> int:
+    """RESULT payload bytes: the header, then per neuron z (1 byte) and, with u, u (2 bytes)."""
+    return RESULT_HEADER + (3 if with_u else 1) * n_latents
 
 
 def parse_result(payload: bytes, n_latents: int, with_u: bool) -> Result:
     record = 3 if with_u else 1
-    if len(payload) != 6 + record * n_latents:
-        raise ProtocolError(f"RESULT has {len(payload)} bytes, expected {6 + record * n_latents} "
+    if len(payload) != result_length(n_latents, with_u):
+        raise ProtocolError(f"RESULT has {len(payload)} bytes, expected {result_length(n_latents, with_u)} "
                             f"for K={n_latents}{' with u' if with_u else ''}")
-    cycles, iterations = struct.unpack("<IH", payload[:6])
-    body = np.frombuffer(payload[6:], dtype=np.uint8).reshape(n_latents, record)
+    cycles, iterations = struct.unpack("<IH", payload[:RESULT_HEADER])
+    body = np.frombuffer(payload[RESULT_HEADER:], dtype=np.uint8).reshape(n_latents, record)
     z = body[:, 0].astype(np.int64)
     u = body[:, 1:3].copy().view("<i2").reshape(-1).astype(np.int64) if with_u else None
     return Result(cycles, iterations, z, u)

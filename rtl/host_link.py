@@ -75,7 +75,7 @@ class HostLink(wiring.Component):
         if max_iterations >= 2 ** 16:
             raise ParameterError(f"the UART link carries T in 16 bits: max_iterations must be < 65536, "
                                  f"got {max_iterations}")
-        if fixed.n_inputs >= 2 ** 16 - proto.INFER_HEADER or fixed.n_latents * 3 + 6 >= 2 ** 16:
+        if fixed.n_inputs >= 2 ** 16 - proto.INFER_HEADER or proto.result_length(fixed.n_latents, True) >= 2 ** 16:
             raise ParameterError("N and K too large for 16-bit frame lengths")
         if not isinstance(timeout_cycles, int) or timeout_cycles < 16:
             raise ParameterError(f"timeout_cycles must be an integer >= 16, got {timeout_cycles!r}")
@@ -158,7 +158,7 @@ class HostLink(wiring.Component):
         cycles = Signal(32)
         t_run = Signal(16)
 
-        result_len = Mux(with_u, 6 + 3 * K, 6 + K)
+        result_len = Mux(with_u, proto.result_length(K, True), proto.result_length(K, False))
         heads = {
             proto.ERROR: [proto.MAGIC_REPLY, proto.ERROR, 2, 0, Cat(err, Const(0, 4)), kind],
             proto.INFO_REPLY: [proto.MAGIC_REPLY, proto.INFO_REPLY, proto.INFO_LENGTH, 0, proto.VERSION,

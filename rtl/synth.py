@@ -285,7 +285,7 @@ def compare_with_baseline(report, path=BASELINES):
 def uart_bytes_per_inference(n, k):
     """INFER request plus its RESULT reply (counts only) on the wire."""
     from host import protocol as proto
-    return len(proto.infer_request(np.zeros(n, np.int64), 0, 0)) + 4 + 6 + k + 1
+    return len(proto.infer_request(np.zeros(n, np.int64), 0, 0)) + 4 + proto.result_length(k, False) + 1
 
 
 def _core_clock(fmax):
