@@ -32,6 +32,7 @@ from amaranth.lib.wiring import In, Out
 from golden_model.golden import FixedModel
 
 from .drive import check_weights, load_layout
+from .priority_encoder import lowest_set
 from .weight_store import WeightStore, weight_words
 
 
@@ -97,10 +98,8 @@ class LateralUnits(wiring.Component):
         m.d.comb += [self.entries.eq(entries), self.l_data.eq(l_rd.data)]
 
         def lowest(bits):
-            out = Const(0, range(max(P, 2)))
-            for p in reversed(range(P)):
-                out = Mux(bits[p], p, out)
-            return out
+            # balanced tree, log2 P select levels (a Mux chain is P deep: the ECP5's 64 lanes)
+            return lowest_set(bits)[1]
 
         # spike list
         m.d.comb += [list_wr.addr.eq(entries), list_wr.data.eq(Cat(self.spikes.payload.z, self.spikes.payload.slot)),
