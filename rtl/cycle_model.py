@@ -4,9 +4,9 @@ the latency docs and the reports.
 Cycles are counted from the first cycle after the last input beat to the first cycle of the
 output phase; trace streaming is not counted (the core's ``cycles`` counter pauses).
 
-    cycles = S N + 4                                   drive: one multiply-accumulate per lane and cycle
+    cycles = S N + 5                                   drive: one multiply-accumulate per lane and cycle
            + sum_{t=0..T} [ sum_s C_{t,s} + 7 ]        T update passes and the output sampling pass
-           + sum_{t<T, n_t>0} [ 1 + 2 e_t + n_t S ]    event-driven lateral phases
+           + sum_{t<T, n_t>0} [ 3 + 2 e_t + n_t S ]    event-driven lateral phases
 
 with S = K / P slots, n_t the neurons that spiked in pass t, e_t the slots (P-neuron words) of
 pass t holding at least one spike, and C_{t,s} the cycles the sampler spends on slot s of pass t:
@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-DRIVE_TAIL = 4        # FeedForwardDrive: read, multiply, accumulate, output register
+DRIVE_TAIL = 5        # FeedForwardDrive.latency_tail + 1: read, register, multiply, accumulate, output
 PASS_OVERHEAD = 7     # memory read + MembraneUpdate (2) + SkidBuffer (1) + sampler output (2) + count settle
 ENTRY_OVERHEAD = 2    # spike-list read + lane selection per non-empty slot
-LATERAL_HANDOFF = 1   # the sequencer sees the lateral units idle one cycle after their last column
+LATERAL_HANDOFF = 3   # LateralUnits.DRAIN_CYCLES + 1: its write pipeline drains, then the sequencer hands back
 DEFAULT_SEARCH = 4    # Poisson-table thresholds the default (search) sampler reads per cycle
 
 

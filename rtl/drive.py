@@ -13,8 +13,8 @@ load : In(stream.Signature(StructLayout({"addr": range(K/P N), "data": unsigned(
     the run-time loadable F store (rtl/weight_store.py). Ready while no input has arrived.
 
 After the last input beat, slot s's beat is valid (s + 1) N + ``latency_tail`` cycles later when
-never stalled, so the whole drive takes ``cycles`` = K/P N + 4 cycles; the multipliers sit
-behind a register (read, multiply, accumulate, output: ``latency_tail`` = 3 after the last issue).
+never stalled, so the whole drive takes ``cycles`` = K/P N + 5 cycles: read, register the
+memory words, multiply, accumulate, output (``latency_tail`` = 4 after the last issue).
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def load_layout(width, depth):
 
 
 class FeedForwardDrive(wiring.Component):
-    latency_tail = 3
+    latency_tail = 4
 
     def __init__(self, fixed: FixedModel, lanes: int, weights: str = "rom"):
         check_weights(weights)
@@ -98,18 +98,25 @@ class FeedForwardDrive(wiring.Component):
         a_i = Signal(range(S * N + 1))
         issue = Signal()
         v1, f1, l1 = Signal(), Signal(), Signal()
+        v1r, f1r, l1r = Signal(), Signal(), Signal()
         v2, f2, l2 = Signal(), Signal(), Signal()
         v3 = Signal()
-        c2, c3 = Signal(P * cw), Signal(P * cw)
+        c1r, c2, c3 = Signal(P * cw), Signal(P * cw), Signal(P * cw)
+        # the memories' outputs are registered before the multipliers: a block RAM's
+        # clock-to-out and the x broadcast to all P multipliers then sit in different cycles
+        # (the ECP5's critical path at P = 64 ran from x_mem through every lane's multiplier)
+        x1, w1 = Signal(signed(xb)), Signal(P * wb)
         prod = [Signal(signed(wb + xb), name=f"prod{p}") for p in range(P)]
         acc = [Signal(signed(aw), name=f"acc{p}") for p in range(P)]
         m.d.comb += [f_addr.eq(a_i), x_rd.addr.eq(n_i), c_rd.addr.eq(s_i)]
         with m.If(en):
             m.d.sync += [v1.eq(issue), f1.eq(n_i == 0), l1.eq(n_i == N - 1),
-                         v2.eq(v1), f2.eq(f1), l2.eq(l1), c2.eq(c_rd.data),
+                         v1r.eq(v1), f1r.eq(f1), l1r.eq(l1), c1r.eq(c_rd.data),
+                         x1.eq(x_rd.data), w1.eq(f_data),
+                         v2.eq(v1r), f2.eq(f1r), l2.eq(l1r), c2.eq(c1r),
                          v3.eq(v2 & l2), c3.eq(c2), self.o.valid.eq(v3)]
             for p in range(P):
-                m.d.sync += prod[p].eq(f_data.word_select(p, wb).as_signed() * x_rd.data.as_signed())
+                m.d.sync += prod[p].eq(w1.word_select(p, wb).as_signed() * x1)
                 with m.If(v2):
                     m.d.sync += acc[p].eq(Mux(f2, prod[p], acc[p] + prod[p]))
             m.d.sync += self.o.payload.d.eq(Cat(*[

@@ -8,7 +8,8 @@ spikes : In(stream.Signature(StructLayout({"z": P*count_bits, "slot": ...})))
 start : In(1)
     Pulse: accumulate l = sum_j z_j W[:, j] over the slots received since the last phase.
 busy : Out(1)
-    High from the cycle after ``start`` until the last column has been issued.
+    High from the cycle after ``start`` until the write of the last column is under way (the
+    read port then returns the finished l from the next cycle on).
 entries : Out(range(S + 1))
     Slots received for the coming phase (0: nothing spiked, l is not needed).
 l_addr : In(range(S)); l_data : Out(unsigned(P * lateral_bits))
@@ -19,13 +20,14 @@ load : In(stream.Signature(StructLayout({"addr": range(K K/P), "data": unsigned(
 
 For each slot entry: one cycle to read it and one to select its lowest spiking lane, then K/P
 cycles per spiking neuron j in ascending order: lane p adds z_j W[sP+p, j] into its accumulator
-for slot s, as a read-modify-write with a transparent read port (so K/P = 1 works). The first
-column of a phase overwrites instead of adding, so no clearing pass is needed. Latency of a
-phase: ``phase_cycles(e, n) = 2 e + n K/P`` cycles of busy for e entries and n spiking neurons.
+for slot s, as a read-modify-write three stages behind the issue (register, multiply and read,
+add and write) with a transparent read port (so K/P = 1 works). The first column of a phase
+overwrites instead of adding, so no clearing pass is needed. Latency of a phase:
+``phase_cycles(e, n) = 2 e + n K/P + 2`` cycles of busy for e entries and n spiking neurons.
 """
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -42,6 +44,7 @@ def spike_layout(fmt, lanes, slots):
 
 class LateralUnits(wiring.Component):
     ENTRY_CYCLES = 2
+    DRAIN_CYCLES = 2      # after the last column's issue, until its write is under way
 
     def __init__(self, fixed: FixedModel, lanes: int, weights: str = "rom"):
         check_weights(weights)
@@ -61,7 +64,7 @@ class LateralUnits(wiring.Component):
         super().__init__(members)
 
     def phase_cycles(self, entries, spiking):
-        return self.ENTRY_CYCLES * entries + spiking * self.slots
+        return self.ENTRY_CYCLES * entries + spiking * self.slots + self.DRAIN_CYCLES
 
     def elaborate(self, platform):
         m = Module()
@@ -104,20 +107,33 @@ class LateralUnits(wiring.Component):
         # spike list
         m.d.comb += [list_wr.addr.eq(entries), list_wr.data.eq(Cat(self.spikes.payload.z, self.spikes.payload.slot)),
                      list_rd.addr.eq(li)]
-        # column read-modify-write: issue reads W[:, j] word col and l[col]; write one cycle later
-        lv1, lc1, lf1 = Signal(), Signal(sw), Signal()
-        zj1 = Signal(cb)
+        # column read-modify-write, three stages after the issue (W[:, j] word col and l[col]):
+        # 1: register the W word and z_j; 2: multiply (z_j is broadcast to every lane, the W word
+        # comes from block RAM: neither shares a cycle with the other's delay) and read l[col];
+        # 3: add and write. A column's read in stage 2 sees the write of the previous issue
+        # through the transparent port, so any S = K/P works
+        lv1, lv2, lv3 = Signal(), Signal(), Signal()
+        lc1, lc2, lc3 = Signal(sw), Signal(sw), Signal(sw)
+        lf1, lf2, lf3 = Signal(), Signal(), Signal()
+        zj1, zj2 = Signal(cb), Signal(cb)
+        w2 = Signal(P * wb)
+        prod = [Signal(signed(cb + 1 + wb), name=f"zw{p}") for p in range(P)]
         j = ent_s * P + lane
-        m.d.comb += [w_addr.eq(j * S + col), l_rd.addr.eq(Mux(issue, col, self.l_addr))]
-        m.d.sync += [lv1.eq(issue), lc1.eq(col), lf1.eq(first_col), zj1.eq(ent_z.word_select(lane, cb))]
-        m.d.comb += [l_wr.addr.eq(lc1), l_wr.en.eq(lv1),
-                     l_wr.data.eq(Cat(*[(Cat(zj1, Const(0, 1)).as_signed() * w_data.word_select(p, wb).as_signed()
-                                         + Mux(lf1, 0, l_rd.data.word_select(p, lw).as_signed()))[:lw]
+        m.d.comb += [w_addr.eq(j * S + col), l_rd.addr.eq(Mux(lv2, lc2, self.l_addr))]
+        m.d.sync += [lv1.eq(issue), lc1.eq(col), lf1.eq(first_col), zj1.eq(ent_z.word_select(lane, cb)),
+                     lv2.eq(lv1), lc2.eq(lc1), lf2.eq(lf1), zj2.eq(zj1), w2.eq(w_data),
+                     lv3.eq(lv2), lc3.eq(lc2), lf3.eq(lf2)]
+        m.d.sync += [prod[p].eq(Cat(zj2, Const(0, 1)).as_signed() * w2.word_select(p, wb).as_signed())
+                     for p in range(P)]
+        m.d.comb += [l_wr.addr.eq(lc3), l_wr.en.eq(lv3),
+                     l_wr.data.eq(Cat(*[(prod[p] + Mux(lf3, 0, l_rd.data.word_select(p, lw).as_signed()))[:lw]
                                         for p in range(P)]))]
+        # busy until the last write is under way: a read in the next cycle sees every column
+        pipeline_busy = lv1 | lv2
 
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += [self.spikes.ready.eq(1), list_wr.en.eq(self.spikes.valid)]
+                m.d.comb += [self.busy.eq(pipeline_busy), self.spikes.ready.eq(1), list_wr.en.eq(self.spikes.valid)]
                 if self.weights == "ram":
                     m.d.comb += [loading.eq(1), self.load.ready.eq(1)]
                 with m.If(self.spikes.valid):
