@@ -11,8 +11,8 @@ output phase; trace streaming is not counted (the core's ``cycles`` counter paus
 with S = K / P slots, n_t the neurons that spiked in pass t, e_t the slots (P-neuron words) of
 pass t holding at least one spike, and C_{t,s} the cycles the sampler spends on slot s of pass t:
 1 for the parallel sampler; for the search sampler reading W thresholds per cycle,
-max_p floor(z_p / W) + 2 (the reads until every lane has missed, plus the cycle that hands the
-next slot in), one less in total per pass (the last slot hands nothing in). The lower
+max_p floor(z_p / W) + 3 (the compares until every lane has missed, the first word's read, and
+the cycle that hands the next slot in), one less in total per pass (the last slot hands nothing in). The lower
 bound set by the lanes is N K/P + sum_{t<T} (n_t + 1) K/P.
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ PASS_OVERHEAD = 7     # memory read + MembraneUpdate (2) + SkidBuffer (1) + samp
 ENTRY_OVERHEAD = 2    # spike-list read + lane selection per non-empty slot
 LATERAL_HANDOFF = 3   # LateralUnits.DRAIN_CYCLES + 1: its write pipeline drains, then the sequencer hands back
 DEFAULT_SEARCH = 4    # Poisson-table thresholds the default (search) sampler reads per cycle
+SEARCH_OVERHEAD = 3   # PoissonSearch per slot beyond max_p floor(z_p / W): accept, first read, last compare
 
 
 def slot_stats(z, lanes):
@@ -37,7 +38,7 @@ def sampler_cycles(z, lanes, per_cycle):
     z = np.asarray(z).reshape(-1, lanes)
     if per_cycle is None:
         return len(z)
-    return int((z.max(axis=1) // per_cycle + 2).sum()) - 1
+    return int((z.max(axis=1) // per_cycle + SEARCH_OVERHEAD).sum()) - 1
 
 
 def iteration_cycles(n_latents, lanes, iterations, z_passes, per_cycle=DEFAULT_SEARCH):

@@ -26,7 +26,7 @@ def core_parameters(core: IpvaeCore, bundle_path=None):
                    iterations=f"unsigned({len(core.iterations)})", seed="unsigned(32)", cycles="unsigned(32)"),
         cycle_model=(f"cycles = S N + {cycle_model.DRIVE_TAIL} + sum_(t<=T) (sum_s C_ts + {cycle_model.PASS_OVERHEAD}) "
                      f"+ sum_(t<T: n_t>0) ({cycle_model.LATERAL_HANDOFF} + {cycle_model.ENTRY_OVERHEAD} e_t + n_t S),"
-                     " S = K/P, C_ts = 1 (parallel) or max_p floor(z_p/W)+2, minus 1 per pass (search W); first output beat at cycles+2"),
+                     f" S = K/P, C_ts = 1 (parallel) or max_p floor(z_p/W)+{cycle_model.SEARCH_OVERHEAD}, minus 1 per pass (search W); first output beat at cycles+2"),
     )
 
 

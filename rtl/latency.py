@@ -103,7 +103,7 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1):
         "counted from the cycle after the last input beat to the first cycle of the output phase; the",
         "first output beat follows 2 cycles later, then K/P output beats. n_t is the number of",
         "neurons that spiked in pass t, e_t the number of P-neuron slots holding at least one spike,",
-        "C_ts the sampler's cycles for slot s: 1 (parallel sampler) or max_p floor(z_p/W) + 2, one less per pass (search",
+        f"C_ts the sampler's cycles for slot s: 1 (parallel sampler) or max_p floor(z_p/W) + {cycle_model.SEARCH_OVERHEAD}, one less per pass (search",
         f"sampler, the default, reading W = {SEARCH} thresholds per cycle from a narrow table per lane).",
         f"The lane-limited bound is N·K/P + Σ_t (n_t + 1)·K/P; the overhead is {cycle_model.DRIVE_TAIL} cycles of drive pipeline, {cycle_model.PASS_OVERHEAD} per pass plus the sampler's search",
         f"(pipeline drain), {cycle_model.ENTRY_OVERHEAD} per non-empty slot (spike-list read) and {cycle_model.LATERAL_HANDOFF} per lateral phase,",

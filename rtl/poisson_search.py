@@ -18,9 +18,12 @@ serves two lanes with W = 1 (768 x 12 bits); the iCE40 (one read port per EBR) s
 a copy per lane.
 
 Timing: a beat whose lanes draw counts z_p occupies the block for
-``compare_cycles(z) = max_p floor(z_p / W) + 2`` cycles: one to accept it, then one per word
-read until every lane has missed (max_p floor(z_p / W) + 1 reads). The output beat follows one
-cycle after the last compare, and the next beat is accepted in that cycle.
+``compare_cycles(z) = max_p floor(z_p / W) + 3`` cycles (``SEARCH_OVERHEAD`` = 3 in
+rtl/cycle_model.py): one to accept it, one while the first word is read, then one compare per
+word until every lane has missed (max_p floor(z_p / W) + 1 compares). Table words are registered
+before the compare, so a block RAM's clock-to-out and the P-lane "all missed" decision never
+share a cycle (the critical path of both boards before). The output beat follows one cycle
+after the last compare, and the next beat is accepted in that cycle.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from golden_model.errors import ParameterError
 from golden_model.formats import Formats
 from golden_model.sampler import GOLDEN, MASK32
 
+from .cycle_model import SEARCH_OVERHEAD
 from .poisson_sampler import pack, xorshift32
 
 
@@ -43,7 +47,7 @@ def table_shape(fmt: Formats, per_cycle: int):
 
 def compare_cycles(z, per_cycle):
     """Cycles one slot of counts z occupies the search sampler."""
-    return int(np.max(np.asarray(z) // per_cycle)) + 2
+    return int(np.max(np.asarray(z) // per_cycle)) + SEARCH_OVERHEAD
 
 
 class PoissonSearch(wiring.Component):
@@ -75,9 +79,10 @@ class PoissonSearch(wiring.Component):
             init += [pack(g[j * W:(j + 1) * W], pb) for j in range(RW)]
 
         busy = Signal()
+        wait = Signal()                  # first busy cycle: word 0 is still being read
         j = Signal(range(max(RW, 2)))
         active = Signal(P)
-        out_free, finish, done, stall, accept = Signal(), Signal(), Signal(), Signal(), Signal()
+        out_free, finish, done, stall, accept, compare = Signal(), Signal(), Signal(), Signal(), Signal(), Signal()
         # ready only while idle: the search's last compare never reaches the next beat's table
         # address or PRNG step in the same cycle (the iCE40's critical path), at one cycle per beat
         m.d.comb += [out_free.eq(~self.o.valid | self.o.ready),
@@ -103,8 +108,13 @@ class PoissonSearch(wiring.Component):
             u = self.i.payload.u.word_select(p, ub).as_signed()
             r_new = (u >> (fmt.u_frac - fmt.sampler_frac)) + (8 << fmt.sampler_frac)
             r_new = Mux(r_new > rows - 1, rows - 1, r_new)[:len(row)]
-            m.d.comb += rd.addr.eq(Mux(accept, r_new * RW, row * RW + j + ~stall))
-            hits = Cat(*[active[p] & (rnd < rd.data.word_select(i, pb)) for i in range(W)])
+            # reads run two words ahead of the compare (word j is in ``word`` while j + 1 is
+            # read); past the row's end they fetch words the compare never looks at
+            word = Signal(W * pb, name=f"word{p}")
+            m.d.comb += rd.addr.eq(Mux(accept, r_new * RW, row * RW + j + 1 + ~wait))
+            with m.If(~stall):
+                m.d.sync += word.eq(rd.data)
+            hits = Cat(*[active[p] & (rnd < word.word_select(i, pb)) for i in range(W)])
             n_hit = Signal(range(W + 1), name=f"nhit{p}")
             m.d.comb += n_hit.eq(sum(hits[i] for i in range(W)))
             cont.append(hits.all())
@@ -116,18 +126,21 @@ class PoissonSearch(wiring.Component):
                 m.d.sync += state.eq(Mux(st == 0, c_p, st))
             with m.Elif(accept):
                 m.d.sync += [state.eq(nxt), rnd.eq(nxt[32 - pb:32]), row.eq(r_new), zc.eq(0)]
-            with m.Elif(busy & ~stall):
+            with m.Elif(compare & ~stall):
                 m.d.sync += zc.eq(zc + n_hit)
 
-        m.d.comb += [finish.eq(busy & ((Cat(*cont) == 0) | (j == RW - 1))),
+        m.d.comb += [compare.eq(busy & ~wait),
+                     finish.eq(compare & ((Cat(*cont) == 0) | (j == RW - 1))),
                      done.eq(finish & out_free), stall.eq(finish & ~out_free)]
         # the word index and the still-hitting lanes advance on every busy cycle, whether or not
         # this was the last compare (they are reset by the next accept): the compare result
         # only reaches busy and the output registers
-        with m.If(busy & ~stall):
+        with m.If(compare & ~stall):
             m.d.sync += [j.eq(j + 1), active.eq(Cat(*cont))]
+        with m.If(busy):
+            m.d.sync += wait.eq(0)
         with m.If(done):
             m.d.sync += [self.o.valid.eq(1), self.o.payload.z.eq(Cat(*[c[:cb] for c in counts])), busy.eq(0)]
         with m.If(accept):
-            m.d.sync += [busy.eq(1), j.eq(0), active.eq((1 << P) - 1)]
+            m.d.sync += [busy.eq(1), wait.eq(1), j.eq(0), active.eq((1 << P) - 1)]
         return m
