@@ -320,7 +320,7 @@ def build_parser():
     s.add_argument("--board", required=True, choices=("icebreaker", "ulx3s-85f"))
     s.add_argument("--bundle", help="bundle folder, or random:NxK for untrained weights of that size "
                                     "(default: the committed default bundle)")
-    s.add_argument("--lanes", type=int, help="parallel lanes P (default: 4 on icebreaker, 64 on ulx3s-85f)")
+    s.add_argument("--lanes", type=int, help="parallel lanes P (default: 4 on icebreaker, 32 on ulx3s-85f)")
     s.add_argument("--seed", type=int, help="one nextpnr seed (default: seeds 1..3)")
     s.add_argument("--seeds", type=int, help="seed sweep: seeds 1..N, the Fmax distribution in the report")
     s.add_argument("--jobs", type=int, help="nextpnr runs at a time (default: the CPU count)")

@@ -53,7 +53,9 @@ class BoardLink(wiring.Component):
         tick = Signal()
         m.d.sync += [prescale.eq(prescale + 1), tick.eq(prescale.all())]
         stretch = Signal(3)
-        with m.If(link.error):
+        error = Signal()                # registered: the link's error decision is late in its cycle
+        m.d.sync += error.eq(link.error)
+        with m.If(error):
             m.d.sync += stretch.eq(4)
         with m.Elif(tick & (stretch != 0)):
             m.d.sync += stretch.eq(stretch - 1)

@@ -61,10 +61,11 @@ def get_board(name: str) -> Board:
         # F, W in SPRAM; 4 lanes use all 8 DSPs and 29 of 30 EBR (docs/synthesis.md)
         "icebreaker": dict(family="ice40", platform_name="iCEBreaker (iCE40 UP5K-SG48)", weights="ram", lanes=4,
                            search=4, reference="8x8 patches, K=128 (the default bundle)"),
-        # 64 lanes for <= 500 us; 1 threshold per word (768 x 12 bits): one true-dual-port DP16KD
-        # (at most 18 bits wide per port) serves two lanes' tables
+        # 32 lanes: with F and W in 189 of 208 DP16KD, 64 lanes placed (205/208) but nextpnr's
+        # router2 did not converge (docs/synthesis.md); 1 threshold per word (768 x 12 bits): one
+        # true-dual-port DP16KD (at most 18 bits wide per port) serves two lanes' tables
         "ulx3s-85f": dict(family="ecp5", platform_name="ULX3S (ECP5 LFE5U-85F-6 CABGA381)", weights="rom",
-                          lanes=64, search=1, reference="16x16 patches, K=512 (the paper configuration)"),
+                          lanes=32, search=1, reference="16x16 patches, K=512 (the paper configuration)"),
     }
     if name not in boards:
         raise ParameterError(f"unknown board {name!r}; choose one of {', '.join(boards)}")

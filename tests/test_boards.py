@@ -55,8 +55,8 @@ def test_constraints_reach_the_generated_files():
     top = BoardTop(ulx, _small(), 2)
     lpf = ulx.platform().prepare(top, name="top", **top.timing_constraints()).files["top.lpf"]
     assert 'LOCATE COMP "wifi_gpio0_0__io" SITE "L2";' in lpf
-    assert 'FREQUENCY NET "clk" 100 MHz;' in lpf
-    assert top.weights == "rom" and top.pll == dict(CLKI_DIV=1, CLKFB_DIV=4, CLKOP_DIV=6)
+    assert 'FREQUENCY NET "clk" 50 MHz;' in lpf                 # constraints/ulx3s-85f.toml core_mhz
+    assert top.weights == "rom" and top.pll == dict(CLKI_DIV=1, CLKFB_DIV=2, CLKOP_DIV=12)
 
 
 @pytest.mark.parametrize("name", BOARD_NAMES)
