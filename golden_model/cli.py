@@ -377,7 +377,7 @@ def build_parser():
     s.add_argument("--sim-samples", type=int, default=8, help="held-out samples co-simulated on the RTL")
     s.add_argument("--sim-iterations", type=int, default=16)
     s.add_argument("--board", default="icebreaker", choices=("icebreaker", "ulx3s-85f"),
-                   help="board to synthesise for (ulx3s-85f builds in ~1 h)")
+                   help="board to synthesise for (ulx3s-85f: about 20 min per seed on 2 cores)")
     s.add_argument("--lanes", type=int, help="lanes P (default: the board's)")
     s.add_argument("--seeds", type=int, default=3, help="nextpnr seeds: the Fmax distribution; the bitstream is the fastest")
     s.set_defaults(fn=cmd_flow)
