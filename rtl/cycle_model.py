@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 
-DRIVE_TAIL = 5        # FeedForwardDrive.latency_tail + 1: read, register, multiply, accumulate, output
+from .drive import FeedForwardDrive
+from .lateral import LateralUnits
+
+# the blocks' own timing constants, so the model cannot drift from them
+DRIVE_TAIL = FeedForwardDrive.latency_tail + 1     # read, register, multiply, accumulate, output
 PASS_OVERHEAD = 7     # memory read + MembraneUpdate (2) + SkidBuffer (1) + sampler output (2) + count settle
-ENTRY_OVERHEAD = 2    # spike-list read + lane selection per non-empty slot
-LATERAL_HANDOFF = 3   # LateralUnits.DRAIN_CYCLES + 1: its write pipeline drains, then the sequencer hands back
+ENTRY_OVERHEAD = LateralUnits.ENTRY_CYCLES         # spike-list read + lane selection per non-empty slot
+LATERAL_HANDOFF = LateralUnits.DRAIN_CYCLES + 1    # its write pipeline drains, then the sequencer hands back
 DEFAULT_SEARCH = 4    # Poisson-table thresholds the default (search) sampler reads per cycle
 SEARCH_OVERHEAD = 3   # PoissonSearch per slot beyond max_p floor(z_p / W): accept, first read, last compare
 

@@ -18,16 +18,15 @@ serves two lanes with W = 1 (768 x 12 bits); the iCE40 (one read port per EBR) s
 a copy per lane.
 
 Timing: a beat whose lanes draw counts z_p occupies the block for
-``compare_cycles(z) = max_p floor(z_p / W) + 3`` cycles (``SEARCH_OVERHEAD`` = 3 in
-rtl/cycle_model.py): one to accept it, one while the first word is read, then one compare per
-word until every lane has missed (max_p floor(z_p / W) + 1 compares). Table words are registered
+max_p floor(z_p / W) + ``SEARCH_OVERHEAD`` cycles (= 3, rtl/cycle_model.py, whose
+``sampler_cycles`` sums it over a pass): one to accept it, one while the first word is read,
+then one compare per word until every lane has missed (max_p floor(z_p / W) + 1 compares). Table words are registered
 before the compare, so a block RAM's clock-to-out and the P-lane "all missed" decision never
 share a cycle (the critical path of both boards before). The output beat follows one cycle
 after the last compare, and the next beat is accepted in that cycle.
 """
 from __future__ import annotations
 
-import numpy as np
 from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -36,18 +35,12 @@ from golden_model.errors import ParameterError
 from golden_model.formats import Formats
 from golden_model.sampler import GOLDEN, MASK32
 
-from .cycle_model import SEARCH_OVERHEAD
 from .poisson_sampler import pack, xorshift32
 
 
 def table_shape(fmt: Formats, per_cycle: int):
     """(depth, width) of one table copy: R rows of count_max + 1 thresholds, per_cycle per word."""
     return fmt.table_rows * (fmt.count_max + 1) // per_cycle, per_cycle * fmt.prob_bits
-
-
-def compare_cycles(z, per_cycle):
-    """Cycles one slot of counts z occupies the search sampler."""
-    return int(np.max(np.asarray(z) // per_cycle)) + SEARCH_OVERHEAD
 
 
 class PoissonSearch(wiring.Component):
