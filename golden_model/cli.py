@@ -52,28 +52,46 @@ def cmd_train(a):
     import torch
     from .config import get_config
     from .data import prepare
+    from .errors import ParameterError
     from .evaluate import float_metrics, quick_val, runaway_check
-    from .train import train
+    from .train import TrainingCollapsed, load_state, train
     torch.set_num_threads(a.threads)
-    cfg = get_config(a.config)
     over = {k: v for k, v in dict(steps=a.steps, lr=a.lr, n_latents=a.latents, beta=a.beta, t_train=a.t_train,
-                                  batch=a.batch, seed=a.seed).items() if v is not None}
+                                  batch=a.batch, seed=a.seed, kl_anneal_min_samples=a.beta_ramp_samples).items()
+            if v is not None}
     data_over = {k: v for k, v in dict(dataset=a.dataset, patch=a.patch, path=a.path).items() if v is not None}
-    if data_over:
-        import dataclasses
-        over["data"] = dataclasses.replace(cfg.data, **data_over)
-    cfg = cfg.replace(**over)
+    if a.resume:
+        given = sorted(k for k in (*over, *data_over))
+        if given or a.out or a.config:
+            raise ParameterError("--resume continues a run with its own configuration and folder; "
+                                 "drop " + ", ".join(["--config"] * bool(a.config) + ["--out"] * bool(a.out)
+                                                     + [f"--{k}" for k in given]))
+        _, cfg = load_state(a.resume)
+        out = Path(a.resume)
+    else:
+        cfg = get_config(a.config or "default")
+        if data_over:
+            import dataclasses
+            over["data"] = dataclasses.replace(cfg.data, **data_over)
+        cfg = cfg.replace(**over)
+        out = Path(a.out or f"runs/{cfg.name}")
     data = prepare(cfg.data)
-    out = Path(a.out or f"runs/{cfg.name}")
     print(f"[train] config {cfg.name}: N={data.n_inputs} K={cfg.n_latents} T_train={cfg.t_train} "
-          f"beta={cfg.beta} batch={cfg.batch} steps={cfg.steps} -> {out}")
-    model, hist = train(cfg, data, out_dir=out, eval_fn=quick_val(data.valid[:500]))
+          f"beta={cfg.beta} batch={cfg.batch} steps={cfg.steps} -> {out}", flush=True)
+    model, hist = train(cfg, data, out_dir=out, eval_fn=quick_val(data.valid[:500]), resume=bool(a.resume),
+                        checkpoint_minutes=a.checkpoint_minutes, max_minutes=a.max_minutes,
+                        log=lambda s: print(s, flush=True))
+    if "stopped_at" in hist:
+        return
     print(f"[train] done in {hist['seconds']:.0f} s; evaluating on held-out samples")
     m = float_metrics(model, data.valid[:2000], (16, 64, 256))
     for t, v in m.items():
         print(f"  T={t:4d}: R2 {v['r2']:.3f}, zeros {v['zeros']:.3f}")
     print(f"  runaway check: {runaway_check(model, data.valid[:1000])}")
     print(f"checkpoint: {out / 'checkpoint.pt'}")
+    if hist["collapse"] is not None:
+        raise TrainingCollapsed(hist["collapse"]["message"] + f" (the checkpoint was written anyway: "
+                                f"{out / 'checkpoint.pt'})")
 
 
 def cmd_export(a):
@@ -241,8 +259,12 @@ def build_parser():
     s.set_defaults(fn=cmd_data)
 
     s = sub.add_parser("train", help="train the float iP-VAE (BPTT)")
-    s.add_argument("--config", default="default", help="default | paper")
+    s.add_argument("--config", help="default | paper-cpu | paper (default: default)")
     s.add_argument("--out", help="output folder (default runs/<config>)")
+    s.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN from its last state")
+    s.add_argument("--max-minutes", type=float, help="stop after this long, state saved, to be resumed")
+    s.add_argument("--checkpoint-minutes", type=float, default=5.0, help="save the resumable state this often")
+    s.add_argument("--beta-ramp-samples", type=int, help="beta ramps over at least this many samples")
     s.add_argument("--steps", type=int)
     s.add_argument("--lr", type=float)
     s.add_argument("--latents", type=int)

@@ -46,7 +46,7 @@ def test_clamp():
 
 
 def test_schedules():
-    cfg = get_config("default").replace(steps=1000)
+    cfg = get_config("default").replace(steps=1000, kl_anneal_min_samples=0)   # the portions alone
     s0, s_mid, s_end = schedules(cfg, 0), schedules(cfg, 500), schedules(cfg, 999)
     assert s0["beta"] == pytest.approx(1e-4) and s0["clamp"] == pytest.approx(2.0) and s0["temp"] == 1.0
     assert s_mid["beta"] == pytest.approx(cfg.beta) and s_mid["clamp"] == pytest.approx(10.0)
