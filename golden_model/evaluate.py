@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .layout import seeds_for
 from .metrics import quality
 
 
@@ -44,7 +45,7 @@ def fixed_metrics(fixed, phi, x, ts=(16, 64, 256), seed=1, lanes=1):
     from .formats import encode_input
     from .golden import run
     codes, _ = encode_input(x, fixed.fmt)
-    seeds = (seed * 1_000_003 + np.arange(len(codes))) % (1 << 32)
+    seeds = seeds_for(seed, len(codes))
     res = run(fixed, codes, max(ts), seeds, lanes=lanes, record=ts)
     return {t: quality(x, res["z"][t], phi) for t in ts}
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-
 from . import bundle as bundle_mod
 from .data import prepare
 from .evaluate import fixed_metrics, float_metrics

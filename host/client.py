@@ -6,9 +6,9 @@ import time
 
 import numpy as np
 
-from golden_model import bundle as bundle_mod
-from golden_model.errors import IpvaeError
-from golden_model.golden import trace_one
+from ipvae.golden_model import bundle as bundle_mod
+from ipvae.golden_model.errors import IpvaeError
+from ipvae.golden_model.golden import trace_one
 
 from . import protocol as proto
 
@@ -51,7 +51,7 @@ class BoardSession:
                              f"0x{proto.model_fingerprint(fixed):08x}: rebuild it from this bundle")
 
     def load(self, fixed, lanes, progress=None):
-        from rtl.weight_store import weight_words
+        from ipvae.golden_model.layout import weight_words
         f_words, w_words = weight_words(fixed, lanes)
         frames = [(0, f) for f in proto.load_requests(0, f_words, lanes, fixed.fmt.weight_bits)]
         frames += [(1, f) for f in proto.load_requests(1, w_words, lanes, fixed.fmt.weight_bits)]
@@ -112,8 +112,8 @@ def run_host(a):
         import serial
     except ImportError:       # pragma: no cover - pyserial is a dependency
         raise IpvaeError("pyserial is not installed (pip install pyserial)") from None
-    from golden_model.data import prepare
-    from golden_model.formats import encode_input
+    from ipvae.golden_model.data import prepare
+    from ipvae.golden_model.formats import encode_input
     b = bundle_mod.load(a.bundle)
     x = prepare(b.data_spec(), log=lambda s: None).valid[:a.samples]
     codes, _ = encode_input(x, b.fmt)

@@ -15,7 +15,7 @@ from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.golden import FixedModel
+from ipvae.golden_model.golden import FixedModel
 
 from . import cycle_model
 from .host_link import HostLink

@@ -1,78 +1,22 @@
 """Board tops: a PLL raises the board's oscillator to the core clock, and rtl/board_link.py (UART
 host link, core, status lights) runs in that domain, held in reset until the PLL locks.
 
-Boards: ``icebreaker`` (iCE40 UP5K, weights in SPRAM loaded over the UART) and ``ulx3s-85f``
-(ECP5-85F, weights in block RAM from the bitstream). What the flow needs beyond the
+The boards and their facts are records in rtl/board_registry.py; what the flow needs beyond the
 amaranth-boards platforms (clock target, baud rate, lights, extra pins) is in
-constraints/<board>.toml; nothing here repeats it.
+constraints/<board>.toml; nothing here repeats either.
 """
-import tomllib
-from dataclasses import dataclass, field
-from pathlib import Path
-
 from amaranth import ClockDomain, Elaboratable, Instance, Module, Signal
 from amaranth.build import Attrs, Pins, Resource
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
-from golden_model.errors import ParameterError
+from ipvae.golden_model.errors import ParameterError
 
 from . import cycle_model
 from .board_link import BoardLink
+from .board_registry import BOARD_NAMES, BOARDS, Board, get_board
 
-CONSTRAINTS = Path(__file__).resolve().parent.parent / "constraints"
-
-
-@dataclass(frozen=True)
-class Board:
-    name: str
-    family: str                 # "ice40" | "ecp5"
-    platform_name: str
-    weights: str                # where F and W live: "ram" (loaded) or "rom" (bitstream)
-    lanes: int                  # default P for the reference configuration
-    search: int                 # sampler thresholds per cycle (table word width, see poisson_search.py)
-    reference: str              # the configuration the board is sized for
-    constraints: dict = field(default_factory=dict, compare=False, hash=False)
-
-    def platform(self):
-        if self.name == "icebreaker":
-            from amaranth_boards.icebreaker import ICEBreakerPlatform
-            return ICEBreakerPlatform()
-        from amaranth_boards.ulx3s import ULX3S_85F_Platform
-        return ULX3S_85F_Platform()
-
-    @property
-    def core_hz(self) -> float:
-        return float(self.constraints["clock"]["core_mhz"]) * 1e6
-
-    @property
-    def baud(self) -> int:
-        return int(self.constraints["uart"]["baud"])
-
-
-def _load(name, **kw):
-    path = CONSTRAINTS / f"{name}.toml"
-    with open(path, "rb") as f:
-        return Board(name=name, constraints=tomllib.load(f), **kw)
-
-
-def get_board(name: str) -> Board:
-    boards = {
-        # F, W in SPRAM; 4 lanes use all 8 DSPs and 29 of 30 EBR (docs/synthesis.md)
-        "icebreaker": dict(family="ice40", platform_name="iCEBreaker (iCE40 UP5K-SG48)", weights="ram", lanes=4,
-                           search=4, reference="8x8 patches, K=128 (the default bundle)"),
-        # 32 lanes: with F and W in 189 of 208 DP16KD, 64 lanes placed (205/208) but nextpnr's
-        # router2 did not converge (docs/synthesis.md); 1 threshold per word (768 x 12 bits): one
-        # true-dual-port DP16KD (at most 18 bits wide per port) serves two lanes' tables
-        "ulx3s-85f": dict(family="ecp5", platform_name="ULX3S (ECP5 LFE5U-85F-6 CABGA381)", weights="rom",
-                          lanes=32, search=1, reference="16x16 patches, K=512 (the paper configuration)"),
-    }
-    if name not in boards:
-        raise ParameterError(f"unknown board {name!r}; choose one of {', '.join(boards)}")
-    return _load(name, **boards[name])
-
-
-BOARD_NAMES = ("icebreaker", "ulx3s-85f")
+__all__ = ["Board", "BOARDS", "BOARD_NAMES", "BoardTop", "get_board", "ice40_pll", "ecp5_pll"]
 
 
 # ------------------------------------------------------------------------------------- PLLs

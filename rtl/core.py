@@ -31,14 +31,16 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.errors import ParameterError
-from golden_model.golden import FixedModel, check_lanes
+from ipvae.golden_model.errors import ParameterError
+from ipvae.golden_model.golden import FixedModel, check_lanes
+from ipvae.golden_model.layout import pack
+
 from . import cycle_model
 from .drive import FeedForwardDrive, check_weights
 from .lateral import LateralUnits
 from .membrane import MembraneUpdate
 from .output import OutputStreamer
-from .poisson_sampler import PoissonSampler, pack
+from .poisson_sampler import PoissonSampler
 from .poisson_search import PoissonSearch
 from .skid import SkidBuffer
 

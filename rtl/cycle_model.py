@@ -19,16 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .drive import FeedForwardDrive
-from .lateral import LateralUnits
+# every constant comes from rtl/timing.py, which the blocks read too (pure Python: no Amaranth here)
+from .timing import DEFAULT_SEARCH, DRIVE_TAIL, ENTRY_OVERHEAD, LATERAL_HANDOFF, PASS_OVERHEAD, SEARCH_OVERHEAD
 
-# the blocks' own timing constants, so the model cannot drift from them
-DRIVE_TAIL = FeedForwardDrive.latency_tail + 1     # read, register, multiply, accumulate, output
-PASS_OVERHEAD = 7     # memory read + MembraneUpdate (2) + SkidBuffer (1) + sampler output (2) + count settle
-ENTRY_OVERHEAD = LateralUnits.ENTRY_CYCLES         # spike-list read + lane selection per non-empty slot
-LATERAL_HANDOFF = LateralUnits.DRAIN_CYCLES + 1    # its write pipeline drains, then the sequencer hands back
-DEFAULT_SEARCH = 4    # Poisson-table thresholds the default (search) sampler reads per cycle
-SEARCH_OVERHEAD = 3   # PoissonSearch per slot beyond max_p floor(z_p / W): accept, first read, last compare
+__all__ = ["cycles", "iteration_cycles", "sampler_cycles", "slot_stats", "bound", "DEFAULT_SEARCH", "DRIVE_TAIL",
+           "ENTRY_OVERHEAD", "LATERAL_HANDOFF", "PASS_OVERHEAD", "SEARCH_OVERHEAD"]
 
 
 def slot_stats(z, lanes):

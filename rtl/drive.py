@@ -22,13 +22,14 @@ from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.errors import ParameterError
-from golden_model.formats import signed_bits
-from golden_model.golden import FixedModel
+from ipvae.golden_model.errors import ParameterError
+from ipvae.golden_model.formats import signed_bits
+from ipvae.golden_model.golden import FixedModel
+from ipvae.golden_model.layout import pack, weight_words
 
+from . import timing
 from .membrane import shift_round
-from .poisson_sampler import pack
-from .weight_store import WeightStore, weight_words
+from .weight_store import WeightStore
 
 WEIGHT_MODES = ("rom", "ram")
 
@@ -43,7 +44,7 @@ def load_layout(width, depth):
 
 
 class FeedForwardDrive(wiring.Component):
-    latency_tail = 4
+    latency_tail = timing.DRIVE_LATENCY_TAIL
 
     def __init__(self, fixed: FixedModel, lanes: int, weights: str = "rom"):
         check_weights(weights)

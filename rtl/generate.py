@@ -6,7 +6,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from golden_model import bundle as bundle_mod
+from ipvae.golden_model import bundle as bundle_mod
 
 from . import cycle_model
 from .core import IpvaeCore

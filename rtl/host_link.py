@@ -26,9 +26,9 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.errors import ParameterError
-from golden_model.golden import FixedModel
-from host import protocol as proto
+from ipvae.golden_model import protocol as proto
+from ipvae.golden_model.errors import ParameterError
+from ipvae.golden_model.golden import FixedModel
 
 from . import cycle_model
 from .core import IpvaeCore

@@ -31,11 +31,13 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.golden import FixedModel
+from ipvae.golden_model.golden import FixedModel
+from ipvae.golden_model.layout import weight_words
 
+from . import timing
 from .drive import check_weights, load_layout
 from .priority_encoder import lowest_set
-from .weight_store import WeightStore, weight_words
+from .weight_store import WeightStore
 
 
 def spike_layout(fmt, lanes, slots):
@@ -43,8 +45,8 @@ def spike_layout(fmt, lanes, slots):
 
 
 class LateralUnits(wiring.Component):
-    ENTRY_CYCLES = 2
-    DRAIN_CYCLES = 2      # after the last column's issue, until its write is under way
+    ENTRY_CYCLES = timing.LATERAL_ENTRY_CYCLES
+    DRAIN_CYCLES = timing.LATERAL_DRAIN_CYCLES
 
     def __init__(self, fixed: FixedModel, lanes: int, weights: str = "rom"):
         check_weights(weights)

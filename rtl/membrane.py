@@ -18,7 +18,9 @@ from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.golden import FixedModel
+from ipvae.golden_model.golden import FixedModel
+
+from . import timing
 
 
 def shift_round(v, s):
@@ -37,7 +39,7 @@ def layout_in(fixed: FixedModel, lanes: int):
 
 
 class MembraneUpdate(wiring.Component):
-    latency = 2
+    latency = timing.MEMBRANE_LATENCY
 
     def __init__(self, fixed: FixedModel, lanes: int):
         self.fixed, self.lanes = fixed, lanes

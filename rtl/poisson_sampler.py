@@ -20,8 +20,11 @@ from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.formats import Formats
-from golden_model.sampler import GOLDEN, MASK32
+from ipvae.golden_model.formats import Formats
+from ipvae.golden_model.layout import pack
+from ipvae.golden_model.sampler import GOLDEN, MASK32
+
+from . import timing
 
 
 def xorshift32(s):
@@ -31,16 +34,8 @@ def xorshift32(s):
     return b ^ (b << 5)[:32]
 
 
-def pack(values, width):
-    """Pack integers (two's complement, ``width`` bits each) into one word, element 0 lowest."""
-    word, mask = 0, (1 << width) - 1
-    for k, v in enumerate(values):
-        word |= (int(v) & mask) << (k * width)
-    return word
-
-
 class PoissonSampler(wiring.Component):
-    latency = 2
+    latency = timing.SAMPLER_LATENCY
 
     def __init__(self, fmt: Formats, table, lanes: int):
         self.fmt, self.table, self.lanes = fmt, table, lanes

@@ -18,7 +18,7 @@ serves two lanes with W = 1 (768 x 12 bits); the iCE40 (one read port per EBR) s
 a copy per lane.
 
 Timing: a beat whose lanes draw counts z_p occupies the block for
-max_p floor(z_p / W) + ``SEARCH_OVERHEAD`` cycles (= 3, rtl/cycle_model.py, whose
+max_p floor(z_p / W) + ``slot_overhead`` cycles (= 3, rtl/timing.py; rtl/cycle_model.py's
 ``sampler_cycles`` sums it over a pass): one to accept it, one while the first word is read,
 then one compare per word until every lane has missed (max_p floor(z_p / W) + 1 compares). Table words are registered
 before the compare, so a block RAM's clock-to-out and the P-lane "all missed" decision never
@@ -31,11 +31,13 @@ from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.errors import ParameterError
-from golden_model.formats import Formats
-from golden_model.sampler import GOLDEN, MASK32
+from ipvae.golden_model.errors import ParameterError
+from ipvae.golden_model.formats import Formats
+from ipvae.golden_model.layout import pack
+from ipvae.golden_model.sampler import GOLDEN, MASK32
 
-from .poisson_sampler import pack, xorshift32
+from . import timing
+from .poisson_sampler import xorshift32
 
 
 def table_shape(fmt: Formats, per_cycle: int):
@@ -44,6 +46,10 @@ def table_shape(fmt: Formats, per_cycle: int):
 
 
 class PoissonSearch(wiring.Component):
+    #: cycles per slot beyond max_p floor(z_p / W) (rtl/timing.py)
+    slot_overhead = timing.SEARCH_OVERHEAD
+    latency = timing.SAMPLER_LATENCY
+
     def __init__(self, fmt: Formats, table, lanes: int, per_cycle: int = 4):
         row = fmt.count_max + 1
         if per_cycle < 1 or row % per_cycle:

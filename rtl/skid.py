@@ -15,9 +15,11 @@ from amaranth import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from . import timing
+
 
 class SkidBuffer(wiring.Component):
-    latency = 1
+    latency = timing.SKID_LATENCY
 
     def __init__(self, shape):
         self.shape = shape

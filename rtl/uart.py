@@ -29,7 +29,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
-from golden_model.errors import ParameterError
+from ipvae.golden_model.errors import ParameterError
 
 
 def uart_divisor(clock_hz: float, baud: int) -> int:

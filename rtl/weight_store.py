@@ -25,21 +25,9 @@ from amaranth import Cat, ClockSignal, Instance, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.errors import ParameterError
+from ipvae.golden_model.errors import ParameterError
 
 SPRAM_WIDTH, SPRAM_DEPTH, SPRAM_COUNT = 16, 16384, 4
-
-
-def weight_words(fixed, lanes: int):
-    """The words of F and W as the core stores them, lane p in bits p*weight_bits:
-    F word s N + n = F[sP+p, n]; W word j K/P + s = W[sP+p, j]. Used for the ROM contents
-    and by the host link's LOAD frames."""
-    from .poisson_sampler import pack
-    P, K, N, wb = lanes, fixed.n_latents, fixed.n_inputs, fixed.fmt.weight_bits
-    S = K // P
-    f = [pack([fixed.F[s * P + p, n] for p in range(P)], wb) for s in range(S) for n in range(N)]
-    w = [pack([fixed.W[s * P + p, j] for p in range(P)], wb) for j in range(K) for s in range(S)]
-    return f, w
 
 
 def spram_tiles(width: int) -> int:

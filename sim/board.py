@@ -4,9 +4,9 @@ import json
 import uuid
 from pathlib import Path
 
-from golden_model import bundle as bundle_mod
-from rtl import cycle_model
-from rtl.board_link import BoardLink
+from ipvae.golden_model import bundle as bundle_mod
+from ipvae.rtl import cycle_model
+from ipvae.rtl.board_link import BoardLink
 
 from .runner import compile_design
 
@@ -33,7 +33,7 @@ def run_board(sim, bundle_path, lanes, cases, *, weights="rom", clock_hz=1_000_0
         clock_hz=clock_hz, max_iterations=max_iterations, timeout_cycles=timeout_cycles, search=search,
         load_chunk_words=load_chunk_words, reply_timeout_cycles=worst + 2 * timeout_cycles,
         cases=[dict(c, x=[int(v) for v in c["x"]]) for c in cases])))
-    xml = runner.test(test_module="sim.cocotb_board", hdl_toplevel=TOPLEVEL, build_dir=build_dir, test_dir=build_dir,
+    xml = runner.test(test_module="ipvae.sim.cocotb_board", hdl_toplevel=TOPLEVEL, build_dir=build_dir, test_dir=build_dir,
                       waves=waves, results_xml=str(build_dir / f"results-{tag}.xml"),
                       extra_env={"IPVAE_BOARD_PLAN": str(plan_file), "IPVAE_BOARD_RESULTS": str(results_file)},
                       log_file=build_dir / f"test-{tag}.log")

@@ -14,12 +14,12 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles
 
-from golden_model import bundle as bundle_mod
-from golden_model.golden import trace_one
-from host import protocol as proto
-from rtl import cycle_model
-from rtl.weight_store import weight_words
-from sim.uart_model import UartSink, UartSource
+from ipvae.golden_model import bundle as bundle_mod
+from ipvae.golden_model import protocol as proto
+from ipvae.golden_model.golden import trace_one
+from ipvae.golden_model.layout import weight_words
+from ipvae.rtl import cycle_model
+from ipvae.sim.uart_model import UartSink, UartSource
 
 PERIOD_NS = 10
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import cocotb
 import numpy as np
 
-from golden_model import bundle as bundle_mod
-from golden_model.golden import first_divergence, trace_one
-from rtl import cycle_model
-from sim.testbench import CoreTestbench
+from ipvae.golden_model import bundle as bundle_mod
+from ipvae.golden_model.golden import first_divergence, trace_one
+from ipvae.rtl import cycle_model
+from ipvae.sim.testbench import CoreTestbench
 
 
 @cocotb.test(timeout_time=3600, timeout_unit="sec")

@@ -2,15 +2,12 @@
 ``ipvae sim``)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from golden_model import bundle as bundle_mod
-from golden_model.data import prepare
-from golden_model.formats import Formats, encode_input
-from golden_model.golden import fold
-from golden_model.random_model import random_float_model
+from ipvae.golden_model import bundle as bundle_mod
+from ipvae.golden_model.data import prepare
+from ipvae.golden_model.formats import encode_input
+from ipvae.golden_model.layout import seeds_for
 
 from .runner import run_regression
 
@@ -20,8 +17,9 @@ def heldout_cases(bundle_path, samples, iterations, seed=1, offset=0):
     b = bundle_mod.load(bundle_path)
     data = prepare(b.data_spec(), log=lambda s: None)
     codes, _ = encode_input(data.valid[offset:offset + samples], b.fmt)
+    seeds = seeds_for(seed, len(codes), offset)
     return [dict(name=f"heldout{offset + i}", x=codes[i], iterations=iterations,
-                 seed=int((seed * 1_000_003 + offset + i) % (1 << 32))) for i in range(len(codes))]
+                 seed=int(seeds[i])) for i in range(len(codes))]
 
 
 def corner_cases(n_inputs, fmt, iterations, seed=7):
@@ -30,19 +28,6 @@ def corner_cases(n_inputs, fmt, iterations, seed=7):
     xs = dict(zeros=np.zeros(n_inputs), max_pos=np.full(n_inputs, hi), max_neg=np.full(n_inputs, lo),
               alternating=np.where(np.arange(n_inputs) % 2, hi, lo))
     return [dict(name=k, x=v.astype(int), iterations=iterations, seed=seed + i) for i, (k, v) in enumerate(xs.items())]
-
-
-def random_bundle(path, n, k, seed, u0=None, drive_scale=1.0):
-    """Save a random (untrained) bundle: a plausible dictionary, or with u0 fixed (e.g. -8 for
-    silence, +10 for saturated counts and both clamps)."""
-    tensors, extra = random_float_model(n, k, seed=seed, u0=u0, drive_scale=drive_scale)
-    phi, sigma2, eta = extra["phi"], extra["sigma2"], extra["eta"]
-    fixed = fold(tensors, Formats())
-    fl = dict(phi=phi, log_sigma=0.5 * np.log(sigma2), log_b=np.log(tensors["c"] / eta),
-              log_eta=np.array(np.log(eta)), u0_float=tensors["u0"])
-    bundle_mod.save(path, fixed, fl, dict(command=f"sim.regression.random_bundle(n={n}, k={k}, seed={seed}, u0={u0})",
-                                          metrics={}, data=None))
-    return Path(path)
 
 
 def summarise(res):

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from golden_model import bundle as bundle_mod
-from golden_model.errors import ParameterError
-from rtl import cycle_model
-from rtl.core import IpvaeCore
-from rtl.generate import core_parameters
+from ipvae.golden_model import bundle as bundle_mod
+from ipvae.golden_model.errors import ParameterError
+from ipvae.rtl import cycle_model
+from ipvae.rtl.core import IpvaeCore
+from ipvae.rtl.generate import core_parameters
 
 SIMULATORS = ("icarus", "verilator")
 TOPLEVEL = "ipvae_core"
@@ -97,7 +97,7 @@ def run_regression(sim, bundle_path, lanes, cases, build_root="sim_build", searc
     cases_file.write_text(json.dumps(dict(
         bundle=str(bundle_path or bundle_mod.DEFAULT_BUNDLE), params=params, gap=gap, backpressure=backpressure,
         tb_seed=tb_seed, cases=[dict(c, x=[int(v) for v in c["x"]]) for c in cases])))
-    xml = runner.test(test_module="sim.cocotb_core", hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+    xml = runner.test(test_module="ipvae.sim.cocotb_core", hdl_toplevel=TOPLEVEL, build_dir=build_dir,
                       test_dir=build_dir, waves=waves, results_xml=str(build_dir / f"results-{tag}.xml"),
                       extra_env={"IPVAE_SIM_CASES": str(cases_file), "IPVAE_SIM_RESULTS": str(results_file)},
                       log_file=build_dir / f"test-{tag}.log")

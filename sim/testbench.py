@@ -14,16 +14,9 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge
 from cocotb.utils import get_sim_time
 
+from ipvae.golden_model.layout import unpack
+
 PERIOD_NS = 10
-
-
-def unpack(word, n, width, signed):
-    out = np.empty(n, np.int64)
-    mask = (1 << width) - 1
-    for k in range(n):
-        v = (word >> (k * width)) & mask
-        out[k] = v - (1 << width) if signed and v >> (width - 1) else v
-    return out
 
 
 class CoreTestbench:

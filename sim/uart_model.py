@@ -60,8 +60,7 @@ class UartSink:
 
     async def read(self, n: int, timeout_cycles: int):
         """n bytes, or fewer if none arrives for ``timeout_cycles``."""
-        from cocotb.triggers import with_timeout
-        from cocotb.triggers import SimTimeoutError
+        from cocotb.triggers import SimTimeoutError, with_timeout
         out = bytearray()
         period = self._period_ns()
         for _ in range(n):

@@ -4,9 +4,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import pytest
 
-from golden_model.formats import Formats
-from golden_model.golden import fold
-from golden_model.random_model import random_float_model
+from ipvae.golden_model.formats import Formats
+from ipvae.golden_model.golden import fold
+from ipvae.golden_model.random_model import random_float_model
 
 
 @pytest.fixture(scope="session")
@@ -18,5 +18,5 @@ def small_fixed():
 
 @pytest.fixture(scope="session")
 def default_bundle():
-    from golden_model import bundle
+    from ipvae.golden_model import bundle
     return bundle.load()

@@ -2,11 +2,11 @@
 and timing constraints, parameter errors. No synthesis tools run here (tests/test_synth.py)."""
 import pytest
 
-from golden_model.errors import ParameterError
-from golden_model.formats import Formats
-from golden_model.golden import fold
-from golden_model.random_model import random_float_model
-from rtl.boards import BOARD_NAMES, BoardTop, ecp5_pll, get_board, ice40_pll
+from ipvae.golden_model.errors import ParameterError
+from ipvae.golden_model.formats import Formats
+from ipvae.golden_model.golden import fold
+from ipvae.golden_model.random_model import random_float_model
+from ipvae.rtl.boards import BOARD_NAMES, BoardTop, ecp5_pll, get_board, ice40_pll
 
 
 def test_ice40_pll_48_from_12():

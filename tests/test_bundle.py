@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from golden_model import bundle as B
-from golden_model.errors import BundleError
-from golden_model.formats import Formats
-from golden_model.golden import fold, run
-from golden_model.random_model import random_float_model
+from ipvae.golden_model import bundle as B
+from ipvae.golden_model.errors import BundleError
+from ipvae.golden_model.formats import Formats
+from ipvae.golden_model.golden import fold, run
+from ipvae.golden_model.random_model import random_float_model
 
 
 @pytest.fixture()

@@ -6,7 +6,7 @@ import numpy as np
 
 
 def ipvae(*args):
-    return subprocess.run([sys.executable, "-m", "golden_model.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "ipvae.cli", *args], capture_output=True, text=True,
                           timeout=600)
 
 

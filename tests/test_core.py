@@ -5,14 +5,14 @@ import random
 import numpy as np
 import pytest
 
-from golden_model.data import DataSpec, prepare
-from golden_model.errors import ParameterError
-from golden_model.formats import Formats, encode_input
-from golden_model.golden import first_divergence, fold, trace_one
-from rtl.core import IpvaeCore
-from rtl.weight_store import weight_words
-from golden_model.random_model import random_float_model
-from tests.core_sim import simulate
+from ipvae.golden_model.data import DataSpec, prepare
+from ipvae.golden_model.errors import ParameterError
+from ipvae.golden_model.formats import Formats, encode_input
+from ipvae.golden_model.golden import first_divergence, fold, trace_one
+from ipvae.golden_model.layout import weight_words
+from ipvae.golden_model.random_model import random_float_model
+from ipvae.rtl.core import IpvaeCore
+from ipvae.sim.amaranth_tb import simulate_core as simulate
 
 
 def check_runs(core, runs, results):

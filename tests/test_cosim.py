@@ -5,9 +5,10 @@ the session's tmp dir, so xdist workers never share one."""
 import numpy as np
 import pytest
 
-from golden_model.formats import Formats
-from golden_model.golden import trace_one
-from sim.regression import corner_cases, heldout_cases, random_bundle, run, summarise
+from ipvae.golden_model.formats import Formats
+from ipvae.golden_model.golden import trace_one
+from ipvae.golden_model.random_model import random_bundle
+from ipvae.sim.regression import corner_cases, heldout_cases, run, summarise
 
 SIMS = ["icarus", "verilator"]
 
@@ -43,7 +44,7 @@ def test_default_bundle_heldout_patches(sim, build_root):
 
 @pytest.mark.parametrize("sim", SIMS)
 def test_odd_sizes_and_corners(sim, build_root, odd_bundles):
-    from golden_model import bundle as B
+    from ipvae.golden_model import bundle as B
     rng = np.random.default_rng(0)
     cases = [dict(name=f"rand{i}", x=rng.integers(-128, 128, size=49), iterations=4, seed=s)
              for i, s in enumerate((0, 99, 2 ** 32 - 1))]

@@ -3,10 +3,10 @@ weight LOADs, INFER bit-exact against the golden and cycle models, every malform
 answered with its error and followed by a good inference, a framing error recovered."""
 import numpy as np
 
-from golden_model.data import DataSpec, prepare
-from golden_model.formats import encode_input
-from sim.board import run_board
-from sim.regression import random_bundle
+from ipvae.golden_model.data import DataSpec, prepare
+from ipvae.golden_model.formats import encode_input
+from ipvae.golden_model.random_model import random_bundle
+from ipvae.sim.board import run_board
 
 
 def _cases(codes, specs):

@@ -3,8 +3,8 @@ gets a clear error."""
 import numpy as np
 import pytest
 
-from golden_model.data import DataSpec, load_digits8, load_mnist5k, prepare
-from golden_model.errors import DataError
+from ipvae.golden_model.data import DataSpec, load_digits8, load_mnist5k, prepare
+from ipvae.golden_model.errors import DataError
 
 
 def test_photo_patches_deterministic_and_normalised():
@@ -26,7 +26,7 @@ def test_photo_patches_16_and_zca():
 
 
 def test_cache_round_trip(tmp_path, monkeypatch):
-    import golden_model.data as D
+    import ipvae.golden_model.data as D
     monkeypatch.setattr(D, "CACHE_DIR", tmp_path)
     spec = DataSpec("photos", patch=8, n_train=500, n_valid=100)
     a = prepare(spec, log=lambda s: None)
@@ -93,6 +93,6 @@ def test_other_data_errors(tmp_path):
 
 
 def test_negative_pixels_rejected():
-    from golden_model.data import whiten
+    from ipvae.golden_model.data import whiten
     with pytest.raises(DataError, match="pixel values must be >= 0 for log-intensity preprocessing"):
         whiten(-np.ones((16, 16)), 0.4)

@@ -4,12 +4,12 @@ import json
 import numpy as np
 import torch
 
-from golden_model import bundle as B
-from golden_model.config import get_config
-from golden_model.data import DataSpec, prepare
-from golden_model.export import export
-from golden_model.formats import Formats
-from golden_model.train import train
+from ipvae.golden_model import bundle as B
+from ipvae.golden_model.config import get_config
+from ipvae.golden_model.data import DataSpec, prepare
+from ipvae.golden_model.export import export
+from ipvae.golden_model.formats import Formats
+from ipvae.golden_model.train import train
 
 
 def test_train_export_load(tmp_path):

@@ -6,8 +6,8 @@ for the inputs' order. Seed noise of the float model itself is ~0.003 (docs/quan
 import numpy as np
 import pytest
 
-from golden_model.data import DataSpec, prepare
-from golden_model.evaluate import fixed_metrics, float_metrics
+from ipvae.golden_model.data import DataSpec, prepare
+from ipvae.golden_model.evaluate import fixed_metrics, float_metrics
 
 R2_TOL, ZEROS_TOL = 0.01, 0.02
 
@@ -45,8 +45,8 @@ def test_recorded_fixed_metrics_reproduce(default_bundle):
 
 
 def test_trace_drive_in_range(default_bundle, heldout):
-    from golden_model.formats import encode_input
-    from golden_model.golden import trace_one
+    from ipvae.golden_model.formats import encode_input
+    from ipvae.golden_model.golden import trace_one
     codes, _ = encode_input(heldout[:3], default_bundle.fmt)
     for c in codes:
         tr = trace_one(default_bundle.fixed, c, 32, seed=5, lanes=8)

@@ -3,11 +3,20 @@ lane dependence, divergence reports and parameter errors."""
 import numpy as np
 import pytest
 
-from golden_model.errors import DataError, ParameterError
-from golden_model.formats import Formats, encode_input, saturate, shift_round, signed_bits
-from golden_model.golden import (Divergence, drive, first_divergence, fold, lateral_dense,
-                                 lateral_event_driven, run, trace_one, update)
-from golden_model.random_model import random_float_model
+from ipvae.golden_model.errors import DataError, ParameterError
+from ipvae.golden_model.formats import Formats, encode_input, saturate, shift_round, signed_bits
+from ipvae.golden_model.golden import (
+    Divergence,
+    drive,
+    first_divergence,
+    fold,
+    lateral_dense,
+    lateral_event_driven,
+    run,
+    trace_one,
+    update,
+)
+from ipvae.golden_model.random_model import random_float_model
 
 
 def test_shift_round_half_up_and_left_shift():

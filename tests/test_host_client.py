@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from golden_model.formats import Formats
-from golden_model.golden import fold
-from golden_model.random_model import random_float_model
-from host.client import BoardError, BoardSession, stream
-from rtl.host_link import HostLink
+from ipvae.golden_model.formats import Formats
+from ipvae.golden_model.golden import fold
+from ipvae.golden_model.random_model import random_float_model
+from ipvae.host.client import BoardError, BoardSession, stream
+from ipvae.rtl.host_link import HostLink
 
 
 class Bundleish:

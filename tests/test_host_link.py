@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from golden_model.errors import ParameterError
-from golden_model.formats import Formats
-from golden_model.golden import fold, trace_one
-from golden_model.random_model import random_float_model
-from host import protocol as proto
-from rtl import cycle_model
-from rtl.host_link import HostLink
-from rtl.weight_store import weight_words
+from ipvae.golden_model import protocol as proto
+from ipvae.golden_model.errors import ParameterError
+from ipvae.golden_model.formats import Formats
+from ipvae.golden_model.golden import fold, trace_one
+from ipvae.golden_model.layout import weight_words
+from ipvae.golden_model.random_model import random_float_model
+from ipvae.rtl import cycle_model
+from ipvae.rtl.host_link import HostLink
+from ipvae.sim.amaranth_tb import stalls, stream_put
 
 TIMEOUT = 300
 
@@ -24,6 +25,7 @@ TIMEOUT = 300
 def exchange(link, requests, seed=0, gap=0.3, pause=None):
     """Send each request (bytes, or ("pause", cycles)) and return the replies as (type, payload)."""
     rng = random.Random(seed)
+    gaps = stalls("random", seed, gap)
     out = []
 
     async def send(ctx):
@@ -32,12 +34,7 @@ def exchange(link, requests, seed=0, gap=0.3, pause=None):
                 await ctx.tick().repeat(req[1])
                 continue
             for b in req:
-                while rng.random() < gap:
-                    await ctx.tick()
-                ctx.set(link.rx.payload, b)
-                ctx.set(link.rx.valid, 1)
-                await ctx.tick().until(link.rx.ready)
-                ctx.set(link.rx.valid, 0)
+                await stream_put(ctx, link.rx, b, gaps)
             # request/response: wait until the link hunts for the next frame
             await ctx.tick().repeat(2)
             while ctx.get(link.busy) or not ctx.get(link.rx.ready):

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from golden_model.config import get_config
-from golden_model.data import DataSpec, prepare
-from golden_model.errors import ParameterError
-from golden_model.model import IPVAE, clamp_u
-from golden_model.relaxed_poisson import relaxed_poisson
-from golden_model.train import n_exp_for_rate, schedules, train
+from ipvae.golden_model.config import get_config
+from ipvae.golden_model.data import DataSpec, prepare
+from ipvae.golden_model.errors import ParameterError
+from ipvae.golden_model.model import IPVAE, clamp_u
+from ipvae.golden_model.relaxed_poisson import relaxed_poisson
+from ipvae.golden_model.train import n_exp_for_rate, schedules, train
 
 
 def test_relaxed_poisson_low_temperature_is_poisson():

@@ -4,10 +4,10 @@ import struct
 import numpy as np
 import pytest
 
-from golden_model.formats import Formats
-from golden_model.golden import fold
-from golden_model.random_model import random_float_model
-from host import protocol as proto
+from ipvae.golden_model import protocol as proto
+from ipvae.golden_model.formats import Formats
+from ipvae.golden_model.golden import fold
+from ipvae.golden_model.random_model import random_float_model
 
 
 def test_crc8_check_value():
@@ -79,7 +79,7 @@ def test_read_reply_errors(data, message):
 def test_load_requests_split_words():
     tensors, _ = random_float_model(6, 8, seed=2)
     fx = fold(tensors, Formats())
-    from rtl.weight_store import weight_words
+    from ipvae.golden_model.layout import weight_words
     f_words, _ = weight_words(fx, 4)
     frames = proto.load_requests(0, f_words, 4, 8, chunk_words=5)
     assert len(frames) == -(-len(f_words) // 5)

@@ -3,10 +3,18 @@ import numpy as np
 import pytest
 from scipy.stats import chi2, poisson
 
-from golden_model.errors import ParameterError
-from golden_model.formats import Formats
-from golden_model.sampler import (PrngLanes, check_table, lane_seeds, poisson_table, sample_counts,
-                                  table_rates, table_row, xorshift32)
+from ipvae.golden_model.errors import ParameterError
+from ipvae.golden_model.formats import Formats
+from ipvae.golden_model.sampler import (
+    PrngLanes,
+    check_table,
+    lane_seeds,
+    poisson_table,
+    sample_counts,
+    table_rates,
+    table_row,
+    xorshift32,
+)
 
 FMT = Formats()
 

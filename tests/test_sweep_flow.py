@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from golden_model.errors import ParameterError
-from rtl.sweep import pareto, run_sweep
+from ipvae.golden_model.errors import ParameterError
+from ipvae.sweep import pareto, run_sweep
 
 
 def test_pareto_marks_undominated_points():
@@ -36,7 +36,7 @@ def test_sweep_two_points(tmp_path):
 def test_flow_end_to_end(tmp_path):
     """The README's main command on a reduced sample count: every stage, every plot."""
     out = tmp_path / "flow"
-    subprocess.run([sys.executable, "-m", "golden_model.cli", "flow", "--out", str(out), "--samples", "200",
+    subprocess.run([sys.executable, "-m", "ipvae.cli", "flow", "--out", str(out), "--samples", "200",
                     "--sim-samples", "2"], check=True)
     for name in ("report.md", "dictionary.png", "reconstructions.png", "raster.png", "curves.png",
                  "cycles_per_iteration.png", "synth_icebreaker/report.md"):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rtl.synth import compare_with_baseline, synthesize
+from ipvae.synth import compare_with_baseline, synthesize
 
 
 def _fits(report):

@@ -1,13 +1,12 @@
 """The trainer's resumable state, ramp floors and collapse detection (issue 12)."""
-import numpy as np
 import pytest
 import torch
 
-from golden_model.cli import main
-from golden_model.config import get_config
-from golden_model.data import DataSpec, prepare
-from golden_model.errors import ParameterError
-from golden_model.train import CollapseMonitor, load_state, ramp_spans, schedules, train
+from ipvae.cli import main
+from ipvae.golden_model.config import get_config
+from ipvae.golden_model.data import DataSpec, prepare
+from ipvae.golden_model.errors import ParameterError
+from ipvae.golden_model.train import CollapseMonitor, load_state, ramp_spans, schedules, train
 
 
 @pytest.fixture(scope="module")

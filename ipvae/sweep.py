@@ -10,11 +10,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-
-from golden_model import bundle as bundle_mod
-from golden_model.errors import ParameterError
-
-from .boards import get_board
+from ipvae.golden_model import bundle as bundle_mod
+from ipvae.golden_model.errors import ParameterError
+from ipvae.rtl.board_registry import get_board
 
 T_SWEEP = 32
 LOGIC = {"ice40": "LC", "ecp5": "LUT4"}
@@ -22,7 +20,7 @@ LOGIC = {"ice40": "LC", "ecp5": "LUT4"}
 
 def width_bundle(b, weight_bits, out):
     """The bundle's float model folded at another weight width, saved as a bundle."""
-    from golden_model.golden import fold
+    from ipvae.golden_model.golden import fold
     path = Path(out) / f"bundle_w{weight_bits}"
     if not (path / "bundle.json").exists():
         fmt = dataclasses.replace(b.fmt, weight_bits=weight_bits)
@@ -37,8 +35,8 @@ def width_bundle(b, weight_bits, out):
 
 
 def quality(bundle_path, samples):
-    from golden_model.data import prepare
-    from golden_model.evaluate import fixed_metrics
+    from ipvae.golden_model.data import prepare
+    from ipvae.golden_model.evaluate import fixed_metrics
     b = bundle_mod.load(bundle_path)
     x = prepare(b.data_spec(), log=lambda s: None).valid[:samples]
     m = fixed_metrics(b.fixed, b.phi, x, (T_SWEEP,))[T_SWEEP]
@@ -47,7 +45,7 @@ def quality(bundle_path, samples):
 
 def _point(board_name, bundle_path, lanes, weight_bits, out_dir, seeds, samples):
     """One sweep point in a worker process; a build that does not fit is a result, not a failure."""
-    from .synth import synthesize
+    from ipvae.synth import synthesize
     t0 = time.time()
     q = quality(bundle_path, samples)
     rec = dict(lanes=lanes, weight_bits=weight_bits, **q)
@@ -63,7 +61,7 @@ def _point(board_name, bundle_path, lanes, weight_bits, out_dir, seeds, samples)
                    logic_pct=100 * logic["used"] / logic["available"],
                    utilization={k: v["used"] for k, v in rep["utilization"].items()}, report=str(out_dir))
     except Exception as exc:            # placement failures: the point does not fit the device
-        from .synth import inference_cycles
+        from ipvae.synth import inference_cycles
         b = bundle_mod.load(bundle_path)
         cyc = inference_cycles(b, lanes, T_SWEEP, get_board(board_name).search)
         clock = get_board(board_name).core_hz / 1e6
@@ -118,7 +116,7 @@ def run_sweep(board_name, lanes_list, widths, bundle=None, out="runs/sweep", job
     pareto(points)
     for p in points:
         p["label"] = f"P={p['lanes']} w={p['weight_bits']}"
-    from golden_model.plots import plot_pareto
+    from ipvae.golden_model.plots import plot_pareto
     plot_pareto(points, out / "pareto.png", f"{board.platform_name}, T={T_SWEEP}")
     (out / "sweep.json").write_text(json.dumps(points, indent=1))
     logic = LOGIC[board.family]

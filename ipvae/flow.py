@@ -22,14 +22,13 @@ def _stage(n, total, text):
 
 
 def run_flow(a):
-    from . import bundle as bundle_mod
-    from .data import prepare
-    from .evaluate import fixed_metrics, float_metrics, metrics_table, runaway_check
-    from .formats import encode_input
-    from .golden import trace_one
-    from . import plots
-
-    from rtl.boards import get_board
+    from ipvae.golden_model import bundle as bundle_mod
+    from ipvae.golden_model import plots
+    from ipvae.golden_model.data import prepare
+    from ipvae.golden_model.evaluate import fixed_metrics, float_metrics, metrics_table, runaway_check
+    from ipvae.golden_model.formats import encode_input
+    from ipvae.golden_model.golden import trace_one
+    from ipvae.rtl.boards import get_board
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     total = 6
@@ -42,10 +41,11 @@ def run_flow(a):
     bundle_path = a.bundle
     if a.retrain:
         import torch
-        from .config import get_config
-        from .export import export
-        from .formats import Formats
-        from .train import train
+
+        from ipvae.golden_model.config import get_config
+        from ipvae.golden_model.export import export
+        from ipvae.golden_model.formats import Formats
+        from ipvae.golden_model.train import train
         torch.set_num_threads(2)
         cfg = get_config("default")
         data = prepare(cfg.data)
@@ -75,7 +75,9 @@ def run_flow(a):
     t0 = time.time()
     _stage(4, total, f"RTL and co-simulation (Verilator, {a.sim_samples} held-out patches, T={a.sim_iterations}, "
                      f"P={lanes}, sampler W={board.search})")
-    from sim.regression import heldout_cases, run as cosim, summarise, table as sim_table
+    from ipvae.sim.regression import heldout_cases, summarise
+    from ipvae.sim.regression import run as cosim
+    from ipvae.sim.regression import table as sim_table
     cases = heldout_cases(bundle_path, a.sim_samples, a.sim_iterations)
     res = cosim("verilator", bundle_path, lanes, cases, out / "sim_build", gap=0.2, backpressure=0.2,
                 search=board.search)
@@ -91,13 +93,13 @@ def run_flow(a):
     t0 = time.time()
     seeds = list(range(1, a.seeds + 1))
     _stage(5, total, f"synthesis for {board.platform_name}: P={lanes}, nextpnr seeds {seeds}")
-    from rtl.synth import synthesize
+    from ipvae.synth import synthesize
     synth = synthesize(a.board, bundle=bundle_path, lanes=lanes, seeds=seeds, out_dir=out / f"synth_{a.board}")
     timings["synthesis"] = time.time() - t0
 
     _stage(6, total, f"report -> {out}")
-    from rtl import cycle_model
-    from .golden import run as golden_run
+    from ipvae.golden_model.golden import run as golden_run
+    from ipvae.rtl import cycle_model
     T_LAT = synth["cycles"]["iterations"]
     lat_x = x[:64]
     lat_codes, _ = encode_input(lat_x, b.fmt)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from golden_model.formats import encode_input
-from golden_model.golden import run
-
-from . import cycle_model
-from .poisson_search import table_shape
+from ipvae.golden_model.formats import encode_input
+from ipvae.golden_model.golden import run
+from ipvae.golden_model.layout import seeds_for
+from ipvae.rtl import cycle_model
+from ipvae.rtl.poisson_search import table_shape
 
 SEARCH = cycle_model.DEFAULT_SEARCH
 
@@ -53,7 +53,7 @@ def memory_blocks(n, k, lanes, fmt, widths, modes, per_cycle=SEARCH, copies=None
 def measured_spikes(bundle, x, iterations, lanes, seed=1):
     """Counts of every sampling pass (B, T+1, K) of the golden model on inputs x."""
     codes, _ = encode_input(x, bundle.fmt)
-    seeds = (seed * 1_000_003 + np.arange(len(codes))) % (1 << 32)
+    seeds = seeds_for(seed, len(codes))
     res = run(bundle.fixed, codes, iterations, seeds, lanes=lanes, trace=True)
     return np.stack([res["z"][t] for t in range(iterations + 1)], axis=1)
 
@@ -84,7 +84,7 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1):
             return np.where(spike, rng.choice(zs_ref, size=spike.shape), 0)
         return draw
 
-    from .boards import get_board
+    from ipvae.rtl.board_registry import get_board
     w, w_ecp5 = get_board("icebreaker").search, get_board("ulx3s-85f").search
     UP5K = dict(clock_mhz=get_board("icebreaker").core_hz / 1e6)          # constraints/<board>.toml
     ECP5 = dict(clock_mhz=get_board("ulx3s-85f").core_hz / 1e6)

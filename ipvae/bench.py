@@ -25,8 +25,9 @@ def _best_of(fn, repeats):
 def cpu_latency(b, x, batch, repeats=3):
     """Seconds per inference of the golden model and the float model at one batch size."""
     import torch
-    from .formats import encode_input
-    from .golden import run
+
+    from ipvae.golden_model.formats import encode_input
+    from ipvae.golden_model.golden import run
     codes, _ = encode_input(x[:batch], b.fmt)
     seeds = np.arange(batch) + 1
     t_np = _best_of(lambda: run(b.fixed, codes, T_BENCH, seeds, lanes=1), repeats) / batch
@@ -48,7 +49,7 @@ def fpga_latency(report_path):
 
 
 def cosim_speed(bundle_path, build_root, samples=4, iterations=16, lanes=8):
-    from sim.regression import heldout_cases, run, summarise
+    from ipvae.sim.regression import heldout_cases, run, summarise
     cases = heldout_cases(bundle_path, samples, iterations)
     run("verilator", bundle_path, lanes, cases, build_root)            # build once, not timed
     return summarise(run("verilator", bundle_path, lanes, cases, build_root))
@@ -57,11 +58,13 @@ def cosim_speed(bundle_path, build_root, samples=4, iterations=16, lanes=8):
 def training_speed(steps=(20, 80)):
     """Seconds per optimiser step of the default config on this CPU (the full run is 7,000 steps):
     the difference of two short runs, so set-up and the final evaluation cancel."""
-    import torch
-    from .config import get_config
-    from .data import prepare
-    from .train import train
     import dataclasses
+
+    import torch
+
+    from ipvae.golden_model.config import get_config
+    from ipvae.golden_model.data import prepare
+    from ipvae.golden_model.train import train
     data = prepare(get_config("default").data, log=lambda s: None)
     torch.set_num_threads(os.cpu_count() or 1)
     times = []
@@ -74,9 +77,10 @@ def training_speed(steps=(20, 80)):
 
 
 def run_bench(a):
-    from . import bundle as bundle_mod
-    from .data import prepare
     import torch
+
+    from ipvae.golden_model import bundle as bundle_mod
+    from ipvae.golden_model.data import prepare
     torch.set_num_threads(os.cpu_count() or 1)
     b = bundle_mod.load(a.bundle)
     x = prepare(b.data_spec(), log=lambda s: None).valid[:256]

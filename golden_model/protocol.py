@@ -178,3 +178,8 @@ def model_fingerprint(fixed) -> int:
     for a in (fixed.F, fixed.W, fixed.c, fixed.u0, fixed.table, np.array([fixed.e_f, fixed.e_w])):
         h.update(np.ascontiguousarray(np.asarray(a, dtype=np.int64)).tobytes())
     return int.from_bytes(h.digest()[:4], "little")
+
+
+def uart_bytes_per_inference(n, k):
+    """INFER request plus its RESULT reply (counts only) on the wire, in bytes."""
+    return len(infer_request(np.zeros(n, np.int64), 0, 0)) + 4 + result_length(k, False) + 1

@@ -1,0 +1,20 @@
+"""Benchmarks: bench.
+
+Heavy modules are imported inside the command functions: `ipvae --help` and argument errors stay fast."""
+from __future__ import annotations
+
+
+def cmd_bench(a):
+    from ipvae.bench import run_bench
+    run_bench(a)
+
+
+def register(sub):
+    s = sub.add_parser("bench", help="FPGA vs NumPy vs PyTorch latency, co-simulation and training speed "
+                                      "(docs/benchmarks.md)")
+    s.add_argument("--bundle")
+    s.add_argument("--reports", nargs="*", default=[f"docs/synthesis/{name}.json" for name in ("icebreaker", "ulx3s-85f")],
+                   help="synthesis reports whose Fmax sets the FPGA rows")
+    s.add_argument("--build", default="sim_build")
+    s.add_argument("--write", default="docs/benchmarks.md")
+    s.set_defaults(fn=cmd_bench)

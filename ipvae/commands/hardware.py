@@ -1,0 +1,111 @@
+"""Hardware commands: rtl, latency, synth, sweep.
+
+Heavy modules are imported inside the command functions: `ipvae --help` and argument errors stay fast."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ipvae.rtl.board_registry import BOARD_NAMES, BOARDS  # pure Python, no HDL import at start-up
+from ipvae.rtl.timing import DEFAULT_SEARCH
+
+
+def cmd_rtl(a):
+    from ipvae.rtl.generate import generate
+    search = None if a.search == 0 else a.search
+    v, j = generate(a.bundle, a.lanes, a.out, max_iterations=a.max_iterations, trace=a.trace, search=search)
+    print(f"wrote {v} and {j}")
+
+
+def cmd_latency(a):
+    from ipvae.golden_model import bundle as bundle_mod
+    from ipvae.golden_model.data import prepare
+    from ipvae.latency import write_latency_doc
+    b = bundle_mod.load(a.bundle)
+    data = prepare(b.data_spec())
+    write_latency_doc(b, data.valid[:a.samples], a.write, iterations=a.iterations)
+    print(Path(a.write).read_text())
+
+
+def cmd_synth(a):
+    from ipvae.synth import synthesize
+    if a.seeds is not None and a.seed is not None:
+        from ipvae.golden_model.errors import ParameterError
+        raise ParameterError("give --seed S or --seeds N, not both")
+    # default: seeds 1..3, and the bitstream from the fastest (one seed is a lucky or unlucky number)
+    seeds = list(range(1, a.seeds + 1)) if a.seeds else ([a.seed] if a.seed else [1, 2, 3])
+    report = synthesize(a.board, bundle=a.bundle, lanes=a.lanes, seeds=seeds, out_dir=a.out,
+                        max_iterations=a.max_iterations, weights=a.weights, core_mhz=a.clock_mhz,
+                        iterations=a.iterations, jobs=a.jobs, search=a.search)
+    if a.record_baseline:
+        from ipvae.synth import BASELINES, record_baseline
+        record_baseline(report)
+        print(f"recorded the baseline in {BASELINES}")
+
+
+def cmd_sweep(a):
+    from ipvae.sweep import run_sweep
+
+    def ints(text, what):
+        try:
+            return [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            from ipvae.golden_model.errors import ParameterError
+            raise ParameterError(f"{what} must be comma-separated integers, got {text!r}") from None
+    run_sweep(a.board, ints(a.lanes, "--lanes"), ints(a.weight_bits, "--weight-bits"), bundle=a.bundle, out=a.out,
+              jobs=a.jobs, seeds=list(range(1, a.seeds + 1)), samples=a.samples,
+              log=lambda s: print(s, flush=True))
+
+
+def _board_defaults(attr):
+    return ", ".join(f"{getattr(b, attr)} on {name}" for name, b in BOARDS.items())
+
+
+def register(sub):
+    s = sub.add_parser("rtl", help="write the core's Verilog and a JSON of its parameters")
+    s.add_argument("--bundle", help="bundle folder (default: the committed default bundle)")
+    s.add_argument("--lanes", type=int, default=8, help="parallel lanes P (must divide K)")
+    s.add_argument("--max-iterations", type=int, default=1023)
+    s.add_argument("--trace", action="store_true", help="include the per-iteration trace stream")
+    s.add_argument("--search", type=int, default=DEFAULT_SEARCH,
+                   help="Poisson-table thresholds the sampler reads per cycle (divides 16); 0: parallel sampler")
+    s.add_argument("--out", default="build/rtl")
+    s.set_defaults(fn=cmd_rtl)
+
+    s = sub.add_parser("latency", help="cycle-model latency and memory tables (docs/latency.md)")
+    s.add_argument("--bundle")
+    s.add_argument("--samples", type=int, default=200)
+    s.add_argument("--iterations", type=int, default=32)
+    s.add_argument("--write", default="docs/latency.md")
+    s.set_defaults(fn=cmd_latency)
+
+    s = sub.add_parser("synth", help="board top -> Yosys -> nextpnr (per seed) -> bitstream + report")
+    s.add_argument("--board", required=True, choices=BOARD_NAMES)
+    s.add_argument("--bundle", help="bundle folder, or random:NxK for untrained weights of that size "
+                                    "(default: the committed default bundle)")
+    s.add_argument("--lanes", type=int, help="parallel lanes P (default: the board's, " + _board_defaults("lanes") + ")")
+    s.add_argument("--seed", type=int, help="one nextpnr seed (default: seeds 1..3)")
+    s.add_argument("--seeds", type=int, help="seed sweep: seeds 1..N, the Fmax distribution in the report")
+    s.add_argument("--jobs", type=int, help="nextpnr runs at a time (default: the CPU count)")
+    s.add_argument("--weights", choices=("rom", "ram"), help="F and W in bitstream ROM or loaded over the UART "
+                                                           "(default: the board's, " + _board_defaults("weights") + ")")
+    s.add_argument("--clock-mhz", type=float, help="core clock (default: constraints/<board>.toml)")
+    s.add_argument("--max-iterations", type=int, default=1023)
+    s.add_argument("--iterations", type=int, default=32, help="T for the latency figures")
+    s.add_argument("--search", type=int, help="sampler thresholds per cycle; 0: parallel sampler "
+                                          "(default: the board's, rtl/boards.py)")
+    s.add_argument("--out", help="output folder (default runs/synth/<board>)")
+    s.add_argument("--record-baseline", action="store_true",
+                   help="store resources and Fmax as the baseline for these tool versions (tests/baselines)")
+    s.set_defaults(fn=cmd_synth)
+
+    s = sub.add_parser("sweep", help="lanes x weight widths: golden-model quality, cycle model and synthesis per "
+                                      "point (parallel, cached); Pareto plot")
+    s.add_argument("--board", default="icebreaker", choices=BOARD_NAMES)
+    s.add_argument("--lanes", default="1,2,4,8", help="comma-separated lane counts")
+    s.add_argument("--weight-bits", default="6,8,10", help="comma-separated weight widths")
+    s.add_argument("--bundle", help="bundle folder (default: the committed default bundle)")
+    s.add_argument("--seeds", type=int, default=1, help="nextpnr seeds per point")
+    s.add_argument("--samples", type=int, default=300, help="held-out patches for the quality figures")
+    s.add_argument("--jobs", type=int, help="points at a time (default: the CPU count)")
+    s.add_argument("--out", default="runs/sweep")
+    s.set_defaults(fn=cmd_sweep)

@@ -1,0 +1,23 @@
+"""Talking to a board over its UART: host.
+
+Heavy modules are imported inside the command functions: `ipvae --help` and argument errors stay fast."""
+from __future__ import annotations
+
+
+def cmd_host(a):
+    from ipvae.host.client import run_host
+    run_host(a)
+
+
+def register(sub):
+    s = sub.add_parser("host", help="stream inputs to a board over its UART and print the results")
+    s.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1 (iCEBreaker: the second FTDI channel)")
+    s.add_argument("--baud", type=int, default=115200)
+    s.add_argument("--bundle", help="the bundle the board was built from (default: the committed default)")
+    s.add_argument("--samples", type=int, default=10, help="held-out patches to send")
+    s.add_argument("--iterations", type=int, default=32)
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--lanes", type=int, help="lanes the board was built with (checked against INFO)")
+    s.add_argument("--with-u", action="store_true", help="ask for the final u as well as z")
+    s.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a reply")
+    s.set_defaults(fn=cmd_host)

