@@ -7,10 +7,9 @@ import time
 import numpy as np
 
 from ipvae.golden_model import bundle as bundle_mod
+from ipvae.golden_model import protocol as proto
 from ipvae.golden_model.errors import IpvaeError
 from ipvae.golden_model.golden import trace_one
-
-from . import protocol as proto
 
 
 class BoardError(IpvaeError):

@@ -27,6 +27,7 @@ from ipvae.golden_model.random_model import random_bundle
 from ipvae.rtl import cycle_model
 from ipvae.rtl.board_registry import FAMILY_TOOLS
 from ipvae.rtl.boards import BoardTop, get_board
+from ipvae.rtl.core_config import CoreConfig
 
 
 def _say(message):
@@ -136,8 +137,8 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
     search = board.search if search is None else (search or None)
     t_all = time.time()
 
-    top = BoardTop(board, b.fixed, lanes, max_iterations=max_iterations, weights=weights, search=search,
-                   core_mhz=core_mhz)
+    config = CoreConfig(b.fixed, lanes, max_iterations=max_iterations, search=search, weights=weights or board.weights)
+    top = BoardTop(board, config, core_mhz=core_mhz)
     log(f"[synth] {board.platform_name}: N={b.fixed.n_inputs}, K={b.fixed.n_latents}, P={lanes}, "
         f"weights in {'SPRAM (loaded over UART)' if top.weights == 'ram' and board.family == 'ice40' else top.weights}, "
         f"core clock {top.pll_mhz:g} MHz (PLL), UART {top.baud} baud")

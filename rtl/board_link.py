@@ -15,9 +15,8 @@ from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ipvae.golden_model.golden import FixedModel
-
-from . import cycle_model
+from .core import IpvaeCore
+from .core_config import CoreConfig
 from .host_link import HostLink
 from .uart import UARTReceiver, UARTTransmitter, uart_divisor
 
@@ -27,16 +26,14 @@ class BoardLink(wiring.Component):
     tx: Out(1, init=1)
     leds: Out(3)
 
-    def __init__(self, fixed: FixedModel, lanes: int, *, clock_hz: int, baud: int, max_iterations: int = 1023,
-                 weights: str = "rom", search=cycle_model.DEFAULT_SEARCH, timeout_cycles: int | None = None):
+    def __init__(self, config: CoreConfig, *, clock_hz: int, baud: int, timeout_cycles: int | None = None):
         self.divisor = uart_divisor(clock_hz, baud)
         self.clock_hz, self.baud = int(clock_hz), int(baud)
         if timeout_cycles is None:
             # 100 ms, and never under 64 byte times
             timeout_cycles = max(self.clock_hz // 10, 64 * 10 * self.divisor)
-        self.link = HostLink(fixed, lanes, clock_hz=clock_hz, timeout_cycles=timeout_cycles,
-                             max_iterations=max_iterations, weights=weights, search=search)
-        self.core = self.link.core
+        self.core = IpvaeCore(config)
+        self.link = HostLink(self.core, clock_hz=clock_hz, timeout_cycles=timeout_cycles)
         super().__init__()
 
     def elaborate(self, platform):

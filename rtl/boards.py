@@ -12,9 +12,9 @@ from amaranth.lib.cdc import ResetSynchronizer
 
 from ipvae.golden_model.errors import ParameterError
 
-from . import cycle_model
 from .board_link import BoardLink
 from .board_registry import BOARD_NAMES, BOARDS, Board, get_board
+from .core_config import CoreConfig
 
 __all__ = ["Board", "BOARDS", "BOARD_NAMES", "BoardTop", "get_board", "ice40_pll", "ecp5_pll"]
 
@@ -71,16 +71,17 @@ def ecp5_pll(f_in_mhz: float, f_out_mhz: float):
 class BoardTop(Elaboratable):
     """The core on a board: PLL, reset until lock, BoardLink on the UART pins, status lights."""
 
-    def __init__(self, board: Board, fixed, lanes: int, *, max_iterations: int = 1023, weights: str | None = None,
-                 search=cycle_model.DEFAULT_SEARCH, core_mhz: float | None = None, baud: int | None = None):
+    def __init__(self, board: Board, config: CoreConfig, *, core_mhz: float | None = None, baud: int | None = None):
+        """config: the core to build; its ``weights`` is the board's placement unless given otherwise
+        (build it with ``board.core_config(fixed, ...)``)."""
         self.board = board
         self.core_mhz = float(core_mhz or board.constraints["clock"]["core_mhz"])
         self.baud = int(baud or board.baud)
-        self.weights = weights or board.weights
+        self.weights = config.weights
+        self.config = config
         self.in_mhz = None
         self.pll = None
-        self.link = BoardLink(fixed, lanes, clock_hz=int(round(self._pll_out() * 1e6)), baud=self.baud,
-                              max_iterations=max_iterations, weights=self.weights, search=search)
+        self.link = BoardLink(config, clock_hz=int(round(self._pll_out() * 1e6)), baud=self.baud)
 
     def _pll_out(self):
         c = self.board.constraints["clock"]

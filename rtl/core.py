@@ -31,12 +31,13 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ipvae.golden_model.errors import ParameterError
-from ipvae.golden_model.golden import FixedModel, check_lanes
+from ipvae.golden_model.golden import FixedModel
 from ipvae.golden_model.layout import pack
 
 from . import cycle_model
-from .drive import FeedForwardDrive, check_weights
+from .bits import index_bits, value_bits
+from .core_config import CoreConfig
+from .drive import FeedForwardDrive
 from .lateral import LateralUnits
 from .membrane import MembraneUpdate
 from .output import OutputStreamer
@@ -46,45 +47,39 @@ from .skid import SkidBuffer
 
 
 class IpvaeCore(wiring.Component):
-    def __init__(self, fixed: FixedModel, lanes: int, max_iterations: int = 1023, trace: bool = False,
-                 search: int | None = cycle_model.DEFAULT_SEARCH, weights: str = "rom"):
-        """search: Poisson-table thresholds read per cycle by the search sampler (a divisor of
-        count_max + 1), or None for the parallel sampler (one wide table word per lane).
-        weights: "rom" (F and W initialised block RAM) or "ram" (loaded at run time through
-        ``load``; on an iCE40 platform they go to SPRAM)."""
-        check_lanes(fixed.n_latents, lanes)
-        check_weights(weights)
-        self.weights = weights
-        if search is not None and (not isinstance(search, int) or search < 1 or (fixed.fmt.count_max + 1) % search):
-            raise ParameterError(f"search must divide {fixed.fmt.count_max + 1} (count_max + 1) or be None, "
-                                 f"got {search!r}")
-        self.search = search
-        if not isinstance(max_iterations, int) or not 1 <= max_iterations < 2 ** 20:
-            raise ParameterError(f"max_iterations must be in 1..2^20-1, got {max_iterations!r}")
-        fixed.check()
+    def __init__(self, config: CoreConfig | FixedModel, lanes: int | None = None, **kw):
+        """``IpvaeCore(CoreConfig(...))``, or the same keywords: ``IpvaeCore(fixed, lanes, max_iterations=...,
+        trace=..., search=..., weights=...)`` (rtl/core_config.py documents and checks them)."""
+        if not isinstance(config, CoreConfig):
+            config = CoreConfig(config, lanes, **kw)
+        elif lanes is not None or kw:
+            raise TypeError("give a CoreConfig or the keywords, not both")
+        self.config = config
+        fixed, lanes, max_iterations, trace = config.fixed, config.lanes, config.max_iterations, config.trace
+        self.weights, self.search = config.weights, config.search
         self.fixed, self.lanes, self.max_iterations, self.has_trace = fixed, lanes, max_iterations, trace
         fmt = fixed.fmt
         self.slots = fixed.n_latents // lanes
         p, s = lanes, self.slots
         self.output_layout = data.StructLayout({"z": unsigned(p * fmt.count_bits), "u": unsigned(p * fmt.u_bits)})
         self.trace_layout = data.StructLayout({
-            "iteration": unsigned(max(max_iterations.bit_length(), 1)),
-            "slot": unsigned(max((s - 1).bit_length(), 1)),
+            "iteration": unsigned(value_bits(max_iterations)),
+            "slot": unsigned(index_bits(s)),
             "z": unsigned(p * fmt.count_bits), "u": unsigned(p * fmt.u_bits)})
         members = {
             "i": In(stream.Signature(signed(fmt.input_bits))),
             "o": Out(stream.Signature(self.output_layout)),
-            "iterations": In(unsigned(max(max_iterations.bit_length(), 1))),
+            "iterations": In(unsigned(value_bits(max_iterations))),
             "seed": In(unsigned(32)),
             "cycles": Out(unsigned(32)),
             "busy": Out(1),
         }
         if trace:
             members["trace"] = Out(stream.Signature(self.trace_layout))
-        if weights == "ram":
+        if self.weights == "ram":
             depth = max(fixed.n_inputs, fixed.n_latents) * self.slots
             self.load_layout = data.StructLayout({
-                "matrix": unsigned(1), "addr": unsigned(max((depth - 1).bit_length(), 1)),
+                "matrix": unsigned(1), "addr": unsigned(index_bits(depth)),
                 "data": unsigned(lanes * fmt.weight_bits)})
             members["load"] = In(stream.Signature(self.load_layout))
         super().__init__(members)
@@ -99,7 +94,7 @@ class IpvaeCore(wiring.Component):
         fx, fmt, P, S = self.fixed, self.fixed.fmt, self.lanes, self.slots
         N = fx.n_inputs
         ub, cb, dw = fmt.u_bits, fmt.count_bits, fx.widths()["drive"]
-        sw = max((S - 1).bit_length(), 1)
+        sw = index_bits(S)
 
         # ---------------------------------------------------------------- memories
         def mem(name, width, depth, init=None):

@@ -22,7 +22,7 @@ import numpy as np
 # every constant comes from rtl/timing.py, which the blocks read too (pure Python: no Amaranth here)
 from .timing import DEFAULT_SEARCH, DRIVE_TAIL, ENTRY_OVERHEAD, LATERAL_HANDOFF, PASS_OVERHEAD, SEARCH_OVERHEAD
 
-__all__ = ["cycles", "iteration_cycles", "sampler_cycles", "slot_stats", "bound", "DEFAULT_SEARCH", "DRIVE_TAIL",
+__all__ = ["cycles", "worst_case", "iteration_cycles", "sampler_cycles", "slot_stats", "bound", "DEFAULT_SEARCH", "DRIVE_TAIL",
            "ENTRY_OVERHEAD", "LATERAL_HANDOFF", "PASS_OVERHEAD", "SEARCH_OVERHEAD"]
 
 
@@ -61,6 +61,12 @@ def cycles(n_inputs, n_latents, lanes, iterations, z_passes, per_cycle=DEFAULT_S
     reads per cycle, or None for the parallel sampler."""
     s = n_latents // lanes
     return s * n_inputs + DRIVE_TAIL + sum(iteration_cycles(n_latents, lanes, iterations, z_passes, per_cycle))
+
+
+def worst_case(fixed, lanes, iterations, per_cycle=DEFAULT_SEARCH):
+    """The most cycles an inference can take: every neuron spikes at the count cap in every pass."""
+    z = np.full((iterations + 1, fixed.n_latents), fixed.fmt.count_max)
+    return cycles(fixed.n_inputs, fixed.n_latents, lanes, iterations, z, per_cycle)
 
 
 def bound(n_inputs, n_latents, lanes, iterations, z_passes):

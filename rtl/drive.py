@@ -22,25 +22,13 @@ from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ipvae.golden_model.errors import ParameterError
 from ipvae.golden_model.formats import signed_bits
 from ipvae.golden_model.golden import FixedModel
 from ipvae.golden_model.layout import pack, weight_words
 
 from . import timing
 from .membrane import shift_round
-from .weight_store import WeightStore
-
-WEIGHT_MODES = ("rom", "ram")
-
-
-def check_weights(weights):
-    if weights not in WEIGHT_MODES:
-        raise ParameterError(f"weights must be one of {WEIGHT_MODES}, got {weights!r}")
-
-
-def load_layout(width, depth):
-    return data.StructLayout({"addr": unsigned(max((depth - 1).bit_length(), 1)), "data": unsigned(width)})
+from .weight_memory import WeightMemory, check_weights, load_layout
 
 
 class FeedForwardDrive(wiring.Component):
@@ -82,17 +70,12 @@ class FeedForwardDrive(wiring.Component):
         en = Signal()
         m.d.comb += en.eq(~self.o.valid | self.o.ready)
         m.d.comb += [x_rd.en.eq(en), c_rd.en.eq(en)]
-        if self.weights == "rom":
-            m.submodules.f_mem = f_mem = memory.Memory(
-                shape=unsigned(P * wb), depth=S * N,
-                init=weight_words(fx, P)[0])
-            f_rd = f_mem.read_port()
-            m.d.comb += [f_rd.addr.eq(f_addr), f_rd.en.eq(en), f_data.eq(f_rd.data)]
-        else:
-            m.submodules.f_store = f_store = WeightStore(P * wb, S * N)
-            m.d.comb += [f_store.addr.eq(Mux(loading, self.load.payload.addr, f_addr)),
-                         f_store.wr_data.eq(self.load.payload.data), f_store.wr_en.eq(loading & self.load.valid),
-                         f_store.rd_en.eq(en & ~loading), f_data.eq(f_store.rd_data)]
+        m.submodules.f_mem = f_mem = WeightMemory(P * wb, S * N, self.weights,
+                                                  weight_words(fx, P)[0] if self.weights == "rom" else None)
+        m.d.comb += [f_mem.rd_addr.eq(f_addr), f_mem.rd_en.eq(en), f_data.eq(f_mem.rd_data)]
+        if self.weights == "ram":
+            m.d.comb += [f_mem.loading.eq(loading), f_mem.wr_addr.eq(self.load.payload.addr),
+                         f_mem.wr_data.eq(self.load.payload.data), f_mem.wr_en.eq(self.load.valid)]
 
         n_in = Signal(range(N + 1))
         s_i, n_i = Signal(range(S + 1)), Signal(range(N + 1))

@@ -1,4 +1,4 @@
-"""Host link: the UART protocol of docs/uart_protocol.md in front of an :class:`IpvaeCore`.
+"""Host link: the UART protocol of docs/uart_protocol.md in front of an :class:`IpvaeCore` (given to it).
 
 Members
 -------
@@ -17,45 +17,24 @@ inside a word) only at the end, so a LOAD that fails those after writing leaves 
 ``timeout_cycles`` without a byte: nothing can wedge the link. Bytes that arrive while a
 reply is being computed or sent are dropped (the protocol is request/response).
 
+The link is two parts: the request side here (frame receiver, checks, input buffer, LOAD writes,
+feeding the core) and :class:`rtl.reply_writer.ReplyWriter` (reply frames, the RESULT body from
+the core's output beats, the reply checksum).
+
 Timing (cycles, after the request's checksum byte): an INFER feeds its N codes in 2 N cycles,
 then the core runs ``IpvaeCore.cycles_for`` + 2 cycles to its first output beat; the reply
 leaves at the UART's pace, one byte per ``i.ready``.
 """
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
+from amaranth import Array, Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ipvae.golden_model import protocol as proto
 from ipvae.golden_model.errors import ParameterError
-from ipvae.golden_model.golden import FixedModel
 
-from . import cycle_model
 from .core import IpvaeCore
-
-
-def _crc8_masks():
-    """The CRC-8 byte step is linear in v = crc ^ byte: output bit i is the parity of v & mask[i]."""
-    masks = [0] * 8
-    for j in range(8):
-        out = proto.crc8(bytes([1 << j]))
-        for i in range(8):
-            if out >> i & 1:
-                masks[i] |= 1 << j
-    return masks
-
-
-_CRC8_MASKS = _crc8_masks()
-
-
-def crc8_step(crc, byte):
-    """One byte of host/protocol.py's CRC-8 (polynomial 0x07) as logic: 8 parity trees."""
-    v = crc ^ byte
-    return Cat(*[(v & mask).xor() for mask in _CRC8_MASKS])
-
-
-def _bytes(value, n):
-    return [value[8 * i:8 * i + 8] if len(value) > 8 * i else Const(0, 8) for i in range(n)]
+from .reply_writer import ReplyWriter, crc8_step
 
 
 class HostLink(wiring.Component):
@@ -65,8 +44,11 @@ class HostLink(wiring.Component):
     busy: Out(1)
     error: Out(1)
 
-    def __init__(self, fixed: FixedModel, lanes: int, *, clock_hz: int, timeout_cycles: int,
-                 max_iterations: int = 1023, weights: str = "rom", search=cycle_model.DEFAULT_SEARCH):
+    def __init__(self, core: IpvaeCore, *, clock_hz: int, timeout_cycles: int):
+        """core: the inference core the link drives (it becomes the link's submodule)."""
+        if not isinstance(core, IpvaeCore):
+            raise ParameterError(f"HostLink drives an IpvaeCore, got {type(core).__name__}")
+        fixed, lanes, max_iterations, weights = core.fixed, core.lanes, core.max_iterations, core.weights
         fmt = fixed.fmt
         for what, bits, most in (("input_bits", fmt.input_bits, 8), ("weight_bits", fmt.weight_bits, 16),
                                  ("count_bits", fmt.count_bits, 8), ("u_bits", fmt.u_bits, 16)):
@@ -79,7 +61,7 @@ class HostLink(wiring.Component):
             raise ParameterError("N and K too large for 16-bit frame lengths")
         if not isinstance(timeout_cycles, int) or timeout_cycles < 16:
             raise ParameterError(f"timeout_cycles must be an integer >= 16, got {timeout_cycles!r}")
-        self.core = IpvaeCore(fixed, lanes, max_iterations=max_iterations, search=search, weights=weights)
+        self.core = core
         self.fixed, self.lanes, self.weights = fixed, lanes, weights
         self.clock_hz, self.timeout_cycles = int(clock_hz), timeout_cycles
         self.fingerprint = proto.model_fingerprint(fixed)
@@ -146,58 +128,18 @@ class HostLink(wiring.Component):
             with m.If(err == 0):
                 m.d.sync += err.eq(code)
 
-        # ------------------------------------------------------------ reply state
-        reply = Signal(8)                       # reply type being sent
-        hidx = Signal(5)
-        tcrc = Signal(8)
-        slot = Signal(range(S + 1))
-        bidx = Signal(range(3 * P + 1))
+        # ------------------------------------------------------------ replies
+        m.submodules.reply = writer = ReplyWriter(core, ram=ram, fingerprint=self.fingerprint, clock_hz=self.clock_hz)
+        wiring.connect(m, core.o, writer.beats)
+        wiring.connect(m, writer.tx, wiring.flipped(self.tx))
         with_u = Signal()
-        beat_z = Signal(P * fmt.count_bits)
-        beat_u = Signal(P * fmt.u_bits)
         cycles = Signal(32)
         t_run = Signal(16)
-
-        result_len = Mux(with_u, proto.result_length(K, True), proto.result_length(K, False))
-        heads = {
-            proto.ERROR: [proto.MAGIC_REPLY, proto.ERROR, 2, 0, Cat(err, Const(0, 4)), kind],
-            proto.INFO_REPLY: [proto.MAGIC_REPLY, proto.INFO_REPLY, proto.INFO_LENGTH, 0, proto.VERSION,
-                               *_bytes(Const(N, 16), 2), *_bytes(Const(K, 16), 2), *_bytes(Const(P, 16), 2),
-                               *_bytes(Const(core.max_iterations, 16), 2), fmt.input_bits, fmt.count_bits,
-                               fmt.u_bits, fmt.weight_bits, int(ram),
-                               Cat(valid_upto[0] == depth[0], valid_upto[1] == depth[1], Const(0, 6)),
-                               *_bytes(Const(self.fingerprint, 32), 4), *_bytes(Const(self.clock_hz, 32), 4)],
-            proto.LOAD_REPLY: [proto.MAGIC_REPLY, proto.LOAD_REPLY, 5, 0, matrix, *_bytes(addr0, 2),
-                               *_bytes(words, 2)],
-            proto.RESULT: [proto.MAGIC_REPLY, proto.RESULT, *_bytes(result_len, 2), *_bytes(cycles, 4),
-                           *_bytes(t_run, 2)],
-        }
-        head_byte = Signal(8)
-        head_last = Signal()
-        with m.Switch(reply):
-            for rk, items in heads.items():
-                with m.Case(rk):
-                    m.d.comb += [head_byte.eq(Array(Const(v, 8) if isinstance(v, int) else v for v in items)[hidx]),
-                                 head_last.eq(hidx == len(items) - 1)]
-
-        # body byte b of a RESULT beat: lane b // r, z (b % r == 0) or u's low/high byte
-        record = Mux(with_u, 3, 1)
-        body_items = []
-        for p in range(P):
-            z = beat_z.word_select(p, fmt.count_bits)
-            u = beat_u.word_select(p, fmt.u_bits).as_signed()
-            u16 = Signal(16, name=f"u16_{p}")
-            m.d.comb += u16.eq(u)
-            body_items += [(p, 0, z), (p, 1, u16[:8]), (p, 2, u16[8:])]
-        body_byte = Signal(8)
-        with m.Switch(Cat(with_u, bidx)):
-            for p, part, value in body_items:
-                if part == 0:
-                    with m.Case((p << 1) | 0):          # z only: byte p
-                        m.d.comb += body_byte.eq(value)
-                with m.Case(((3 * p + part) << 1) | 1):  # with u: byte 3p + part
-                    m.d.comb += body_byte.eq(value)
-        body_last = bidx == P * record - 1
+        m.d.comb += [writer.fields.err.eq(err), writer.fields.request.eq(kind),
+                     writer.fields.f_loaded.eq(valid_upto[0] == depth[0]),
+                     writer.fields.w_loaded.eq(valid_upto[1] == depth[1]),
+                     writer.fields.matrix.eq(matrix), writer.fields.addr0.eq(addr0), writer.fields.words.eq(words),
+                     writer.fields.cycles.eq(cycles), writer.fields.t_run.eq(t_run), writer.fields.with_u.eq(with_u)]
 
         m.d.comb += [core.iterations.eq(t_req), core.seed.eq(seed)]
         m.d.sync += t_bad.eq(t_req > self.core.max_iterations)
@@ -205,8 +147,8 @@ class HostLink(wiring.Component):
         m.d.comb += [x_rd.addr.eq(n_feed), core.i.payload.eq(x_rd.data.as_signed())]
 
         def start_reply(kind_):
-            m.d.sync += [reply.eq(kind_), hidx.eq(0), tcrc.eq(0)]
-            m.next = "HEAD"
+            m.d.comb += [writer.start.eq(1), writer.kind.eq(kind_)]
+            m.next = "REPLY"
 
         def input_ok(b):
             # the code must fit input_bits as a signed value: bits input_bits-1 .. 7 all equal
@@ -361,7 +303,6 @@ class HostLink(wiring.Component):
                 with m.If(core.i.ready):
                     m.d.sync += n_feed.eq(n_feed + 1)
                     with m.If(n_feed == N - 1):
-                        m.d.sync += slot.eq(0)
                         m.next = "RUN"
                     with m.Else():
                         m.next = "FEED_ADDR"
@@ -370,37 +311,10 @@ class HostLink(wiring.Component):
                 with m.If(core.o.valid):
                     m.d.sync += cycles.eq(core.cycles)
                     start_reply(proto.RESULT)
-            # --------------------------------------------------------- reply
-            with m.State("HEAD"):
-                m.d.comb += [self.busy.eq(reply == proto.RESULT), self.tx.valid.eq(1), self.tx.payload.eq(head_byte)]
-                with m.If(self.tx.ready):
-                    m.d.sync += hidx.eq(hidx + 1)
-                    with m.If(hidx != 0):
-                        m.d.sync += tcrc.eq(crc8_step(tcrc, head_byte))
-                    with m.If(head_last):
-                        with m.If(reply == proto.RESULT):
-                            m.next = "BEAT"
-                        with m.Else():
-                            m.next = "TAIL"
-            with m.State("BEAT"):               # take the next output beat of the core
-                m.d.comb += self.busy.eq(1)
-                with m.If(core.o.valid):
-                    m.d.comb += core.o.ready.eq(1)
-                    m.d.sync += [beat_z.eq(core.o.payload.z), beat_u.eq(core.o.payload.u), bidx.eq(0),
-                                 slot.eq(slot + 1)]
-                    m.next = "BODY"
-            with m.State("BODY"):
-                m.d.comb += [self.busy.eq(1), self.tx.valid.eq(1), self.tx.payload.eq(body_byte)]
-                with m.If(self.tx.ready):
-                    m.d.sync += [bidx.eq(bidx + 1), tcrc.eq(crc8_step(tcrc, body_byte))]
-                    with m.If(body_last):
-                        with m.If(slot == S):
-                            m.next = "TAIL"
-                        with m.Else():
-                            m.next = "BEAT"
-            with m.State("TAIL"):
-                m.d.comb += [self.busy.eq(reply == proto.RESULT), self.tx.valid.eq(1), self.tx.payload.eq(tcrc)]
-                with m.If(self.tx.ready):
+            # --------------------------------------------------------- reply (rtl/reply_writer.py)
+            with m.State("REPLY"):
+                m.d.comb += self.busy.eq(writer.busy)
+                with m.If(writer.done):
                     m.next = "HUNT"
         return m
 

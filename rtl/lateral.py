@@ -35,13 +35,13 @@ from ipvae.golden_model.golden import FixedModel
 from ipvae.golden_model.layout import weight_words
 
 from . import timing
-from .drive import check_weights, load_layout
+from .bits import index_bits
 from .priority_encoder import lowest_set
-from .weight_store import WeightStore
+from .weight_memory import WeightMemory, check_weights, load_layout
 
 
 def spike_layout(fmt, lanes, slots):
-    return data.StructLayout({"z": unsigned(lanes * fmt.count_bits), "slot": unsigned(max((slots - 1).bit_length(), 1))})
+    return data.StructLayout({"z": unsigned(lanes * fmt.count_bits), "slot": unsigned(index_bits(slots))})
 
 
 class LateralUnits(wiring.Component):
@@ -72,20 +72,15 @@ class LateralUnits(wiring.Component):
         m = Module()
         fx, fmt, P, S, K = self.fixed, self.fixed.fmt, self.lanes, self.slots, self.fixed.n_latents
         wb, cb, lw = fmt.weight_bits, fmt.count_bits, fx.widths()["lateral"]
-        sw = max((S - 1).bit_length(), 1)
+        sw = index_bits(S)
         w_addr, w_data = Signal(range(max(K * S, 2))), Signal(P * wb)
         loading = Signal()
-        if self.weights == "rom":
-            m.submodules.w_mem = w_mem = memory.Memory(
-                shape=unsigned(P * wb), depth=K * S,
-                init=weight_words(fx, P)[1])
-            w_rd = w_mem.read_port()
-            m.d.comb += [w_rd.addr.eq(w_addr), w_data.eq(w_rd.data)]
-        else:
-            m.submodules.w_store = w_store = WeightStore(P * wb, K * S)
-            m.d.comb += [w_store.addr.eq(Mux(loading, self.load.payload.addr, w_addr)),
-                         w_store.wr_data.eq(self.load.payload.data), w_store.wr_en.eq(loading & self.load.valid),
-                         w_store.rd_en.eq(~loading), w_data.eq(w_store.rd_data)]
+        m.submodules.w_mem = w_mem = WeightMemory(P * wb, K * S, self.weights,
+                                                  weight_words(fx, P)[1] if self.weights == "rom" else None)
+        m.d.comb += [w_mem.rd_addr.eq(w_addr), w_mem.rd_en.eq(1), w_data.eq(w_mem.rd_data)]
+        if self.weights == "ram":
+            m.d.comb += [w_mem.loading.eq(loading), w_mem.wr_addr.eq(self.load.payload.addr),
+                         w_mem.wr_data.eq(self.load.payload.data), w_mem.wr_en.eq(self.load.valid)]
         m.submodules.l_mem = l_mem = memory.Memory(shape=unsigned(P * lw), depth=S, init=[])
         m.submodules.list_mem = list_mem = memory.Memory(shape=unsigned(P * cb + sw), depth=S, init=[])
         l_wr = l_mem.write_port()

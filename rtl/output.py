@@ -21,11 +21,13 @@ from amaranth import Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .bits import index_bits
+
 
 class OutputStreamer(wiring.Component):
     def __init__(self, slots: int, z_bits: int, u_bits: int):
         self.slots = slots
-        sw = max((slots - 1).bit_length(), 1)
+        sw = index_bits(slots)
         super().__init__({
             "start": In(1),
             "done": Out(1),

@@ -22,16 +22,9 @@ from amaranth.lib.wiring import In, Out
 
 from ipvae.golden_model.formats import Formats
 from ipvae.golden_model.layout import pack
-from ipvae.golden_model.sampler import GOLDEN, MASK32
 
 from . import timing
-
-
-def xorshift32(s):
-    """One xorshift32 (13, 17, 5) step of a 32-bit value (combinational)."""
-    a = s ^ (s << 13)[:32]
-    b = a ^ (a >> 17)
-    return b ^ (b << 5)[:32]
+from .prng import prng_lane
 
 
 class PoissonSampler(wiring.Component):
@@ -60,18 +53,10 @@ class PoissonSampler(wiring.Component):
             m.submodules[f"table{p}"] = tab = memory.Memory(
                 shape=unsigned(zmax * pb), depth=rows, init=[pack(self.table[r], pb) for r in range(rows)])
             rd = tab.read_port()
-            state = Signal(32, name=f"prng{p}")
-            rnd = Signal(pb, name=f"rnd{p}")
+            _, rnd = prng_lane(m, p, seed=self.seed, reseed=self.reseed, step=en & self.i.valid, prob_bits=pb)
             u = self.i.payload.u.word_select(p, ub).as_signed()
             row = (u >> (fmt.u_frac - fmt.sampler_frac)) + (8 << fmt.sampler_frac)
             m.d.comb += [rd.addr.eq(Mux(row > rows - 1, rows - 1, row)), rd.en.eq(en)]
-            nxt = xorshift32(state)
-            c_p = (GOLDEN * (p + 1)) & MASK32
-            with m.If(self.reseed):
-                st = self.seed ^ c_p
-                m.d.sync += state.eq(Mux(st == 0, c_p, st))
-            with m.Elif(en & self.i.valid):
-                m.d.sync += [state.eq(nxt), rnd.eq(nxt[32 - pb:32])]
             z = Signal(range(zmax + 1), name=f"z{p}")
             m.d.comb += z.eq(sum((rnd < rd.data.word_select(k, pb)).as_unsigned() for k in range(zmax)))
             zs.append(z[:cb])

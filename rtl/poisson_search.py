@@ -34,10 +34,9 @@ from amaranth.lib.wiring import In, Out
 from ipvae.golden_model.errors import ParameterError
 from ipvae.golden_model.formats import Formats
 from ipvae.golden_model.layout import pack
-from ipvae.golden_model.sampler import GOLDEN, MASK32
 
 from . import timing
-from .poisson_sampler import xorshift32
+from .prng import prng_lane
 
 
 def table_shape(fmt: Formats, per_cycle: int):
@@ -100,8 +99,7 @@ class PoissonSearch(wiring.Component):
             ports += [tab.read_port() for _ in range(min(2, P - q))]
         for p in range(P):
             rd = ports[p]
-            state = Signal(32, name=f"prng{p}")
-            rnd = Signal(pb, name=f"rnd{p}")
+            _, rnd = prng_lane(m, p, seed=self.seed, reseed=self.reseed, step=accept, prob_bits=pb)
             row = Signal(range(rows), name=f"row{p}")
             zc = Signal(range(zmax + 2), name=f"zc{p}")
             u = self.i.payload.u.word_select(p, ub).as_signed()
@@ -118,15 +116,11 @@ class PoissonSearch(wiring.Component):
             m.d.comb += n_hit.eq(sum(hits[i] for i in range(W)))
             cont.append(hits.all())
             counts.append(zc + n_hit)
-            nxt = xorshift32(state)
-            c_p = (GOLDEN * (p + 1)) & MASK32
-            with m.If(self.reseed):
-                st = self.seed ^ c_p
-                m.d.sync += state.eq(Mux(st == 0, c_p, st))
-            with m.Elif(accept):
-                m.d.sync += [state.eq(nxt), rnd.eq(nxt[32 - pb:32]), row.eq(r_new), zc.eq(0)]
-            with m.Elif(compare & ~stall):
-                m.d.sync += zc.eq(zc + n_hit)
+            with m.If(~self.reseed):          # the generator's reseed has priority, as before
+                with m.If(accept):
+                    m.d.sync += [row.eq(r_new), zc.eq(0)]
+                with m.Elif(compare & ~stall):
+                    m.d.sync += zc.eq(zc + n_hit)
 
         m.d.comb += [compare.eq(busy & ~wait),
                      finish.eq(compare & ((Cat(*cont) == 0) | (j == RW - 1))),

@@ -7,9 +7,7 @@ when no bit is set. Purely combinational: latency 0, depth ceil(log2 n) two-inpu
 """
 from amaranth import Cat, Const, Mux, Value
 
-
-def index_bits(n: int) -> int:
-    return max((n - 1).bit_length(), 1)
+from .bits import index_bits  # noqa: F401  (re-exported: lowest_set's index width)
 
 
 def lowest_set(bits: Value):

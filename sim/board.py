@@ -7,6 +7,7 @@ from pathlib import Path
 from ipvae.golden_model import bundle as bundle_mod
 from ipvae.rtl import cycle_model
 from ipvae.rtl.board_link import BoardLink
+from ipvae.rtl.core_config import CoreConfig
 
 from .runner import compile_design
 
@@ -19,12 +20,11 @@ def run_board(sim, bundle_path, lanes, cases, *, weights="rom", clock_hz=1_000_0
     """cases: [{name, x (codes), iterations, seed, with_u}]. Returns the results dict of the
     cocotb module; raises AssertionError (with the cocotb failure) if any check failed."""
     b = bundle_mod.load(bundle_path)
-    top = BoardLink(b.fixed, lanes, clock_hz=clock_hz, baud=baud, max_iterations=max_iterations,
-                    weights=weights, search=search, timeout_cycles=timeout_cycles)
+    config = CoreConfig(b.fixed, lanes, max_iterations=max_iterations, search=search, weights=weights)
+    top = BoardLink(config, clock_hz=clock_hz, baud=baud, timeout_cycles=timeout_cycles)
     runner, build_dir = compile_design(sim, top, TOPLEVEL, build_root, waves)
-    # the longest reply wait: a whole inference at the cycle-model bound of T = max_iterations
-    K, N, S = b.fixed.n_latents, b.fixed.n_inputs, b.fixed.n_latents // lanes
-    worst = S * N + (max_iterations + 1) * (S * (b.fixed.fmt.count_max // (search or 16) + 1) + 8 + K * S + 2 * S)
+    # the longest reply wait: a whole inference at T = max_iterations with every neuron at the count cap
+    worst = cycle_model.worst_case(config.fixed, lanes, max_iterations, search)
     tag = uuid.uuid4().hex[:8]
     plan_file, results_file = build_dir / f"plan-{tag}.json", build_dir / f"results-{tag}.json"
     plan_file.write_text(json.dumps(dict(

@@ -17,6 +17,7 @@ from ipvae.golden_model import bundle as bundle_mod
 from ipvae.golden_model.errors import ParameterError
 from ipvae.rtl import cycle_model
 from ipvae.rtl.core import IpvaeCore
+from ipvae.rtl.core_config import CoreConfig
 from ipvae.rtl.generate import core_parameters
 
 SIMULATORS = ("icarus", "verilator")
@@ -50,7 +51,7 @@ def icarus_compatible(text):
 def build(sim, bundle_path, lanes, max_iterations, search, build_root, waves=False):
     """Generate and compile the core; returns (runner, build_dir, params)."""
     b = bundle_mod.load(bundle_path)
-    core = IpvaeCore(b.fixed, lanes=lanes, max_iterations=max_iterations, trace=True, search=search)
+    core = IpvaeCore(CoreConfig(b.fixed, lanes, max_iterations=max_iterations, trace=True, search=search))
     params = core_parameters(core, bundle_path)
     params["search"] = search
     runner, build_dir = compile_design(sim, core, TOPLEVEL, build_root, waves)

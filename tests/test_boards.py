@@ -7,6 +7,7 @@ from ipvae.golden_model.formats import Formats
 from ipvae.golden_model.golden import fold
 from ipvae.golden_model.random_model import random_float_model
 from ipvae.rtl.boards import BOARD_NAMES, BoardTop, ecp5_pll, get_board, ice40_pll
+from ipvae.rtl.core_config import CoreConfig
 
 
 def test_ice40_pll_48_from_12():
@@ -33,7 +34,8 @@ def test_ecp5_pll(f_out):
 def test_pll_errors():
     with pytest.raises(ParameterError, match="no iCE40 PLL setting gives 600.0 MHz from 12.0 MHz within 1 %"):
         ice40_pll(12.0, 600.0)
-    with pytest.raises(ParameterError, match="unknown board 'arty'; choose one of icebreaker, ulx3s-85f"):
+    with pytest.raises(ParameterError,
+                       match="^unknown board 'arty'; choose one of icebreaker, ulx3s-85f, ulx3s-45f, ulx3s-25f$"):
         get_board("arty")
 
 
@@ -44,7 +46,7 @@ def _small():
 
 def test_constraints_reach_the_generated_files():
     ice = get_board("icebreaker")
-    top = BoardTop(ice, _small(), 2)
+    top = BoardTop(ice, CoreConfig(_small(), 2, weights=ice.weights))
     plan = ice.platform().prepare(top, name="top", **top.timing_constraints())
     pcf = plan.files["top.pcf"]
     assert "set_io uart_0__rx__io 6" in pcf and "set_io uart_0__tx__io 9" in pcf
@@ -52,7 +54,7 @@ def test_constraints_reach_the_generated_files():
     assert top.weights == "ram" and top.link.divisor == 260     # 30 MHz / 115200 baud
 
     ulx = get_board("ulx3s-85f")
-    top = BoardTop(ulx, _small(), 2)
+    top = BoardTop(ulx, CoreConfig(_small(), 2, search=ulx.search, weights=ulx.weights))
     lpf = ulx.platform().prepare(top, name="top", **top.timing_constraints()).files["top.lpf"]
     assert 'LOCATE COMP "wifi_gpio0_0__io" SITE "L2";' in lpf
     assert 'FREQUENCY NET "clk" 50 MHz;' in lpf                 # constraints/ulx3s-85f.toml core_mhz
@@ -63,3 +65,28 @@ def test_constraints_reach_the_generated_files():
 def test_boards_have_constraints(name):
     b = get_board(name)
     assert b.core_hz > 0 and b.baud == 115200 and b.constraints["uart"]["resource"] == "uart"
+
+
+@pytest.mark.parametrize("name", BOARD_NAMES)
+def test_registry_record_matches_its_platform(name):
+    """The nextpnr device flags name the platform's own device, and the platform class loads."""
+    b = get_board(name)
+    plat = b.platform()
+    assert b.constraints_file.name == f"{name}.toml" and b.constraints_file.is_file()
+    device = plat.device.lower()
+    flag = b.nextpnr_device[0]
+    if b.family == "ice40":
+        assert device == "ice40up5k" and flag == "--up5k"
+    else:
+        assert device == f"lfe5u-{flag[2:-1]}f" and b.nextpnr_device[1:] == ("--package", "CABGA381", "--speed", plat.speed)
+    assert b.resources[0][0] == ("LC" if b.family == "ice40" else "LUT4")
+    assert b.weights in ("rom", "ram") and b.lanes >= 1 and b.search >= 0
+
+
+def test_cli_board_choices_come_from_the_registry():
+    from ipvae.cli import build_parser
+    p = build_parser()
+    sub = next(a for a in p._actions if a.dest == "cmd")
+    for cmd in ("synth", "sweep", "flow"):
+        board = next(a for a in sub.choices[cmd]._actions if a.dest == "board")
+        assert tuple(board.choices) == BOARD_NAMES, cmd

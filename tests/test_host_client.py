@@ -11,6 +11,8 @@ from ipvae.golden_model.formats import Formats
 from ipvae.golden_model.golden import fold
 from ipvae.golden_model.random_model import random_float_model
 from ipvae.host.client import BoardError, BoardSession, stream
+from ipvae.rtl.core import IpvaeCore
+from ipvae.rtl.core_config import CoreConfig
 from ipvae.rtl.host_link import HostLink
 
 
@@ -77,8 +79,8 @@ class SimulatedPort:
 @pytest.fixture
 def ram_board():
     fixed = _fixed(3)
-    port = SimulatedPort(HostLink(fixed, 4, clock_hz=1_000_000, timeout_cycles=10_000, max_iterations=15,
-                                  weights="ram"))
+    core = IpvaeCore(CoreConfig(fixed, 4, max_iterations=15, weights="ram"))
+    port = SimulatedPort(HostLink(core, clock_hz=1_000_000, timeout_cycles=10_000))
     yield fixed, port
     port.close()
 

@@ -16,6 +16,8 @@ from ipvae.golden_model.golden import fold, trace_one
 from ipvae.golden_model.layout import weight_words
 from ipvae.golden_model.random_model import random_float_model
 from ipvae.rtl import cycle_model
+from ipvae.rtl.core import IpvaeCore
+from ipvae.rtl.core_config import CoreConfig
 from ipvae.rtl.host_link import HostLink
 from ipvae.sim.amaranth_tb import stalls, stream_put
 
@@ -71,8 +73,8 @@ def exchange(link, requests, seed=0, gap=0.3, pause=None):
 def small_link(weights="ram", input_bits=8, lanes=4, max_iterations=15, weight_bits=8):
     tensors, _ = random_float_model(12, 8, seed=3)
     fx = fold(tensors, Formats(input_bits=input_bits, weight_bits=weight_bits))
-    return HostLink(fx, lanes, clock_hz=12_000_000, timeout_cycles=TIMEOUT, max_iterations=max_iterations,
-                    weights=weights)
+    core = IpvaeCore(CoreConfig(fx, lanes, max_iterations=max_iterations, weights=weights))
+    return HostLink(core, clock_hz=12_000_000, timeout_cycles=TIMEOUT)
 
 
 def check_result(link, reply, x, t, seed, with_u):
@@ -184,12 +186,14 @@ def test_parameter_errors():
     tensors, _ = random_float_model(12, 8, seed=3)
     fx = fold(tensors, Formats(input_bits=10))
     with pytest.raises(ParameterError, match="the UART link carries input_bits up to 8, the model has 10"):
-        HostLink(fx, 4, clock_hz=1000, timeout_cycles=100)
+        HostLink(IpvaeCore(fx, 4), clock_hz=1000, timeout_cycles=100)
     fx = fold(tensors, Formats())
     with pytest.raises(ParameterError, match="timeout_cycles must be an integer >= 16, got 3"):
-        HostLink(fx, 4, clock_hz=1000, timeout_cycles=3)
+        HostLink(IpvaeCore(fx, 4), clock_hz=1000, timeout_cycles=3)
     with pytest.raises(ParameterError, match="max_iterations must be < 65536, got 70000"):
-        HostLink(fx, 4, clock_hz=1000, timeout_cycles=100, max_iterations=70000)
+        HostLink(IpvaeCore(fx, 4, max_iterations=70000), clock_hz=1000, timeout_cycles=100)
+    with pytest.raises(ParameterError, match="^HostLink drives an IpvaeCore, got FixedModel$"):
+        HostLink(fx, clock_hz=1000, timeout_cycles=100)
 
 
 def test_refused_load_writes_nothing_back_to_back():

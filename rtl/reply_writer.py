@@ -1,0 +1,169 @@
+"""Reply writer of the host link: one reply frame of docs/uart_protocol.md as a byte stream.
+
+Members
+-------
+start : In(1); kind : In(8)
+    Start a reply of type ``kind`` (ERROR, INFO_REPLY, LOAD_REPLY or RESULT); taken only while idle.
+fields : In(ReplyFields)
+    What the header carries: the error code and the request type it answers (ERROR), the loaded
+    flags (INFO), the LOAD's matrix, first word and word count, the run's cycles and T and whether
+    u goes with z (RESULT). Read while the header is sent; they must hold until ``done``.
+beats : In(stream.Signature(core output layout))
+    The core's output beats (K/P of them): a RESULT's body, z (and u) of P neurons per beat.
+tx : Out(stream.Signature(unsigned(8)))
+busy : Out(1)       a RESULT is being sent (the inference is not over until its last byte)
+done : Out(1)       the last byte (the checksum) leaves in this cycle
+
+Timing: the first header byte is offered the cycle after ``start``; then one byte per cycle that
+``tx.ready`` is high, plus one cycle per body beat taken from ``beats``. The checksum is the
+CRC-8 of everything after the magic byte (``ipvae.golden_model.protocol.crc8``).
+"""
+from __future__ import annotations
+
+from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ipvae.golden_model import protocol as proto
+
+__all__ = ["ReplyWriter", "ReplyFields", "crc8_step"]
+
+
+def _crc8_masks():
+    """The CRC-8 byte step is linear in v = crc ^ byte: output bit i is the parity of v & mask[i]."""
+    masks = [0] * 8
+    for j in range(8):
+        out = proto.crc8(bytes([1 << j]))
+        for i in range(8):
+            if out >> i & 1:
+                masks[i] |= 1 << j
+    return masks
+
+
+_CRC8_MASKS = _crc8_masks()
+
+
+def crc8_step(crc, byte):
+    """One byte of the protocol's CRC-8 (polynomial 0x07) as logic: 8 parity trees."""
+    v = crc ^ byte
+    return Cat(*[(v & mask).xor() for mask in _CRC8_MASKS])
+
+
+def _bytes(value, n):
+    return [value[8 * i:8 * i + 8] if len(value) > 8 * i else Const(0, 8) for i in range(n)]
+
+
+ReplyFields = data.StructLayout({
+    "err": unsigned(4), "request": unsigned(8),                          # ERROR
+    "f_loaded": unsigned(1), "w_loaded": unsigned(1),                    # INFO
+    "matrix": unsigned(8), "addr0": unsigned(16), "words": unsigned(16),  # LOAD_REPLY
+    "cycles": unsigned(32), "t_run": unsigned(16), "with_u": unsigned(1),  # RESULT
+})
+
+
+class ReplyWriter(wiring.Component):
+    def __init__(self, core, *, ram: bool, fingerprint: int, clock_hz: int):
+        """core: the IpvaeCore whose output beats a RESULT carries (its sizes and formats)."""
+        self.fixed, self.lanes, self.slots = core.fixed, core.lanes, core.slots
+        self.max_iterations, self.ram = core.max_iterations, ram
+        self.fingerprint, self.clock_hz = fingerprint, clock_hz
+        super().__init__({
+            "start": In(1), "kind": In(8), "fields": In(ReplyFields),
+            "beats": In(stream.Signature(core.output_layout)),
+            "tx": Out(stream.Signature(unsigned(8))),
+            "busy": Out(1), "done": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        fx, fmt, P, S = self.fixed, self.fixed.fmt, self.lanes, self.slots
+        N, K = fx.n_inputs, fx.n_latents
+        f = self.fields
+
+        reply = Signal(8)                       # reply type being sent
+        hidx = Signal(5)
+        tcrc = Signal(8)
+        slot = Signal(range(S + 1))
+        bidx = Signal(range(3 * P + 1))
+        beat_z = Signal(P * fmt.count_bits)
+        beat_u = Signal(P * fmt.u_bits)
+
+        result_len = Mux(f.with_u, proto.result_length(K, True), proto.result_length(K, False))
+        heads = {
+            proto.ERROR: [proto.MAGIC_REPLY, proto.ERROR, 2, 0, Cat(f.err, Const(0, 4)), f.request],
+            proto.INFO_REPLY: [proto.MAGIC_REPLY, proto.INFO_REPLY, proto.INFO_LENGTH, 0, proto.VERSION,
+                               *_bytes(Const(N, 16), 2), *_bytes(Const(K, 16), 2), *_bytes(Const(P, 16), 2),
+                               *_bytes(Const(self.max_iterations, 16), 2), fmt.input_bits, fmt.count_bits,
+                               fmt.u_bits, fmt.weight_bits, int(self.ram),
+                               Cat(f.f_loaded, f.w_loaded, Const(0, 6)),
+                               *_bytes(Const(self.fingerprint, 32), 4), *_bytes(Const(self.clock_hz, 32), 4)],
+            proto.LOAD_REPLY: [proto.MAGIC_REPLY, proto.LOAD_REPLY, 5, 0, f.matrix, *_bytes(f.addr0, 2),
+                               *_bytes(f.words, 2)],
+            proto.RESULT: [proto.MAGIC_REPLY, proto.RESULT, *_bytes(result_len, 2), *_bytes(f.cycles, 4),
+                           *_bytes(f.t_run, 2)],
+        }
+        head_byte = Signal(8)
+        head_last = Signal()
+        with m.Switch(reply):
+            for rk, items in heads.items():
+                with m.Case(rk):
+                    m.d.comb += [head_byte.eq(Array(Const(v, 8) if isinstance(v, int) else v for v in items)[hidx]),
+                                 head_last.eq(hidx == len(items) - 1)]
+
+        # body byte b of a RESULT beat: lane b // r, z (b % r == 0) or u's low/high byte
+        record = Mux(f.with_u, 3, 1)
+        body_items = []
+        for p in range(P):
+            z = beat_z.word_select(p, fmt.count_bits)
+            u = beat_u.word_select(p, fmt.u_bits).as_signed()
+            u16 = Signal(16, name=f"u16_{p}")
+            m.d.comb += u16.eq(u)
+            body_items += [(p, 0, z), (p, 1, u16[:8]), (p, 2, u16[8:])]
+        body_byte = Signal(8)
+        with m.Switch(Cat(f.with_u, bidx)):
+            for p, part, value in body_items:
+                if part == 0:
+                    with m.Case((p << 1) | 0):          # z only: byte p
+                        m.d.comb += body_byte.eq(value)
+                with m.Case(((3 * p + part) << 1) | 1):  # with u: byte 3p + part
+                    m.d.comb += body_byte.eq(value)
+        body_last = bidx == P * record - 1
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [reply.eq(self.kind), hidx.eq(0), tcrc.eq(0), slot.eq(0)]
+                    m.next = "HEAD"
+            with m.State("HEAD"):
+                m.d.comb += [self.busy.eq(reply == proto.RESULT), self.tx.valid.eq(1), self.tx.payload.eq(head_byte)]
+                with m.If(self.tx.ready):
+                    m.d.sync += hidx.eq(hidx + 1)
+                    with m.If(hidx != 0):
+                        m.d.sync += tcrc.eq(crc8_step(tcrc, head_byte))
+                    with m.If(head_last):
+                        with m.If(reply == proto.RESULT):
+                            m.next = "BEAT"
+                        with m.Else():
+                            m.next = "TAIL"
+            with m.State("BEAT"):               # take the next output beat of the core
+                m.d.comb += self.busy.eq(1)
+                with m.If(self.beats.valid):
+                    m.d.comb += self.beats.ready.eq(1)
+                    m.d.sync += [beat_z.eq(self.beats.payload.z), beat_u.eq(self.beats.payload.u), bidx.eq(0),
+                                 slot.eq(slot + 1)]
+                    m.next = "BODY"
+            with m.State("BODY"):
+                m.d.comb += [self.busy.eq(1), self.tx.valid.eq(1), self.tx.payload.eq(body_byte)]
+                with m.If(self.tx.ready):
+                    m.d.sync += [bidx.eq(bidx + 1), tcrc.eq(crc8_step(tcrc, body_byte))]
+                    with m.If(body_last):
+                        with m.If(slot == S):
+                            m.next = "TAIL"
+                        with m.Else():
+                            m.next = "BEAT"
+            with m.State("TAIL"):
+                m.d.comb += [self.busy.eq(reply == proto.RESULT), self.tx.valid.eq(1), self.tx.payload.eq(tcrc)]
+                with m.If(self.tx.ready):
+                    m.d.comb += self.done.eq(1)
+                    m.next = "IDLE"
+        return m
