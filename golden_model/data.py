@@ -27,7 +27,17 @@ PHOTOS_TRAIN = ("grass", "gravel", "brick", "astronaut", "coffee", "rocket",
                 "china", "flower", "ascent", "grace_hopper")
 PHOTOS_VALID = ("camera", "chelsea", "aero")
 DATASETS = ("photos", "mnist", "digits8", "file", "folder")
-CACHE_DIR = Path(os.environ.get("IPVAE_CACHE", Path(__file__).resolve().parent.parent / ".cache"))
+def _cache_dir():
+    """$IPVAE_CACHE; in a checkout its .cache/ folder; installed elsewhere, ~/.cache/ipvae-fpga."""
+    if os.environ.get("IPVAE_CACHE"):
+        return Path(os.environ["IPVAE_CACHE"])
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file():
+        return checkout / ".cache"
+    return Path.home() / ".cache" / "ipvae-fpga"
+
+
+CACHE_DIR = _cache_dir()
 
 
 @dataclasses.dataclass(frozen=True)

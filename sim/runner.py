@@ -96,7 +96,8 @@ def run_regression(sim, bundle_path, lanes, cases, build_root="sim_build", searc
     tag = uuid.uuid4().hex[:8]
     cases_file, results_file = build_dir / f"cases-{tag}.json", build_dir / f"results-{tag}.json"
     cases_file.write_text(json.dumps(dict(
-        bundle=str(bundle_path or bundle_mod.DEFAULT_BUNDLE), params=params, gap=gap, backpressure=backpressure,
+        # absolute: the cocotb module runs inside the build folder, where a relative path means nothing
+        bundle=str(Path(bundle_path or bundle_mod.DEFAULT_BUNDLE).resolve()), params=params, gap=gap, backpressure=backpressure,
         tb_seed=tb_seed, cases=[dict(c, x=[int(v) for v in c["x"]]) for c in cases])))
     xml = runner.test(test_module="ipvae.sim.cocotb_core", hdl_toplevel=TOPLEVEL, build_dir=build_dir,
                       test_dir=build_dir, waves=waves, results_xml=str(build_dir / f"results-{tag}.xml"),

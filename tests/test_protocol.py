@@ -1,4 +1,4 @@
-"""host/protocol.py: CRC-8, frame layout, reply parsing and its error messages."""
+"""golden_model/protocol.py: CRC-8, frame layout, reply parsing and its error messages."""
 import struct
 
 import numpy as np
