@@ -1,5 +1,7 @@
 """rtl/reply_writer.py on its own (the host link's reply side; tests/test_host_link.py runs it in the link): every reply type as the protocol's parsers read it, the RESULT
 body from output beats under stalls on both streams, and the checksum."""
+import io
+
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
@@ -52,13 +54,7 @@ def _send(writer, kind, fields, beats=(), pattern="random", seed=0):
 
 
 def _read(data):
-    pos = [0]
-
-    def read(n):
-        chunk = data[pos[0]:pos[0] + n]
-        pos[0] += n
-        return chunk
-    return proto.read_reply(read)
+    return proto.read_reply(io.BytesIO(data).read)
 
 
 def test_error_reply():
