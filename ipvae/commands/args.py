@@ -1,26 +1,146 @@
-"""Argument helpers shared by the commands."""
+"""Argument types and helpers shared by the commands.
+
+Every number or path a user types is checked where it enters: argparse reports a bad value as
+``ipvae <cmd>: error: argument --lanes: must be a positive integer, got '0'`` (exit status 2), so
+an explicit value is never replaced by a default and never reaches a traceback. Paths mean what
+they mean in the user's shell: they are made absolute here, before any tool changes directory.
+"""
 from __future__ import annotations
 
+import argparse
+import math
+from pathlib import Path
 
-def _ints(text):
-    return tuple(int(v) for v in text.split(",") if v)
+SEED_MAX = (1 << 32) - 1
 
 
-def _floats(text):
-    return tuple(float(v) for v in text.split(",") if v)
+def _fail(what, text):
+    raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+
+
+def _int(text, what):
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        _fail(what, text)
+
+
+def positive_int(text):
+    v = _int(text, "a positive integer")
+    if v < 1:
+        _fail("a positive integer", text)
+    return v
+
+
+def nonneg_int(text):
+    v = _int(text, "an integer >= 0")
+    if v < 0:
+        _fail("an integer >= 0", text)
+    return v
+
+
+def seed32(text):
+    v = _int(text, f"an integer seed in 0..{SEED_MAX}")
+    if not 0 <= v <= SEED_MAX:
+        _fail(f"an integer seed in 0..{SEED_MAX}", text)
+    return v
+
+
+def _float(text, what):
+    try:
+        v = float(str(text).strip())
+    except ValueError:
+        _fail(what, text)
+    if not math.isfinite(v):
+        _fail(what, text)
+    return v
+
+
+def positive_float(text):
+    v = _float(text, "a positive finite number")
+    if v <= 0:
+        _fail("a positive finite number", text)
+    return v
+
+
+def nonneg_float(text):
+    v = _float(text, "a finite number >= 0")
+    if v < 0:
+        _fail("a finite number >= 0", text)
+    return v
+
+
+def stall_probability(text):
+    """A probability of an idle or stalled cycle: 0 <= p < 1 (p = 1 would never move a beat)."""
+    v = _float(text, "a probability in [0, 1)")
+    if not 0 <= v < 1:
+        _fail("a probability in [0, 1)", text)
+    return v
+
+
+def _list(text, conv, what):
+    items = [t.strip() for t in str(text).split(",")]
+    if not text or not all(items):
+        _fail(f"a comma-separated list of {what}", text)
+    try:
+        return tuple(conv(t) for t in items)
+    except argparse.ArgumentTypeError:
+        _fail(f"a comma-separated list of {what}", text)
+
+
+def positive_ints(text):
+    return _list(text, positive_int, "positive integers")
+
+
+def positive_floats(text):
+    return _list(text, positive_float, "positive finite numbers")
+
+
+def out_dir(text):
+    """A folder to write into (made if missing); not an existing file."""
+    p = Path(text).expanduser().absolute()
+    if p.exists() and not p.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is an existing file, not a folder")
+    return p
+
+
+def out_file(text):
+    """A file to write (its folder is made if missing); not an existing folder."""
+    p = Path(text).expanduser().absolute()
+    if p.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file")
+    return p
+
+
+def in_path(text):
+    """A path to read, absolute (so it means what it meant in the user's shell)."""
+    return Path(text).expanduser().absolute()
+
+
+def bundle_arg(text):
+    """A bundle folder (absolute), or random:NxK for untrained weights of that size."""
+    if str(text).startswith("random:"):
+        return text
+    return str(in_path(text))
+
+
+def prepare_parent(path: Path):
+    """Make the folder a file will be written into."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _format_args(p):
     from ipvae.golden_model.formats import Formats
     d = Formats()
     g = p.add_argument_group("fixed-point formats (docs/arithmetic.md)")
-    g.add_argument("--weight-bits", type=int, default=d.weight_bits)
-    g.add_argument("--u-bits", type=int, default=d.u_bits)
-    g.add_argument("--input-bits", type=int, default=d.input_bits)
-    g.add_argument("--input-int-bits", type=int, default=d.input_int_bits)
-    g.add_argument("--count-bits", type=int, default=d.count_bits)
-    g.add_argument("--prob-bits", type=int, default=d.prob_bits)
-    g.add_argument("--sampler-frac", type=int, default=d.sampler_frac)
+    g.add_argument("--weight-bits", type=positive_int, default=d.weight_bits)
+    g.add_argument("--u-bits", type=positive_int, default=d.u_bits)
+    g.add_argument("--input-bits", type=positive_int, default=d.input_bits)
+    g.add_argument("--input-int-bits", type=nonneg_int, default=d.input_int_bits)
+    g.add_argument("--count-bits", type=positive_int, default=d.count_bits)
+    g.add_argument("--prob-bits", type=positive_int, default=d.prob_bits)
+    g.add_argument("--sampler-frac", type=nonneg_int, default=d.sampler_frac)
 
 
 def _formats(a):

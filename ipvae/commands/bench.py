@@ -3,6 +3,8 @@
 Heavy modules are imported inside the command functions: `ipvae --help` and argument errors stay fast."""
 from __future__ import annotations
 
+from .args import bundle_arg, out_dir, out_file
+
 
 def cmd_bench(a):
     from ipvae.bench import run_bench
@@ -12,9 +14,9 @@ def cmd_bench(a):
 def register(sub):
     s = sub.add_parser("bench", help="FPGA vs NumPy vs PyTorch latency, co-simulation and training speed "
                                       "(docs/benchmarks.md)")
-    s.add_argument("--bundle")
+    s.add_argument("--bundle", type=bundle_arg)
     s.add_argument("--reports", nargs="*", default=[f"docs/synthesis/{name}.json" for name in ("icebreaker", "ulx3s-85f")],
                    help="synthesis reports whose Fmax sets the FPGA rows")
-    s.add_argument("--build", default="sim_build")
-    s.add_argument("--write", default="docs/benchmarks.md")
+    s.add_argument("--build", type=out_dir, default="sim_build")
+    s.add_argument("--write", type=out_file, default="docs/benchmarks.md")
     s.set_defaults(fn=cmd_bench)

@@ -8,6 +8,8 @@ from pathlib import Path
 from ipvae.rtl.board_registry import BOARD_NAMES, BOARDS  # pure Python, no HDL import at start-up
 from ipvae.rtl.timing import DEFAULT_SEARCH
 
+from .args import bundle_arg, nonneg_int, out_dir, out_file, positive_float, positive_int, positive_ints
+
 
 def cmd_rtl(a):
     from ipvae.rtl.generate import generate
@@ -45,13 +47,7 @@ def cmd_synth(a):
 def cmd_sweep(a):
     from ipvae.sweep import run_sweep
 
-    def ints(text, what):
-        try:
-            return [int(v) for v in text.split(",") if v.strip()]
-        except ValueError:
-            from ipvae.golden_model.errors import ParameterError
-            raise ParameterError(f"{what} must be comma-separated integers, got {text!r}") from None
-    run_sweep(a.board, ints(a.lanes, "--lanes"), ints(a.weight_bits, "--weight-bits"), bundle=a.bundle, out=a.out,
+    run_sweep(a.board, list(a.lanes), list(a.weight_bits), bundle=a.bundle, out=a.out,
               jobs=a.jobs, seeds=list(range(1, a.seeds + 1)), samples=a.samples,
               log=lambda s: print(s, flush=True))
 
@@ -62,38 +58,38 @@ def _board_defaults(attr):
 
 def register(sub):
     s = sub.add_parser("rtl", help="write the core's Verilog and a JSON of its parameters")
-    s.add_argument("--bundle", help="bundle folder (default: the committed default bundle)")
-    s.add_argument("--lanes", type=int, default=8, help="parallel lanes P (must divide K)")
-    s.add_argument("--max-iterations", type=int, default=1023)
+    s.add_argument("--bundle", type=bundle_arg, help="bundle folder (default: the committed default bundle)")
+    s.add_argument("--lanes", type=positive_int, default=8, help="parallel lanes P (must divide K)")
+    s.add_argument("--max-iterations", type=positive_int, default=1023)
     s.add_argument("--trace", action="store_true", help="include the per-iteration trace stream")
-    s.add_argument("--search", type=int, default=DEFAULT_SEARCH,
+    s.add_argument("--search", type=nonneg_int, default=DEFAULT_SEARCH,
                    help="Poisson-table thresholds the sampler reads per cycle (divides 16); 0: parallel sampler")
-    s.add_argument("--out", default="build/rtl")
+    s.add_argument("--out", type=out_dir, default="build/rtl")
     s.set_defaults(fn=cmd_rtl)
 
     s = sub.add_parser("latency", help="cycle-model latency and memory tables (docs/latency.md)")
-    s.add_argument("--bundle")
-    s.add_argument("--samples", type=int, default=200)
-    s.add_argument("--iterations", type=int, default=32)
-    s.add_argument("--write", default="docs/latency.md")
+    s.add_argument("--bundle", type=bundle_arg)
+    s.add_argument("--samples", type=positive_int, default=200)
+    s.add_argument("--iterations", type=positive_int, default=32)
+    s.add_argument("--write", type=out_file, default="docs/latency.md")
     s.set_defaults(fn=cmd_latency)
 
     s = sub.add_parser("synth", help="board top -> Yosys -> nextpnr (per seed) -> bitstream + report")
     s.add_argument("--board", required=True, choices=BOARD_NAMES)
-    s.add_argument("--bundle", help="bundle folder, or random:NxK for untrained weights of that size "
+    s.add_argument("--bundle", type=bundle_arg, help="bundle folder, or random:NxK for untrained weights of that size "
                                     "(default: the committed default bundle)")
-    s.add_argument("--lanes", type=int, help="parallel lanes P (default: the board's, " + _board_defaults("lanes") + ")")
-    s.add_argument("--seed", type=int, help="one nextpnr seed (default: seeds 1..3)")
-    s.add_argument("--seeds", type=int, help="seed sweep: seeds 1..N, the Fmax distribution in the report")
-    s.add_argument("--jobs", type=int, help="nextpnr runs at a time (default: the CPU count)")
+    s.add_argument("--lanes", type=positive_int, help="parallel lanes P (default: the board's, " + _board_defaults("lanes") + ")")
+    s.add_argument("--seed", type=positive_int, help="one nextpnr seed (default: seeds 1..3)")
+    s.add_argument("--seeds", type=positive_int, help="seed sweep: seeds 1..N, the Fmax distribution in the report")
+    s.add_argument("--jobs", type=positive_int, help="nextpnr runs at a time (default: the CPU count)")
     s.add_argument("--weights", choices=("rom", "ram"), help="F and W in bitstream ROM or loaded over the UART "
                                                            "(default: the board's, " + _board_defaults("weights") + ")")
-    s.add_argument("--clock-mhz", type=float, help="core clock (default: constraints/<board>.toml)")
-    s.add_argument("--max-iterations", type=int, default=1023)
-    s.add_argument("--iterations", type=int, default=32, help="T for the latency figures")
-    s.add_argument("--search", type=int, help="sampler thresholds per cycle; 0: parallel sampler "
+    s.add_argument("--clock-mhz", type=positive_float, help="core clock (default: constraints/<board>.toml)")
+    s.add_argument("--max-iterations", type=positive_int, default=1023)
+    s.add_argument("--iterations", type=positive_int, default=32, help="T for the latency figures")
+    s.add_argument("--search", type=nonneg_int, help="sampler thresholds per cycle; 0: parallel sampler "
                                           "(default: the board's, rtl/boards.py)")
-    s.add_argument("--out", help="output folder (default runs/synth/<board>)")
+    s.add_argument("--out", type=out_dir, help="output folder (default runs/synth/<board>)")
     s.add_argument("--record-baseline", action="store_true",
                    help="store resources and Fmax as the baseline for these tool versions (tests/baselines)")
     s.set_defaults(fn=cmd_synth)
@@ -101,11 +97,11 @@ def register(sub):
     s = sub.add_parser("sweep", help="lanes x weight widths: golden-model quality, cycle model and synthesis per "
                                       "point (parallel, cached); Pareto plot")
     s.add_argument("--board", default="icebreaker", choices=BOARD_NAMES)
-    s.add_argument("--lanes", default="1,2,4,8", help="comma-separated lane counts")
-    s.add_argument("--weight-bits", default="6,8,10", help="comma-separated weight widths")
-    s.add_argument("--bundle", help="bundle folder (default: the committed default bundle)")
-    s.add_argument("--seeds", type=int, default=1, help="nextpnr seeds per point")
-    s.add_argument("--samples", type=int, default=300, help="held-out patches for the quality figures")
-    s.add_argument("--jobs", type=int, help="points at a time (default: the CPU count)")
-    s.add_argument("--out", default="runs/sweep")
+    s.add_argument("--lanes", type=positive_ints, default="1,2,4,8", help="comma-separated lane counts")
+    s.add_argument("--weight-bits", type=positive_ints, default="6,8,10", help="comma-separated weight widths")
+    s.add_argument("--bundle", type=bundle_arg, help="bundle folder (default: the committed default bundle)")
+    s.add_argument("--seeds", type=positive_int, default=1, help="nextpnr seeds per point")
+    s.add_argument("--samples", type=positive_int, default=300, help="held-out patches for the quality figures")
+    s.add_argument("--jobs", type=positive_int, help="points at a time (default: the CPU count)")
+    s.add_argument("--out", type=out_dir, default="runs/sweep")
     s.set_defaults(fn=cmd_sweep)

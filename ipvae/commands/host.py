@@ -3,6 +3,8 @@
 Heavy modules are imported inside the command functions: `ipvae --help` and argument errors stay fast."""
 from __future__ import annotations
 
+from .args import bundle_arg, positive_float, positive_int, seed32
+
 
 def cmd_host(a):
     from ipvae.host.client import run_host
@@ -12,12 +14,12 @@ def cmd_host(a):
 def register(sub):
     s = sub.add_parser("host", help="stream inputs to a board over its UART and print the results")
     s.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1 (iCEBreaker: the second FTDI channel)")
-    s.add_argument("--baud", type=int, default=115200)
-    s.add_argument("--bundle", help="the bundle the board was built from (default: the committed default)")
-    s.add_argument("--samples", type=int, default=10, help="held-out patches to send")
-    s.add_argument("--iterations", type=int, default=32)
-    s.add_argument("--seed", type=int, default=1)
-    s.add_argument("--lanes", type=int, help="lanes the board was built with (checked against INFO)")
+    s.add_argument("--baud", type=positive_int, default=115200)
+    s.add_argument("--bundle", type=bundle_arg, help="the bundle the board was built from (default: the committed default)")
+    s.add_argument("--samples", type=positive_int, default=10, help="held-out patches to send")
+    s.add_argument("--iterations", type=positive_int, default=32)
+    s.add_argument("--seed", type=seed32, default=1)
+    s.add_argument("--lanes", type=positive_int, help="lanes the board was built with (checked against INFO)")
     s.add_argument("--with-u", action="store_true", help="ask for the final u as well as z")
-    s.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a reply")
+    s.add_argument("--timeout", type=positive_float, default=5.0, help="seconds to wait for a reply")
     s.set_defaults(fn=cmd_host)

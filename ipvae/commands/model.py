@@ -8,7 +8,21 @@ import sys
 import time
 from pathlib import Path
 
-from .args import _floats, _format_args, _formats, _ints
+from .args import (
+    _format_args,
+    _formats,
+    bundle_arg,
+    in_path,
+    nonneg_float,
+    nonneg_int,
+    out_dir,
+    out_file,
+    positive_float,
+    positive_floats,
+    positive_int,
+    positive_ints,
+    seed32,
+)
 
 
 def cmd_data(a):
@@ -87,7 +101,7 @@ def cmd_eval(a):
     data = prepare(b.data_spec())
     x = data.valid[:a.samples]
     model = b.float_model()
-    ts = _ints(a.t)
+    ts = a.t
     t0 = time.time()
     fl = float_metrics(model, x, ts, seed=a.seed)
     t1 = time.time()
@@ -107,7 +121,7 @@ def cmd_baseline(a):
     from ipvae.golden_model.lca import lca_sweep
     b = bundle_mod.load(a.bundle)
     data = prepare(b.data_spec())
-    rows = lca_sweep(data, b.fixed.n_latents, _floats(a.lambdas), seed=a.seed,
+    rows = lca_sweep(data, b.fixed.n_latents, a.lambdas, seed=a.seed,
                      samples=b.meta["metrics"].get("samples", 2000))
     print("| lambda | R² | zeros |\n|---|---|---|")
     for r in rows:
@@ -126,59 +140,59 @@ def cmd_quant_sweep(a):
 def register(sub):
     s = sub.add_parser("data", help="prepare (and cache) a dataset, print its statistics")
     s.add_argument("--dataset", default="photos", help="photos | mnist | digits8 | file | folder")
-    s.add_argument("--patch", type=int, default=8)
-    s.add_argument("--path", help="for --dataset file (.npy/.npz) or folder (images)")
-    s.add_argument("--n-train", type=int, default=60_000)
-    s.add_argument("--n-valid", type=int, default=5_000)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--plot", help="write a PNG of held-out samples")
+    s.add_argument("--patch", type=positive_int, default=8)
+    s.add_argument("--path", type=in_path, help="for --dataset file (.npy/.npz) or folder (images)")
+    s.add_argument("--n-train", type=positive_int, default=60_000)
+    s.add_argument("--n-valid", type=positive_int, default=5_000)
+    s.add_argument("--seed", type=seed32, default=0)
+    s.add_argument("--plot", type=out_file, help="write a PNG of held-out samples")
     s.set_defaults(fn=cmd_data)
 
     s = sub.add_parser("train", help="train the float iP-VAE (BPTT)")
     s.add_argument("--config", help="default | paper-cpu | paper (default: default)")
-    s.add_argument("--out", help="output folder (default runs/<config>)")
-    s.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN from its last state")
-    s.add_argument("--max-minutes", type=float, help="stop after this long, state saved, to be resumed")
-    s.add_argument("--checkpoint-minutes", type=float, default=5.0, help="save the resumable state this often")
-    s.add_argument("--beta-ramp-samples", type=int, help="beta ramps over at least this many samples")
-    s.add_argument("--steps", type=int)
-    s.add_argument("--lr", type=float)
-    s.add_argument("--latents", type=int)
-    s.add_argument("--beta", type=float)
-    s.add_argument("--t-train", type=int)
-    s.add_argument("--batch", type=int)
-    s.add_argument("--seed", type=int)
+    s.add_argument("--out", type=out_dir, help="output folder (default runs/<config>)")
+    s.add_argument("--resume", type=in_path, metavar="RUN", help="continue the run in folder RUN from its last state")
+    s.add_argument("--max-minutes", type=nonneg_float, help="stop after this long, state saved, to be resumed")
+    s.add_argument("--checkpoint-minutes", type=positive_float, default=5.0, help="save the resumable state this often")
+    s.add_argument("--beta-ramp-samples", type=nonneg_int, help="beta ramps over at least this many samples")
+    s.add_argument("--steps", type=positive_int)
+    s.add_argument("--lr", type=positive_float)
+    s.add_argument("--latents", type=positive_int)
+    s.add_argument("--beta", type=nonneg_float)
+    s.add_argument("--t-train", type=positive_int)
+    s.add_argument("--batch", type=positive_int)
+    s.add_argument("--seed", type=seed32)
     s.add_argument("--dataset")
-    s.add_argument("--patch", type=int)
-    s.add_argument("--path")
-    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--patch", type=positive_int)
+    s.add_argument("--path", type=in_path)
+    s.add_argument("--threads", type=positive_int, default=2)
     s.set_defaults(fn=cmd_train)
 
     s = sub.add_parser("export", help="fold a checkpoint into a fixed-point bundle, evaluate both")
-    s.add_argument("--checkpoint", required=True)
-    s.add_argument("--out", required=True)
-    s.add_argument("--samples", type=int, default=2000)
+    s.add_argument("--checkpoint", type=in_path, required=True)
+    s.add_argument("--out", type=out_dir, required=True)
+    s.add_argument("--samples", type=positive_int, default=2000)
     _format_args(s)
     s.set_defaults(fn=cmd_export)
 
     s = sub.add_parser("eval", help="float vs fixed-point quality of a bundle on held-out data")
-    s.add_argument("--bundle", help="bundle folder (default: the committed default bundle)")
-    s.add_argument("--samples", type=int, default=2000)
-    s.add_argument("--t", default="16,64,256", help="iteration counts, comma separated")
-    s.add_argument("--seed", type=int, default=1)
-    s.add_argument("--lanes", type=int, default=1)
-    s.add_argument("--runaway", type=int, default=1000, help="runaway check horizon (0: skip)")
+    s.add_argument("--bundle", type=bundle_arg, help="bundle folder (default: the committed default bundle)")
+    s.add_argument("--samples", type=positive_int, default=2000)
+    s.add_argument("--t", type=positive_ints, default="16,64,256", help="iteration counts, comma separated")
+    s.add_argument("--seed", type=seed32, default=1)
+    s.add_argument("--lanes", type=positive_int, default=1)
+    s.add_argument("--runaway", type=nonneg_int, default=1000, help="runaway check horizon (0: skip)")
     s.set_defaults(fn=cmd_eval)
 
     s = sub.add_parser("baseline", help="LCA sparse-coding baseline on the bundle's data")
-    s.add_argument("--bundle")
-    s.add_argument("--lambdas", default="0.3,0.5,0.7,0.9,1.1,1.3,1.6")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--write", help="also write the default-model report (e.g. docs/default_model.md)")
+    s.add_argument("--bundle", type=bundle_arg)
+    s.add_argument("--lambdas", type=positive_floats, default="0.3,0.5,0.7,0.9,1.1,1.3,1.6")
+    s.add_argument("--seed", type=seed32, default=0)
+    s.add_argument("--write", type=out_file, help="also write the default-model report (e.g. docs/default_model.md)")
     s.set_defaults(fn=cmd_baseline)
 
     s = sub.add_parser("quant-sweep", help="sweep weight/membrane/input widths; table + plot")
-    s.add_argument("--bundle")
-    s.add_argument("--samples", type=int, default=2000)
-    s.add_argument("--out", default="docs")
+    s.add_argument("--bundle", type=bundle_arg)
+    s.add_argument("--samples", type=positive_int, default=2000)
+    s.add_argument("--out", type=out_dir, default="docs")
     s.set_defaults(fn=cmd_quant_sweep)

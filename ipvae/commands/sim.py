@@ -7,6 +7,8 @@ from pathlib import Path
 
 from ipvae.rtl.timing import DEFAULT_SEARCH  # pure Python, no HDL import at start-up
 
+from .args import bundle_arg, nonneg_int, out_dir, out_file, positive_int, seed32, stall_probability
+
 
 def cmd_sim(a):
     from ipvae.sim.regression import heldout_cases, run, summarise, table
@@ -41,14 +43,14 @@ def cmd_sim(a):
 def register(sub):
     s = sub.add_parser("sim", help="cocotb co-simulation regression of the generated Verilog")
     s.add_argument("--sim", default="verilator", choices=("icarus", "verilator", "both"))
-    s.add_argument("--bundle")
-    s.add_argument("--samples", type=int, default=20)
-    s.add_argument("--iterations", type=int, default=16)
-    s.add_argument("--lanes", type=int, default=16)
-    s.add_argument("--search", type=int, default=DEFAULT_SEARCH, help="sampler thresholds per cycle; 0: parallel")
-    s.add_argument("--seed", type=int, default=1)
-    s.add_argument("--gap", type=float, default=0.0, help="probability of an idle input cycle")
-    s.add_argument("--backpressure", type=float, default=0.0, help="probability of an output stall")
-    s.add_argument("--build", default="sim_build")
-    s.add_argument("--write", help="also write the summary as Markdown (e.g. docs/cosim.md)")
+    s.add_argument("--bundle", type=bundle_arg)
+    s.add_argument("--samples", type=positive_int, default=20)
+    s.add_argument("--iterations", type=positive_int, default=16)
+    s.add_argument("--lanes", type=positive_int, default=16)
+    s.add_argument("--search", type=nonneg_int, default=DEFAULT_SEARCH, help="sampler thresholds per cycle; 0: parallel")
+    s.add_argument("--seed", type=seed32, default=1)
+    s.add_argument("--gap", type=stall_probability, default=0.0, help="probability of an idle input cycle")
+    s.add_argument("--backpressure", type=stall_probability, default=0.0, help="probability of an output stall")
+    s.add_argument("--build", type=out_dir, default="sim_build")
+    s.add_argument("--write", type=out_file, help="also write the summary as Markdown (e.g. docs/cosim.md)")
     s.set_defaults(fn=cmd_sim)
