@@ -30,6 +30,78 @@ FLOAT_TENSORS = ("phi", "log_sigma", "log_b", "log_eta", "u0_float")
 DEFAULT_BUNDLE = Path(__file__).resolve().parent / "bundles" / "default"
 
 
+#: every key bundle.json may hold; anything else is refused (a typo or another program's file)
+KNOWN_KEYS = {"format", "version", "created", "command", "dims", "data", "normalisation", "training", "seeds",
+              "metrics", "environment", "formats", "exponents", "widths", "tensors"}
+#: exponents: integer, and the range a weight scale can sensibly have (8..16-bit weights of
+#: magnitudes between 2^-40 and 2^8)
+EXPONENT_RANGE = (-8, 48)
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_meta(meta: dict, where) -> None:
+    """The schema of bundle.json: types and ranges of every field a consumer reads, and known keys.
+    Raises BundleError naming the first problem."""
+    def bad(msg):
+        raise BundleError(f"{where}: {msg}")
+    unknown = sorted(set(meta) - KNOWN_KEYS)
+    if unknown:
+        bad(f"unknown key(s) {', '.join(map(repr, unknown))}")
+    for key in ("dims", "formats", "exponents", "tensors"):
+        if key not in meta:
+            bad(f"lacks the '{key}' section")
+        if not isinstance(meta[key], dict):
+            bad(f"the '{key}' section must be an object, got {type(meta[key]).__name__}")
+    dims = meta["dims"]
+    for k in ("n_inputs", "n_latents"):
+        if not _is_int(dims.get(k)) or not 1 <= dims[k] <= 1 << 16:
+            bad(f"dims.{k} must be an integer in 1..65536, got {dims.get(k)!r}")
+    shape = dims.get("sample_shape")
+    if shape is not None and (not isinstance(shape, list) or not all(_is_int(v) and v > 0 for v in shape)
+                              or int(np.prod(shape)) != dims["n_inputs"]):
+        bad(f"dims.sample_shape must be positive integers whose product is N={dims['n_inputs']}, got {shape!r}")
+    for k, v in meta["formats"].items():
+        if not _is_int(v) or not 0 <= v <= 32:
+            bad(f"formats.{k} must be an integer in 0..32, got {v!r}")
+    ex = meta["exponents"]
+    for k in ("e_f", "e_w", "input_frac", "u_frac", "drive_shift", "delta_shift"):
+        if not _is_int(ex.get(k)):
+            bad(f"exponents.{k} must be an integer, got {ex.get(k)!r}")
+    for k in ("e_f", "e_w"):
+        lo, hi = EXPONENT_RANGE
+        if not lo <= ex[k] <= hi:
+            bad(f"exponents.{k} = {ex[k]} is outside {lo}..{hi}: no trained weights scale like that")
+    if ex["drive_shift"] != ex["e_f"] + ex["input_frac"] - ex["e_w"]:
+        bad(f"exponents.drive_shift {ex['drive_shift']} disagrees with e_f + input_frac - e_w "
+            f"= {ex['e_f'] + ex['input_frac'] - ex['e_w']}")
+    for name, rec in meta["tensors"].items():
+        if not isinstance(rec, dict):
+            bad(f"tensors.{name} must be an object, got {type(rec).__name__}")
+        for k in ("dtype", "shape", "sha256"):
+            if k not in rec:
+                bad(f"tensors.{name} lacks '{k}'")
+        if not isinstance(rec["shape"], list) or not all(_is_int(v) and v >= 0 for v in rec["shape"]):
+            bad(f"tensors.{name}.shape must be a list of non-negative integers, got {rec['shape']!r}")
+        if not isinstance(rec["dtype"], str) or not isinstance(rec["sha256"], str):
+            bad(f"tensors.{name}: dtype and sha256 must be strings")
+    data = meta.get("data")
+    if data is not None:
+        from .data import DataSpec
+        if not isinstance(data, dict):
+            bad(f"the 'data' section must be an object or null, got {type(data).__name__}")
+        fields = {f for f in DataSpec.__dataclass_fields__}
+        unknown = sorted(set(data) - fields)
+        if unknown:
+            bad(f"unknown key(s) in the 'data' section: {', '.join(map(repr, unknown))} "
+                f"(known: {', '.join(sorted(fields))})")
+    for key in ("metrics", "training", "seeds", "normalisation", "widths", "environment"):
+        if key in meta and meta[key] is not None and not isinstance(meta[key], dict):
+            bad(f"the '{key}' section must be an object, got {type(meta[key]).__name__}")
+
+
 def _sha(a: np.ndarray):
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
@@ -62,7 +134,10 @@ class Bundle:
         d = self.meta.get("data")
         if not d:
             raise BundleError(f"this bundle records no dataset (made by: {self.meta.get('command', '?')})")
-        return DataSpec(**d)
+        try:
+            return DataSpec(**d)
+        except TypeError as exc:
+            raise BundleError(f"the bundle's 'data' section is not a dataset description ({exc})") from None
 
     @property
     def phi(self):
@@ -114,9 +189,7 @@ def load(path=None) -> Bundle:
     if meta.get("version") != FORMAT_VERSION:
         raise BundleError(f"bundle version {meta.get('version')!r} is not supported "
                           f"(this code reads version {FORMAT_VERSION})")
-    for key in ("dims", "formats", "exponents", "tensors"):
-        if key not in meta:
-            raise BundleError(f"{jfile} lacks the '{key}' section")
+    check_meta(meta, jfile)
     try:
         with np.load(nfile, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
@@ -142,8 +215,13 @@ def load(path=None) -> Bundle:
             raise BundleError(f"tensor '{name}' has shape {arrays[name].shape}, dims N={n}, K={k} "
                               f"need {shape}")
     for name in FLOAT_TENSORS:
+        if arrays[name].dtype.kind != "f":
+            raise BundleError(f"tensor '{name}' must hold floats, got {arrays[name].dtype}")
         if not np.all(np.isfinite(arrays[name])):
             raise BundleError(f"float tensor '{name}' contains NaN or Inf")
+    for name in INT_TENSORS:
+        if arrays[name].dtype.kind not in "iu":
+            raise BundleError(f"tensor '{name}' must hold integers (the hardware's codes), got {arrays[name].dtype}")
     try:
         fmt = Formats.from_dict(meta["formats"])
         ex = meta["exponents"]
@@ -151,7 +229,7 @@ def load(path=None) -> Bundle:
                            c=arrays["c"].astype(np.int64), u0=arrays["u0"].astype(np.int64),
                            table=arrays["table"].astype(np.int64), e_f=int(ex["e_f"]), e_w=int(ex["e_w"]))
         fixed.check()
-    except (IpvaeError, KeyError, TypeError) as exc:
+    except (IpvaeError, KeyError, TypeError, ValueError, OverflowError) as exc:
         raise BundleError(f"bundle {path} is inconsistent: {exc}") from None
     if ex.get("u_frac") != fmt.u_frac or ex.get("input_frac") != fmt.input_frac:
         raise BundleError(f"bundle {path}: exponents disagree with formats")

@@ -124,9 +124,11 @@ def whiten(img, f0):
 
 def sample_patches(images, patch, n, rng):
     """n random patch x patch windows, drawn evenly (by area) from the images."""
+    small = [im.shape for im in images if im.shape[0] < patch or im.shape[1] < patch]
+    if small:
+        raise DataError(f"an image of {small[0][0]}x{small[0][1]} pixels is smaller than the {patch}x{patch} patch; "
+                        f"choose a smaller --patch")
     areas = np.array([(im.shape[0] - patch + 1) * (im.shape[1] - patch + 1) for im in images], float)
-    if np.any(areas <= 0):
-        raise DataError(f"an image is smaller than the {patch}x{patch} patch")
     which = rng.choice(len(images), size=n, p=areas / areas.sum())
     out = np.empty((n, patch * patch), np.float64)
     for k, im in enumerate(images):
@@ -161,7 +163,17 @@ def zca_matrix(patches, eps_rel=1e-3):
     return (vec / np.sqrt(lam)) @ vec.T
 
 
-def _photo_dataset(spec, train_imgs, valid_imgs):
+def _check_not_flat(images, names):
+    """Constant images carry nothing to learn and would divide by zero in the normalisation."""
+    flat = [n for im, n in zip(images, names) if float(np.ptp(im)) == 0.0]
+    if flat:
+        raise DataError(f"{len(flat)} of {len(images)} images are constant (all pixels equal), e.g. {flat[0]}: "
+                        "nothing to learn from them; remove them")
+
+
+def _photo_dataset(spec, train_imgs, valid_imgs, names=None):
+    names = names or [f"image {i}" for i in range(len(train_imgs) + len(valid_imgs))]
+    _check_not_flat(list(train_imgs) + list(valid_imgs), names)
     rng = np.random.default_rng(spec.seed)
     if spec.whitening == "of":
         tr = sample_patches([whiten(im, spec.f0) for im in train_imgs], spec.patch, spec.n_train, rng)
@@ -175,6 +187,9 @@ def _photo_dataset(spec, train_imgs, valid_imgs):
     else:
         raise DataError(f"unknown whitening {spec.whitening!r}; choose 'zca' or 'of'")
     median_sd = float(np.median(tr.std(axis=1)))
+    if median_sd == 0:
+        raise DataError("more than half of the training patches are constant: the images have too little "
+                        "texture for this patch size (try a larger --patch or other images)")
     tr = per_patch_zscore(tr, median_sd)
     va = per_patch_zscore(va, median_sd)
     mean, sd = float(tr.mean()), float(tr.std())
@@ -241,7 +256,14 @@ def _load_folder(path):
     files = sorted(q for q in p.iterdir() if q.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"))
     if len(files) < 2:
         raise DataError(f"image folder {path} needs at least 2 images (one is held out), found {len(files)}")
-    return [_grey(np.asarray(Image.open(f))) for f in files]
+    images = []
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                images.append(_grey(np.asarray(im)))
+        except (OSError, ValueError, SyntaxError) as exc:     # PIL's errors for corrupt or truncated files
+            raise DataError(f"cannot read image {f}: {exc}") from None
+    return images, [str(f) for f in files]
 
 
 # ---------------------------------------------------------------- entry point
@@ -252,6 +274,11 @@ def prepare(spec: DataSpec, cache=True, log=print) -> Dataset:
         raise DataError(f"unknown dataset {spec.dataset!r}; choose one of {', '.join(DATASETS)}")
     if spec.patch < 2:
         raise DataError(f"patch size must be >= 2, got {spec.patch}")
+    for what, v in (("n_train", spec.n_train), ("n_valid", spec.n_valid)):
+        if not isinstance(v, int) or v < 1:
+            raise DataError(f"{what} must be a positive integer, got {v!r}")
+    if not isinstance(spec.seed, int) or not 0 <= spec.seed < 2 ** 32:
+        raise DataError(f"seed must be an integer in 0..2^32-1, got {spec.seed!r}")
     if spec.dataset in ("file", "folder") and not spec.path:
         raise DataError(f"dataset {spec.dataset!r} needs a path")
     cfile = CACHE_DIR / f"data-{spec.dataset}-{spec.key()}.npz"
@@ -264,9 +291,9 @@ def prepare(spec: DataSpec, cache=True, log=print) -> Dataset:
                                       [load_photo(n) for n in PHOTOS_VALID])
         shape = (spec.patch, spec.patch)
     elif spec.dataset == "folder":
-        imgs = _load_folder(spec.path)
+        imgs, names = _load_folder(spec.path)
         n_hold = max(1, len(imgs) // 5)
-        tr, va, norm = _photo_dataset(spec, imgs[:-n_hold], imgs[-n_hold:])
+        tr, va, norm = _photo_dataset(spec, imgs[:-n_hold], imgs[-n_hold:], names)
         shape = (spec.patch, spec.patch)
     elif spec.dataset in ("mnist", "digits8"):
         imgs, _ = load_mnist5k() if spec.dataset == "mnist" else load_digits8()

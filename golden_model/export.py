@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import pickle
 import platform
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,14 +23,18 @@ EVAL_TS = (16, 64, 256)
 
 
 def load_checkpoint(path):
+    if Path(path).is_dir():
+        raise BundleError(f"checkpoint {path} is a folder; give the checkpoint.pt file inside it")
     try:
         ck = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(ck, dict) or not isinstance(ck.get("state"), dict) or not isinstance(ck.get("config"), dict):
+            raise ValueError("not a dict with 'state' and 'config'")
         DataSpec(**ck["config"]["data"])   # a checkpoint without a usable config is corrupt too
         model = IPVAE(ck["state"]["phi"].shape[0], ck["state"]["phi"].shape[1])
         model.load_state_dict(ck["state"])
     except FileNotFoundError:
         raise BundleError(f"checkpoint {path} does not exist") from None
-    except (RuntimeError, KeyError, TypeError, EOFError, ValueError) as exc:
+    except (RuntimeError, KeyError, TypeError, EOFError, ValueError, pickle.UnpicklingError, AttributeError) as exc:
         raise BundleError(f"checkpoint {path} is corrupt or not an ipvae checkpoint ({exc})") from None
     return model, ck
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import IpvaeError, ParameterError
+
 VERSION = 1
 MAGIC_REQUEST, MAGIC_REPLY = 0xA5, 0x5A
 # request types
@@ -28,8 +30,9 @@ ERRORS = {
 ERROR_CODES = {name: code for code, name in ERRORS.items()}
 
 
-class ProtocolError(Exception):
-    """A reply that does not parse, or an error reply from the board."""
+class ProtocolError(IpvaeError):
+    """A reply that does not parse, or an error reply from the board (a project error: the CLI
+    prints it on one line)."""
 
 
 def crc8(data: bytes, crc: int = 0) -> int:
@@ -52,15 +55,18 @@ def info_request() -> bytes:
 
 
 def infer_request(codes, iterations: int, seed: int, with_u: bool = False) -> bytes:
-    codes = np.asarray(codes, dtype=np.int64)
+    codes = np.asarray(codes)
+    if codes.dtype.kind not in "iuf" or (codes.dtype.kind == "f" and not np.all(codes == np.round(codes))):
+        raise ParameterError(f"input codes must be integers, got {codes.dtype} values")
+    codes = codes.astype(np.int64)
     if codes.ndim != 1:
-        raise ValueError(f"input codes must be one patch (a 1-D array), got shape {codes.shape}")
+        raise ParameterError(f"input codes must be one patch (a 1-D array), got shape {codes.shape}")
     if codes.size and (codes.min() < -128 or codes.max() > 127):
-        raise ValueError("input codes must fit a signed byte")
-    if not 0 <= iterations < 2 ** 16:
-        raise ValueError(f"iterations must be in 0..65535, got {iterations}")
-    if not 0 <= seed < 2 ** 32:
-        raise ValueError(f"seed must be a 32-bit unsigned integer, got {seed}")
+        raise ParameterError("input codes must fit a signed byte")
+    if not isinstance(iterations, (int, np.integer)) or not 0 <= iterations < 2 ** 16:
+        raise ParameterError(f"iterations must be an integer in 0..65535, got {iterations!r}")
+    if not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 32:
+        raise ParameterError(f"seed must be a 32-bit unsigned integer, got {seed!r}")
     payload = struct.pack("<BHI", FLAG_U if with_u else 0, iterations, seed) + (codes & 0xFF).astype(np.uint8).tobytes()
     return frame(INFER, payload)
 
@@ -142,6 +148,8 @@ def read_reply(read) -> tuple[int, bytes]:
 
 
 def parse_error(payload: bytes) -> tuple[str, int]:
+    if len(payload) != 2:
+        raise ProtocolError(f"ERROR reply has {len(payload)} bytes, expected 2")
     return ERRORS.get(payload[0], str(payload[0])), payload[1]
 
 

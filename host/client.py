@@ -8,7 +8,7 @@ import numpy as np
 
 from ipvae.golden_model import bundle as bundle_mod
 from ipvae.golden_model import protocol as proto
-from ipvae.golden_model.errors import IpvaeError
+from ipvae.golden_model.errors import IpvaeError, ParameterError
 from ipvae.golden_model.golden import trace_one
 
 
@@ -71,6 +71,8 @@ class BoardSession:
 def stream(session, b, codes, iterations, seed, lanes, with_u=False, out=print):
     """Send each patch, check it against the golden model; returns the per-patch records."""
     fixed = b.fixed
+    if len(codes) == 0:
+        raise ParameterError("no patches to send (samples must be at least 1)")
     info = session.info()
     session.check(fixed, info, lanes)
     out(f"[host] board: N={info.n_inputs} K={info.n_latents} P={info.lanes}, max T {info.max_iterations}, "
@@ -118,7 +120,7 @@ def run_host(a):
     codes, _ = encode_input(x, b.fmt)
     try:
         port = serial.Serial(a.port, a.baud, timeout=a.timeout)
-    except serial.SerialException as exc:
+    except (serial.SerialException, ValueError) as exc:     # ValueError: pyserial's check of baud and timeout
         raise IpvaeError(f"cannot open {a.port}: {exc}") from None
     with port:
         port.reset_input_buffer()

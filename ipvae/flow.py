@@ -80,7 +80,7 @@ def run_flow(a):
     from ipvae.sim.regression import table as sim_table
     cases = heldout_cases(bundle_path, a.sim_samples, a.sim_iterations)
     res = cosim("verilator", bundle_path, lanes, cases, out / "sim_build", gap=0.2, backpressure=0.2,
-                search=board.search)
+                search=board.search, log=lambda s: print(s, flush=True))
     sim_row = summarise(res)
     sim_md = sim_table([sim_row])
     print(sim_md)

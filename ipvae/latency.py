@@ -110,7 +110,7 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1):
         "all independent of K².",
         "",
         f"Spiking per iteration (default bundle, {len(x)} held-out patches, T={iterations}): "
-        + ", ".join(f"t={t}: {p_t[t]:.2f}" for t in (0, 1, 4, 8, 16, iterations - 1)) + ".",
+        + ", ".join(f"t={t}: {p_t[t]:.2f}" for t in sorted({0, 1, 4, 8, 16, iterations - 1} & set(range(iterations)))) + ".",
         "",
         f"## iCE40 UP5K reference: {int(np.sqrt(n0))}×{int(np.sqrt(n0))} patches, N={n0}, K={k0}, T={iterations} "
         f"(measured spikes of the default bundle, search sampler W={w})",

@@ -53,8 +53,10 @@ def resolve_bundle(spec, build_dir, log=_say):
     """A bundle path, or random:NxK (untrained weights of that size, seed 0, for sizing builds)."""
     if spec is None:
         return bundle_mod.load(bundle_mod.DEFAULT_BUNDLE), str(bundle_mod.DEFAULT_BUNDLE)
-    m = re.fullmatch(r"random:(\d+)x(\d+)", str(spec))
-    if m:
+    if str(spec).startswith("random:"):
+        m = re.fullmatch(r"random:(\d+)x(\d+)", str(spec))
+        if not m or not 1 <= int(m.group(1)) <= 4096 or not 1 <= int(m.group(2)) <= 4096:
+            raise ParameterError(f"a random bundle is random:NxK with N and K in 1..4096, got {spec!r}")
         n, k = int(m.group(1)), int(m.group(2))
         path = Path(build_dir) / f"random_{n}x{k}"
         if not (path / "bundle.json").exists():

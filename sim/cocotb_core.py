@@ -27,11 +27,23 @@ async def regression(dut):
     await tb.start()
     results, failures = [], []
     t0 = time.perf_counter()
-    for case in cfg["cases"]:
+    progress_file = os.environ.get("IPVAE_SIM_PROGRESS")
+    last = [0.0]
+
+    def report(index, t, iterations, force=False):
+        """One JSON line for sim/runner.py's progress printer, at most every 2 s of wall time."""
+        now = time.perf_counter()
+        if progress_file and (force or now - last[0] >= 2.0):
+            last[0] = now
+            with open(progress_file, "a") as f:
+                f.write(json.dumps(dict(case=index, cases=len(cfg["cases"]), t=t, iterations=iterations,
+                                        cycles=tb.cycle, wall=now - t0)) + "\n")
+
+    for index, case in enumerate(cfg["cases"]):
         codes, iterations, seed = np.array(case["x"]), case["iterations"], case["seed"]
         first_in = tb.cycle
         last_in = await tb.send(codes, iterations, seed)
-        got = await tb.receive(iterations)
+        got = await tb.receive(iterations, progress=lambda t, i=index, n=iterations: report(i, t, n))
         want = trace_one(fixed, codes, iterations, seed, lanes=params["lanes"])
         div = first_divergence(want, dict(u=got["trace_u"], z=got["trace_z"]))
         model = cycle_model.cycles(fixed.n_inputs, fixed.n_latents, params["lanes"], iterations, want["z"],
@@ -47,6 +59,7 @@ async def regression(dut):
             failures.append(f"{case['name']} (T={iterations}, seed={seed}): {div or 'final outputs differ'}")
         elif got["cycles"] != model:
             failures.append(f"{case['name']}: cycles {got['cycles']} != cycle model {model}")
+        report(index + 1, 0, 0, force=True)
     wall = time.perf_counter() - t0
     with open(os.environ["IPVAE_SIM_RESULTS"], "w") as f:
         json.dump(dict(results=results, sim_cycles=tb.cycle, wall_seconds=wall), f, indent=1)

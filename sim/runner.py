@@ -8,13 +8,15 @@ import hashlib
 import json
 import os
 import re
+import threading
 import uuid
 from pathlib import Path
 
+import numpy as np
 from amaranth.back import verilog
 
 from ipvae.golden_model import bundle as bundle_mod
-from ipvae.golden_model.errors import ParameterError
+from ipvae.golden_model.errors import IpvaeError, ParameterError
 from ipvae.rtl import cycle_model
 from ipvae.rtl.core import IpvaeCore
 from ipvae.rtl.core_config import CoreConfig
@@ -86,10 +88,50 @@ def compile_design(sim, design, toplevel, build_root, waves=False):
     return runner, build_dir
 
 
+#: rough simulated cycles per second with cocotb awaiting every edge (docs/cosim.md), for estimates
+SIM_SPEED = {"icarus": 8e3, "verilator": 2e5}
+
+
+class SimulationError(IpvaeError):
+    """The simulator ran but produced no results (a crash or a cocotb error): see its log."""
+
+
+def estimate_cycles(fixed, lanes, cases, search, probe=32):
+    """Cycles of all cases by the cycle model on the golden model's spikes of the first ``probe``
+    passes of each case (extrapolated per pass for longer runs)."""
+    from ipvae.golden_model.golden import run as golden_run
+    total = 0
+    for c in cases:
+        t = min(int(c["iterations"]), probe)
+        res = golden_run(fixed, np.asarray(c["x"])[None, :], t, np.array([c["seed"]]), lanes=lanes, trace=True)
+        z = np.stack([res["z"][k][0] for k in range(t + 1)])
+        short = cycle_model.cycles(fixed.n_inputs, fixed.n_latents, lanes, t, z, search)
+        head = fixed.n_latents // lanes * fixed.n_inputs + cycle_model.DRIVE_TAIL
+        total += head + (short - head) * (int(c["iterations"]) + 1) / (t + 1)
+    return int(total)
+
+
+def _progress_printer(path, log, stop, every=10.0):
+    """Print the cocotb module's progress lines (sim/cocotb_core.py) every ``every`` seconds."""
+    seen = 0
+    while not stop.wait(every):
+        try:
+            lines = Path(path).read_text().splitlines()
+        except FileNotFoundError:
+            continue
+        if len(lines) > seen:
+            seen = len(lines)
+            p = json.loads(lines[-1])
+            inside = f", pass {p['t']}/{p['iterations']} of inference {p['case'] + 1}" if p["iterations"] else ""
+            log(f"[sim]   {p['case']}/{p['cases']} inferences done{inside}; {p['cycles']:,} cycles simulated "
+                f"in {p['wall']:.0f} s")
+
+
 def run_regression(sim, bundle_path, lanes, cases, build_root="sim_build", search=cycle_model.DEFAULT_SEARCH, gap=0.3,
-                   backpressure=0.3, tb_seed=0, waves=None):
+                   backpressure=0.3, tb_seed=0, waves=None, log=None):
     """Run cases [{name, x (codes), iterations, seed}] and return the results dict written by the
-    cocotb module (per-inference records, simulated cycles, wall seconds)."""
+    cocotb module (per-inference records, simulated cycles, wall seconds). With ``log`` (e.g. print),
+    an estimate comes first and a progress line every 10 s."""
     waves = bool(int(os.environ.get("WAVES", "0"))) if waves is None else waves
     max_it = max([1] + [c["iterations"] for c in cases])
     runner, build_dir, params = build(sim, bundle_path, lanes, max_it, search, build_root, waves)
@@ -99,14 +141,27 @@ def run_regression(sim, bundle_path, lanes, cases, build_root="sim_build", searc
         # absolute: the cocotb module runs inside the build folder, where a relative path means nothing
         bundle=str(Path(bundle_path or bundle_mod.DEFAULT_BUNDLE).resolve()), params=params, gap=gap, backpressure=backpressure,
         tb_seed=tb_seed, cases=[dict(c, x=[int(v) for v in c["x"]]) for c in cases])))
-    xml = runner.test(test_module="ipvae.sim.cocotb_core", hdl_toplevel=TOPLEVEL, build_dir=build_dir,
-                      test_dir=build_dir, waves=waves, results_xml=str(build_dir / f"results-{tag}.xml"),
-                      extra_env={"IPVAE_SIM_CASES": str(cases_file), "IPVAE_SIM_RESULTS": str(results_file)},
-                      log_file=build_dir / f"test-{tag}.log")
+    progress_file = build_dir / f"progress-{tag}.jsonl"
+    stop = threading.Event()
+    if log is not None:
+        est = estimate_cycles(bundle_mod.load(bundle_path).fixed, lanes, cases, search)
+        log(f"[sim] {sim}: {len(cases)} inferences, about {est:,} cycles (cycle model): roughly "
+            f"{est / SIM_SPEED[sim]:.0f} s at ~{SIM_SPEED[sim]:,.0f} cycles/s")
+        threading.Thread(target=_progress_printer, args=(progress_file, log, stop), daemon=True).start()
+    try:
+        xml = runner.test(test_module="ipvae.sim.cocotb_core", hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+                          test_dir=build_dir, waves=waves, results_xml=str(build_dir / f"results-{tag}.xml"),
+                          extra_env={"IPVAE_SIM_CASES": str(cases_file), "IPVAE_SIM_RESULTS": str(results_file),
+                                     "IPVAE_SIM_PROGRESS": str(progress_file)},
+                          log_file=build_dir / f"test-{tag}.log")
+    finally:
+        stop.set()
     from cocotb_tools.runner import get_results
     n_tests, n_failed = get_results(xml)
     if not results_file.exists():
-        raise RuntimeError(f"the {sim} run produced no results; see {build_dir / f'test-{tag}.log'}")
+        logf = build_dir / f"test-{tag}.log"
+        tail = "\n".join(logf.read_text(errors="replace").splitlines()[-15:]) if logf.exists() else ""
+        raise SimulationError(f"the {sim} run produced no results; its log {logf} ends with:\n{tail}")
     res = json.loads(results_file.read_text())
     res.update(sim=sim, build_dir=str(build_dir), failed=n_failed, log=str(build_dir / f"test-{tag}.log"))
     return res

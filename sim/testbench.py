@@ -72,8 +72,9 @@ class CoreTestbench:
         dut.i__valid.value = 0
         return self.cycle
 
-    async def receive(self, iterations):
-        """Collect the trace beats of passes 0..T and the K/P output beats of one inference."""
+    async def receive(self, iterations, progress=None):
+        """Collect the trace beats of passes 0..T and the K/P output beats of one inference.
+        ``progress(t)`` is called as the trace of pass t starts (long runs report from it)."""
         dut = self.dut
         P, S, cb, ub = self.P, self.S, self.cb, self.ub
         tz = np.zeros((iterations + 1, self.K), np.int64)
@@ -97,6 +98,8 @@ class CoreTestbench:
                 it = w & ((1 << self.it_bits) - 1)
                 slot = (w >> self.it_bits) & ((1 << self.slot_bits) - 1)
                 rest = w >> (self.it_bits + self.slot_bits)
+                if progress is not None and slot == 0:
+                    progress(it)
                 tz[it, slot * P:(slot + 1) * P] = unpack(rest, P, cb, False)
                 tu[it, slot * P:(slot + 1) * P] = unpack(rest >> (P * cb), P, ub, True)
             if int(dut.o__valid.value):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from ipvae.golden_model import protocol as proto
+from ipvae.golden_model.errors import IpvaeError, ParameterError
 from ipvae.golden_model.formats import Formats
 from ipvae.golden_model.golden import fold
 from ipvae.golden_model.random_model import random_float_model
@@ -29,11 +30,13 @@ def test_infer_request_layout():
 @pytest.mark.parametrize("args, message", [
     ((np.zeros((2, 3)), 4, 1), r"input codes must be one patch \(a 1-D array\), got shape \(2, 3\)"),
     ((np.array([200]), 4, 1), "input codes must fit a signed byte"),
-    ((np.zeros(3), 70000, 1), "iterations must be in 0..65535, got 70000"),
+    ((np.zeros(3), 70000, 1), "iterations must be an integer in 0..65535, got 70000"),
+    ((np.zeros(3), -1, 1), "iterations must be an integer in 0..65535, got -1"),
     ((np.zeros(3), 4, -1), "seed must be a 32-bit unsigned integer, got -1"),
+    ((np.array([0.5, 1.0]), 4, 1), "input codes must be integers, got float64 values"),
 ])
 def test_infer_request_errors(args, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ParameterError, match=message):
         proto.infer_request(*args)
 
 
@@ -96,3 +99,10 @@ def test_fingerprint_tracks_weights():
     a = proto.model_fingerprint(fx)
     fx.W[0, 1] += 1
     assert proto.model_fingerprint(fx) != a and 0 <= a < 2 ** 32
+
+
+def test_protocol_errors_are_project_errors():
+    """A malformed board reply is the user's (or the board's) problem, not a bug: the CLI prints it."""
+    assert issubclass(proto.ProtocolError, IpvaeError)
+    with pytest.raises(proto.ProtocolError, match="^ERROR reply has 1 bytes, expected 2$"):
+        proto.parse_error(b"\x01")

@@ -113,15 +113,15 @@ def out_file(text):
 
 
 def in_path(text):
-    """A path to read, absolute (so it means what it meant in the user's shell)."""
-    return Path(text).expanduser().absolute()
+    """A path to read, absolute (so it means what it meant in the user's shell), as a string."""
+    return str(Path(text).expanduser().absolute())
 
 
 def bundle_arg(text):
     """A bundle folder (absolute), or random:NxK for untrained weights of that size."""
     if str(text).startswith("random:"):
         return text
-    return str(in_path(text))
+    return in_path(text)
 
 
 def prepare_parent(path: Path):

@@ -21,6 +21,7 @@ from .args import (
     positive_floats,
     positive_int,
     positive_ints,
+    prepare_parent,
     seed32,
 )
 
@@ -33,6 +34,7 @@ def cmd_data(a):
           f"mean {ds.train.mean():.3f}, sd {ds.train.std():.3f}, |x| max {abs(ds.train).max():.2f}")
     if a.plot:
         from ipvae.golden_model.plots import plot_samples
+        prepare_parent(a.plot)
         plot_samples(ds.valid[:64], ds.shape, a.plot, "held-out samples")
         print(f"wrote {a.plot}")
 

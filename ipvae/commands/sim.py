@@ -19,7 +19,7 @@ def cmd_sim(a):
         print(f"[sim] {sim}: building and running {len(cases)} inferences (T={a.iterations}, P={a.lanes})",
               flush=True)
         res = run(sim, a.bundle, a.lanes, cases, a.build, search=None if a.search == 0 else a.search,
-                  gap=a.gap, backpressure=a.backpressure)
+                  gap=a.gap, backpressure=a.backpressure, log=lambda s: print(s, flush=True))
         bad = [r for r in res["results"] if not r["bit_exact"]]
         for r in bad[:3]:
             print(f"[sim] MISMATCH {r['name']} (T={r['iterations']}, seed={r['seed']}): {r['divergence']}")
