@@ -136,5 +136,6 @@ def run_bench(a):
         + (f" The committed default bundle's recorded training took {recorded:.0f} s." if recorded else ""), "",
         "Re-run: `.venv/bin/ipvae bench` (after `ipvae synth` for the boards whose reports it reads).", "",
     ]
+    Path(a.write).parent.mkdir(parents=True, exist_ok=True)
     Path(a.write).write_text("\n".join(lines))
     print("\n".join(lines))

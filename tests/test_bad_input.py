@@ -116,6 +116,12 @@ def test_output_paths(tmp_path, capsys):
     assert code == 2 and "is a folder, not a file" in err
     code, err = run_cli(["bench", "--write", tmp_path], capsys)
     assert code == 2 and "is a folder, not a file" in err
+    code, err = run_cli(["latency", "--write", a_file / "x.md"], capsys)
+    assert code == 2 and f"'{a_file}' is a file, not a folder" in err
+    # a missing folder for an output is made, not an error
+    assert run_cli(["latency", "--samples", "3", "--iterations", "2", "--write", tmp_path / "new" / "l.md"],
+                   capsys)[0] == 0
+    assert (tmp_path / "new" / "l.md").read_text().startswith("# Latency of the inference core")
 
 
 def test_relative_paths_mean_what_they_mean_in_the_shell(tmp_path, monkeypatch):

@@ -109,6 +109,8 @@ def out_file(text):
     p = Path(text).expanduser().absolute()
     if p.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file")
+    if p.parent.exists() and not p.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r}: {str(p.parent)!r} is a file, not a folder")
     return p
 
 

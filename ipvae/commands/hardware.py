@@ -8,7 +8,7 @@ from pathlib import Path
 from ipvae.rtl.board_registry import BOARD_NAMES, BOARDS  # pure Python, no HDL import at start-up
 from ipvae.rtl.timing import DEFAULT_SEARCH
 
-from .args import bundle_arg, nonneg_int, out_dir, out_file, positive_float, positive_int, positive_ints
+from .args import bundle_arg, nonneg_int, out_dir, out_file, positive_float, positive_int, positive_ints, prepare_parent
 
 
 def cmd_rtl(a):
@@ -24,6 +24,7 @@ def cmd_latency(a):
     from ipvae.latency import write_latency_doc
     b = bundle_mod.load(a.bundle)
     data = prepare(b.data_spec())
+    prepare_parent(a.write)
     write_latency_doc(b, data.valid[:a.samples], a.write, iterations=a.iterations)
     print(Path(a.write).read_text())
 

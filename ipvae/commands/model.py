@@ -130,6 +130,7 @@ def cmd_baseline(a):
         print(f"| {r['lambda']:.3f} | {r['r2']:.3f} | {r['zeros']:.3f} |")
     if a.write:
         from ipvae.golden_model.model_report import write_model_report
+        prepare_parent(a.write)
         write_model_report(b, rows, a.write)
         print(f"wrote {a.write}")
 

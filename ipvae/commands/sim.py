@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ipvae.rtl.timing import DEFAULT_SEARCH  # pure Python, no HDL import at start-up
 
-from .args import bundle_arg, nonneg_int, out_dir, out_file, positive_int, seed32, stall_probability
+from .args import bundle_arg, nonneg_int, out_dir, out_file, positive_int, prepare_parent, seed32, stall_probability
 
 
 def cmd_sim(a):
@@ -27,6 +27,7 @@ def cmd_sim(a):
     text = table(rows)
     print(text)
     if a.write:
+        prepare_parent(a.write)
         Path(a.write).write_text(
             "# Co-simulation throughput\n\n"
             f"`ipvae sim --sim {a.sim} --samples {a.samples} --iterations {a.iterations} --lanes {a.lanes} "
