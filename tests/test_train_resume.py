@@ -100,3 +100,31 @@ def test_collapse_monitor():
     for s, r2, z in [(100, 0.3, 0.5), (200, 0.5, 0.6), (300, 0.6, 0.7), (400, 0.65, 0.8)]:
         assert healthy.update(_rec(s, r2, z), cfg) is None
     assert healthy.verdict is None
+
+
+@pytest.fixture(scope="module")
+def photos8():
+    return prepare(DataSpec("photos", patch=8, n_train=20_000, n_valid=600), log=lambda s: None)
+
+
+def _short_run(data, **kw):
+    from ipvae.golden_model.evaluate import quick_val
+    torch.set_num_threads(1)
+    cfg = get_config("default").replace(steps=300, data=data.spec, **kw)
+    return train(cfg, data, log=lambda s: None, eval_fn=quick_val(data.valid[:300]))[1]
+
+
+def test_short_run_without_the_floor_collapses_and_says_so(photos8):
+    """The failure of issue 12 at a tenth of its size: beta ramped over 10 % of 300 steps collapses
+    the code, and the trainer's verdict names the cause and the remedy."""
+    hist = _short_run(photos8, kl_anneal_min_samples=0)
+    v = hist["collapse"]
+    assert v is not None and v["zeros"] >= 0.95 and v["r2"] <= 0.5 * v["peak"]
+    assert "beta" in v["message"] and "--beta-ramp-samples" in v["message"]
+
+
+def test_short_run_with_the_floor_does_not_collapse(photos8):
+    hist = _short_run(photos8)
+    last = hist["history"][-1]
+    assert hist["collapse"] is None
+    assert last["val_r2_t16"] > 0.5 and last["val_zeros_t16"] < 0.95
