@@ -75,6 +75,17 @@ class Dataset:
         return self.train.shape[1]
 
 
+def heldout(data: Dataset, samples: int, offset: int = 0, what: str = "--samples"):
+    """The first ``samples`` held-out samples from ``offset``; a clear error if the set is smaller
+    (never fewer than asked for, silently)."""
+    if not isinstance(samples, (int, np.integer)) or samples < 1:
+        raise DataError(f"{what} must be a positive integer, got {samples!r}")
+    if offset + samples > len(data.valid):
+        raise DataError(f"{what} {samples} asks for more held-out samples than the dataset has "
+                        f"({len(data.valid) - offset:,} from offset {offset})")
+    return data.valid[offset:offset + samples]
+
+
 # ---------------------------------------------------------------- photographs
 
 def _grey(img):

@@ -211,6 +211,8 @@ def train(cfg: TrainConfig, data: Dataset, out_dir=None, log=print, eval_fn=None
     model = IPVAE(data.n_inputs, cfg.n_latents, cfg.init_scale, cfg.prior_lo, cfg.prior_hi, cfg.seed).to(device)
     opt = torch.optim.Adamax(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8,
                              weight_decay=cfg.weight_decay)
+    if cfg.batch > len(data.train):
+        raise ParameterError(f"batch {cfg.batch} is larger than the training set ({len(data.train):,} samples)")
     xtr = torch.from_numpy(data.train).to(device)
     n_exp = [n_exp_for_rate(3.0, cfg.n_exp_cap)] * cfg.t_train
     rate_acc = np.zeros(cfg.t_train)

@@ -113,10 +113,10 @@ def run_host(a):
         import serial
     except ImportError:       # pragma: no cover - pyserial is a dependency
         raise IpvaeError("pyserial is not installed (pip install pyserial)") from None
-    from ipvae.golden_model.data import prepare
+    from ipvae.golden_model.data import heldout, prepare
     from ipvae.golden_model.formats import encode_input
     b = bundle_mod.load(a.bundle)
-    x = prepare(b.data_spec(), log=lambda s: None).valid[:a.samples]
+    x = heldout(prepare(b.data_spec(), log=lambda s: None), a.samples)
     codes, _ = encode_input(x, b.fmt)
     try:
         port = serial.Serial(a.port, a.baud, timeout=a.timeout)

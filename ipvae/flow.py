@@ -24,7 +24,7 @@ def _stage(n, total, text):
 def run_flow(a):
     from ipvae.golden_model import bundle as bundle_mod
     from ipvae.golden_model import plots
-    from ipvae.golden_model.data import prepare
+    from ipvae.golden_model.data import heldout, prepare
     from ipvae.golden_model.evaluate import fixed_metrics, float_metrics, metrics_table, runaway_check
     from ipvae.golden_model.formats import encode_input
     from ipvae.golden_model.golden import trace_one
@@ -58,7 +58,7 @@ def run_flow(a):
 
     _stage(2, total, "data (held-out samples)")
     data = prepare(b.data_spec())
-    x = data.valid[:a.samples]
+    x = heldout(data, a.samples)
     shape = tuple(b.meta["dims"].get("sample_shape") or data.shape)
 
     _stage(3, total, f"golden model vs float model on {len(x)} held-out samples, T up to {max(CURVE_TS)}")

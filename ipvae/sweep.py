@@ -35,10 +35,10 @@ def width_bundle(b, weight_bits, out):
 
 
 def quality(bundle_path, samples):
-    from ipvae.golden_model.data import prepare
+    from ipvae.golden_model.data import heldout, prepare
     from ipvae.golden_model.evaluate import fixed_metrics
     b = bundle_mod.load(bundle_path)
-    x = prepare(b.data_spec(), log=lambda s: None).valid[:samples]
+    x = heldout(prepare(b.data_spec(), log=lambda s: None), samples)
     m = fixed_metrics(b.fixed, b.phi, x, (T_SWEEP,))[T_SWEEP]
     return dict(r2=float(m["r2"]), zeros=float(m["zeros"]))
 

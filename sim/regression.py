@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ipvae.golden_model import bundle as bundle_mod
-from ipvae.golden_model.data import prepare
+from ipvae.golden_model.data import heldout, prepare
 from ipvae.golden_model.formats import encode_input
 from ipvae.golden_model.layout import seeds_for
 
@@ -16,7 +16,7 @@ def heldout_cases(bundle_path, samples, iterations, seed=1, offset=0):
     """Real held-out patches of the bundle's dataset, one seed each."""
     b = bundle_mod.load(bundle_path)
     data = prepare(b.data_spec(), log=lambda s: None)
-    codes, _ = encode_input(data.valid[offset:offset + samples], b.fmt)
+    codes, _ = encode_input(heldout(data, samples, offset), b.fmt)
     seeds = seeds_for(seed, len(codes), offset)
     return [dict(name=f"heldout{offset + i}", x=codes[i], iterations=iterations,
                  seed=int(seeds[i])) for i in range(len(codes))]

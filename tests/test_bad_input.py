@@ -203,10 +203,16 @@ def test_resume_errors(tmp_path, capsys):
     (["synth", "--board", "icebreaker", "--bundle", "random:axb"], "a random bundle is random:NxK"),
     (["synth", "--board", "icebreaker", "--seed", "1", "--seeds", "2"], "give --seed S or --seeds N, not both"),
     (["eval", "--bundle", "/nonexistent/bundle"], "is not a directory"),
+    (["eval", "--samples", "100000"], "--samples 100000 asks for more held-out samples than the dataset has (5,000"),
+    (["latency", "--samples", "6000"], "--samples 6000 asks for more held-out samples than the dataset has"),
+    (["sim", "--samples", "9000"], "--samples 9000 asks for more held-out samples than the dataset has"),
+    (["train", "--batch", "70000", "--steps", "1"], "batch 70000 is larger than the training set (60,000 samples)"),
 ])
 def test_hardware_parameter_errors(args, message, tmp_path, capsys):
-    if args[0] in ("rtl", "synth"):
+    if args[0] in ("rtl", "synth", "train"):
         args = args + ["--out", str(tmp_path / "o")]
+    if args[0] == "latency":
+        args = args + ["--write", str(tmp_path / "l.md")]
     _project_error(args, capsys, message)
 
 

@@ -20,12 +20,12 @@ def cmd_rtl(a):
 
 def cmd_latency(a):
     from ipvae.golden_model import bundle as bundle_mod
-    from ipvae.golden_model.data import prepare
+    from ipvae.golden_model.data import heldout, prepare
     from ipvae.latency import write_latency_doc
     b = bundle_mod.load(a.bundle)
     data = prepare(b.data_spec())
     prepare_parent(a.write)
-    write_latency_doc(b, data.valid[:a.samples], a.write, iterations=a.iterations)
+    write_latency_doc(b, heldout(data, a.samples), a.write, iterations=a.iterations)
     print(Path(a.write).read_text())
 
 

@@ -97,11 +97,11 @@ def cmd_export(a):
 
 def cmd_eval(a):
     from ipvae.golden_model import bundle as bundle_mod
-    from ipvae.golden_model.data import prepare
+    from ipvae.golden_model.data import heldout, prepare
     from ipvae.golden_model.evaluate import fixed_metrics, float_metrics, metrics_table, runaway_check
     b = bundle_mod.load(a.bundle)
     data = prepare(b.data_spec())
-    x = data.valid[:a.samples]
+    x = heldout(data, a.samples)
     model = b.float_model()
     ts = a.t
     t0 = time.time()
