@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import DataSpec
 from .errors import BundleError, IpvaeError
 from .formats import Formats
 from .golden import FixedModel
@@ -89,7 +90,6 @@ def check_meta(meta: dict, where) -> None:
             bad(f"tensors.{name}: dtype and sha256 must be strings")
     data = meta.get("data")
     if data is not None:
-        from .data import DataSpec
         if not isinstance(data, dict):
             bad(f"the 'data' section must be an object or null, got {type(data).__name__}")
         fields = {f for f in DataSpec.__dataclass_fields__}
@@ -123,14 +123,13 @@ class Bundle:
         return self.fixed.fmt
 
     def float_model(self):
-        from .model import IPVAE
+        from .model import IPVAE  # lazy: PyTorch loads only for the float model
         s = dict(self.float_state)
         return IPVAE.from_numpy(dict(phi=s["phi"], log_sigma=s["log_sigma"], log_b=s["log_b"],
                                      log_eta=s["log_eta"], u0=s["u0_float"]))
 
     def data_spec(self):
         """The DataSpec the bundle was trained on (BundleError for bundles made without data)."""
-        from .data import DataSpec
         d = self.meta.get("data")
         if not d:
             raise BundleError(f"this bundle records no dataset (made by: {self.meta.get('command', '?')})")

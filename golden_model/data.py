@@ -98,7 +98,7 @@ def _grey(img):
 def load_photo(name):
     """One shipped photograph as a float64 grey image in 0..255."""
     if name in ("camera", "grass", "gravel", "brick", "astronaut", "coffee", "chelsea", "rocket"):
-        import skimage.data
+        import skimage.data  # lazy: each photo source loads only when used
         return _grey(getattr(skimage.data, name)())
     if name in ("china", "flower"):
         import sklearn.datasets
@@ -260,7 +260,7 @@ def _load_user_array(path):
 
 
 def _load_folder(path):
-    from PIL import Image
+    from PIL import Image  # lazy: only the folder dataset reads images
     p = Path(path)
     if not p.is_dir():
         raise DataError(f"image folder {path} does not exist")

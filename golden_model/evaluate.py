@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .formats import encode_input
+from .golden import run
 from .layout import seeds_for
 from .metrics import quality
 
@@ -42,8 +44,6 @@ def quick_val(x, ts=(16,)):
 def fixed_metrics(fixed, phi, x, ts=(16, 64, 256), seed=1, lanes=1):
     """{T: dict(r2, zeros)} for the integer golden model; inputs are encoded with saturation and
     reconstructions use the float dictionary phi (the hardware outputs counts, not images)."""
-    from .formats import encode_input
-    from .golden import run
     codes, _ = encode_input(x, fixed.fmt)
     seeds = seeds_for(seed, len(codes))
     res = run(fixed, codes, max(ts), seeds, lanes=lanes, record=ts)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from . import bundle as bundle_mod
+from .config import CONFIGS
 from .data import DataSpec, prepare
 from .errors import BundleError
 from .evaluate import fixed_metrics, float_metrics, runaway_check
@@ -42,7 +43,6 @@ def load_checkpoint(path):
 def training_command(cfg: dict):
     """The `ipvae train` command that reproduces a checkpoint's config (flags for what differs
     from the named config)."""
-    from .config import CONFIGS
     base = dataclasses.asdict(CONFIGS[cfg["name"]]) if cfg["name"] in CONFIGS else {}
     flags = dict(steps="--steps", lr="--lr", n_latents="--latents", beta="--beta", t_train="--t-train",
                  batch="--batch", seed="--seed")

@@ -10,7 +10,7 @@ import dataclasses
 
 import numpy as np
 
-from .errors import ParameterError
+from .errors import ParameterError, check_finite
 
 U_MIN = -8          # lower clamp of u and du (real units)
 U_MAX = 10          # upper clamp of u and du (real units; hard min replaces the soft clamp)
@@ -118,7 +118,6 @@ def encode_input(x, fmt: Formats):
 
     Returns (codes, clipped_fraction). Saturation is the host's ADC-like step; the golden model
     itself rejects codes out of range."""
-    from .errors import check_finite
     check_finite("input", x)
     lo, hi = -(1 << (fmt.input_bits - 1)), (1 << (fmt.input_bits - 1)) - 1
     codes = round_half_away(np.asarray(x, np.float64) * (1 << fmt.input_frac))

@@ -3,6 +3,7 @@ decoder. The one Python definition, used by the board-top RTL (rtl/host_link.py)
 co-simulation test and ``ipvae host``."""
 from __future__ import annotations
 
+import hashlib
 import struct
 from dataclasses import dataclass
 
@@ -181,7 +182,6 @@ def model_fingerprint(fixed) -> int:
     """32-bit fingerprint of an integer model, built into the board and reported by INFO, so the
     host can refuse a board that runs other weights: the first 4 bytes (little endian) of the
     sha256 of F, W, c, u0, the table (int64, C order) and the two exponents."""
-    import hashlib
     h = hashlib.sha256()
     for a in (fixed.F, fixed.W, fixed.c, fixed.u0, fixed.table, np.array([fixed.e_f, fixed.e_w])):
         h.update(np.ascontiguousarray(np.asarray(a, dtype=np.int64)).tobytes())

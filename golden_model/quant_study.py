@@ -92,7 +92,7 @@ def _table(rows, ref, noise, base, n, seconds, path):
 
 
 def _plot(rows, ref, path):
-    import matplotlib
+    import matplotlib  # lazy: plotting only at the end of the study
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     params = list(dict.fromkeys(r["param"] for r in rows))

@@ -8,8 +8,11 @@ import numpy as np
 
 from ipvae.golden_model import bundle as bundle_mod
 from ipvae.golden_model import protocol as proto
+from ipvae.golden_model.data import heldout, prepare
 from ipvae.golden_model.errors import IpvaeError, ParameterError
+from ipvae.golden_model.formats import encode_input
 from ipvae.golden_model.golden import trace_one
+from ipvae.golden_model.layout import weight_words
 
 
 class BoardError(IpvaeError):
@@ -50,7 +53,6 @@ class BoardSession:
                              f"0x{proto.model_fingerprint(fixed):08x}: rebuild it from this bundle")
 
     def load(self, fixed, lanes, progress=None):
-        from ipvae.golden_model.layout import weight_words
         f_words, w_words = weight_words(fixed, lanes)
         frames = [(0, f) for f in proto.load_requests(0, f_words, lanes, fixed.fmt.weight_bits)]
         frames += [(1, f) for f in proto.load_requests(1, w_words, lanes, fixed.fmt.weight_bits)]
@@ -110,11 +112,9 @@ def stream(session, b, codes, iterations, seed, lanes, with_u=False, out=print):
 
 def run_host(a):
     try:
-        import serial
+        import serial  # lazy: pyserial only for a real port
     except ImportError:       # pragma: no cover - pyserial is a dependency
         raise IpvaeError("pyserial is not installed (pip install pyserial)") from None
-    from ipvae.golden_model.data import heldout, prepare
-    from ipvae.golden_model.formats import encode_input
     b = bundle_mod.load(a.bundle)
     x = heldout(prepare(b.data_spec(), log=lambda s: None), a.samples)
     codes, _ = encode_input(x, b.fmt)

