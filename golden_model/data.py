@@ -251,7 +251,8 @@ def _load_user_array(path):
         else:
             arr = np.load(p, allow_pickle=False)
     except (ValueError, OSError) as exc:
-        raise DataError(f"cannot read {path} as .npy/.npz: {exc}") from None
+        why = "not a NumPy .npy/.npz array file" if "pickle" in str(exc) else str(exc)
+        raise DataError(f"cannot read {path} as .npy/.npz: {why}") from None
     arr = np.asarray(arr)
     if arr.dtype.kind not in "uif":
         raise DataError(f"{path}: expected a numeric array, got dtype {arr.dtype}")

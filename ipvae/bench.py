@@ -79,6 +79,12 @@ def training_speed(steps=(20, 80)):
 def run_bench(a):
     import torch
 
+    from ipvae.golden_model.errors import ParameterError
+    missing = [str(p) for p in a.reports if not Path(p).is_file()]
+    if missing:   # checked first: the benchmark runs for minutes before it reads them
+        raise ParameterError(f"synthesis report(s) not found: {', '.join(missing)} (run ipvae synth first, or "
+                             "name others with --reports)")
+
     from ipvae.golden_model import bundle as bundle_mod
     from ipvae.golden_model.data import prepare
     torch.set_num_threads(os.cpu_count() or 1)
@@ -91,7 +97,7 @@ def run_bench(a):
         t_np, t_pt = cpu_latency(b, x, batch, repeats=5 if batch == 1 else 2)
         cpu[batch] = (t_np, t_pt)
         print(f"[bench]   batch {batch}: NumPy {t_np * 1e6:.0f} µs, PyTorch {t_pt * 1e6:.0f} µs per inference", flush=True)
-    fpga = [fpga_latency(p) for p in a.reports if Path(p).exists()]
+    fpga = [fpga_latency(p) for p in a.reports]
     for f in fpga:
         print(f"[bench] FPGA {f['board']}: {f['cycles']:.0f} cycles at {f['clock']:.1f} MHz = {f['us']:.0f} µs", flush=True)
     print("[bench] co-simulation speed (Verilator) ...", flush=True)

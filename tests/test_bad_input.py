@@ -159,6 +159,7 @@ def bad_images(tmp_path_factory):
     (root / "one").mkdir()
     Image.fromarray((rng.random((64, 64)) * 255).astype(np.uint8)).save(root / "one" / "0.png")
     (root / "junk.npy").write_bytes(b"not numpy")
+    (root / "j.json").write_text('{"a": 1}')
     return root
 
 
@@ -173,10 +174,11 @@ def bad_images(tmp_path_factory):
     (["data", "--dataset", "folder", "--path", "{root}/corrupt"], "cannot read image"),
     (["data", "--dataset", "folder", "--path", "{root}/one"], "needs at least 2 images"),
     (["data", "--dataset", "file", "--path", "{root}/junk.npy"], "cannot read"),
+    (["data", "--dataset", "file", "--path", "{root}/j.json"], "cannot read {root}/j.json as .npy/.npz: not a NumPy"),
     (["train", "--patch", "1", "--steps", "1"], "patch size must be >= 2, got 1"),
 ])
 def test_data_errors(args, message, bad_images, capsys):
-    _project_error([a.format(root=bad_images) for a in args], capsys, message)
+    _project_error([a.format(root=bad_images) for a in args], capsys, message.format(root=bad_images))
 
 
 def test_checkpoint_errors(tmp_path, capsys):
@@ -203,6 +205,7 @@ def test_resume_errors(tmp_path, capsys):
     (["synth", "--board", "icebreaker", "--bundle", "random:axb"], "a random bundle is random:NxK"),
     (["synth", "--board", "icebreaker", "--seed", "1", "--seeds", "2"], "give --seed S or --seeds N, not both"),
     (["eval", "--bundle", "/nonexistent/bundle"], "is not a directory"),
+    (["bench", "--reports", "/nonexistent/report.json"], "synthesis report(s) not found: /nonexistent/report.json"),
     (["eval", "--samples", "100000"], "--samples 100000 asks for more held-out samples than the dataset has (5,000"),
     (["latency", "--samples", "6000"], "--samples 6000 asks for more held-out samples than the dataset has"),
     (["sim", "--samples", "9000"], "--samples 9000 asks for more held-out samples than the dataset has"),
@@ -211,7 +214,7 @@ def test_resume_errors(tmp_path, capsys):
 def test_hardware_parameter_errors(args, message, tmp_path, capsys):
     if args[0] in ("rtl", "synth", "train"):
         args = args + ["--out", str(tmp_path / "o")]
-    if args[0] == "latency":
+    if args[0] in ("latency", "bench"):
         args = args + ["--write", str(tmp_path / "l.md")]
     _project_error(args, capsys, message)
 
