@@ -135,6 +135,17 @@ def cmd_baseline(a):
         print(f"wrote {a.write}")
 
 
+def cmd_model_report(a):
+    from ipvae.golden_model import bundle as bundle_mod
+    from ipvae.golden_model.paper_report import write_paper_report
+    b = bundle_mod.load(a.bundle)
+    res = write_paper_report(b, a.write, samples=a.samples, ts=a.t, title=a.title,
+                             log=lambda s: print(s, flush=True))
+    if res["bar"] is not None:
+        bar = res["bar"]
+        print(f"quality bar at T=256: d = {bar['d']:.3f} ({'met' if bar['ok'] else 'NOT met'})")
+
+
 def cmd_quant_sweep(a):
     from ipvae.golden_model.quant_study import run_study
     run_study(a.bundle, samples=a.samples, out_dir=Path(a.out))
@@ -193,6 +204,15 @@ def register(sub):
     s.add_argument("--seed", type=seed32, default=0)
     s.add_argument("--write", type=out_file, help="also write the default-model report (e.g. docs/default_model.md)")
     s.set_defaults(fn=cmd_baseline)
+
+    s = sub.add_parser("model-report", help="quality against T up to 1000 beside the paper, dictionary, "
+                                             "reconstructions, raster (e.g. docs/paper_model.md)")
+    s.add_argument("--bundle", type=bundle_arg, help="bundle folder (default: the committed default bundle)")
+    s.add_argument("--write", type=out_file, default="docs/paper_model.md")
+    s.add_argument("--samples", type=positive_int, default=2000, help="held-out samples")
+    s.add_argument("--t", type=positive_ints, default="1,4,16,32,64,128,256,512,1000", help="iteration counts")
+    s.add_argument("--title", default="The paper-size model")
+    s.set_defaults(fn=cmd_model_report)
 
     s = sub.add_parser("quant-sweep", help="sweep weight/membrane/input widths; table + plot")
     s.add_argument("--bundle", type=bundle_arg)
