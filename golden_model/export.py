@@ -28,6 +28,9 @@ def load_checkpoint(path):
         raise BundleError(f"checkpoint {path} is a folder; give the checkpoint.pt file inside it")
     try:
         ck = torch.load(path, map_location="cpu", weights_only=False)
+        if isinstance(ck, dict) and "model" in ck and "opt" in ck and "state" not in ck:
+            raise BundleError(f"{path} is a training state (the run's state.pt), not a finished checkpoint: finish "
+                              f"the run with `ipvae train --resume {Path(path).parent}` and export its checkpoint.pt")
         if not isinstance(ck, dict) or not isinstance(ck.get("state"), dict) or not isinstance(ck.get("config"), dict):
             raise ValueError("not a dict with 'state' and 'config'")
         DataSpec(**ck["config"]["data"])   # a checkpoint without a usable config is corrupt too

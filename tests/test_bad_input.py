@@ -176,6 +176,8 @@ def bad_images(tmp_path_factory):
     (["data", "--dataset", "file", "--path", "{root}/junk.npy"], "cannot read"),
     (["data", "--dataset", "file", "--path", "{root}/j.json"], "cannot read {root}/j.json as .npy/.npz: not a NumPy"),
     (["train", "--patch", "1", "--steps", "1"], "patch size must be >= 2, got 1"),
+    (["data", "--dataset", "mnist", "--patch", "3"], "--patch applies to the photos and folder datasets; 'mnist'"),
+    (["train", "--dataset", "digits8", "--patch", "4"], "--patch applies to the photos and folder datasets"),
 ])
 def test_data_errors(args, message, bad_images, capsys):
     _project_error([a.format(root=bad_images) for a in args], capsys, message.format(root=bad_images))
@@ -190,6 +192,11 @@ def test_checkpoint_errors(tmp_path, capsys):
         _project_error(["export", "--checkpoint", tmp_path / name, "--out", tmp_path / "o"], capsys, message)
     _project_error(["export", "--checkpoint", tmp_path, "--out", tmp_path / "o"], capsys,
                    "is a folder; give the checkpoint.pt file inside it")
+    import torch
+    torch.save(dict(version=1, model={}, opt={}, step=3), tmp_path / "state.pt")
+    _project_error(["export", "--checkpoint", tmp_path / "state.pt", "--out", tmp_path / "o"], capsys,
+                   f"is a training state (the run's state.pt), not a finished checkpoint: finish the run with "
+                   f"`ipvae train --resume {tmp_path}`")
 
 
 def test_resume_errors(tmp_path, capsys):

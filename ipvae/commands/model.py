@@ -26,9 +26,17 @@ from .args import (
 )
 
 
+def _check_patch_applies(dataset, patch):
+    from ipvae.golden_model.errors import ParameterError
+    if patch is not None and dataset not in (None, "photos", "folder"):
+        raise ParameterError(f"--patch applies to the photos and folder datasets; {dataset!r} has its own sample "
+                             "shape")
+
+
 def cmd_data(a):
     from ipvae.golden_model.data import DataSpec, prepare
-    spec = DataSpec(a.dataset, a.patch, a.n_train, a.n_valid, a.seed, a.path)
+    _check_patch_applies(a.dataset, a.patch)
+    spec = DataSpec(a.dataset, a.patch or 8, a.n_train, a.n_valid, a.seed, a.path)
     ds = prepare(spec)
     print(f"train {ds.train.shape}, valid {ds.valid.shape}, sample shape {ds.shape}, "
           f"mean {ds.train.mean():.3f}, sd {ds.train.std():.3f}, |x| max {abs(ds.train).max():.2f}")
@@ -52,6 +60,7 @@ def cmd_train(a):
                                   batch=a.batch, seed=a.seed, kl_anneal_min_samples=a.beta_ramp_samples).items()
             if v is not None}
     data_over = {k: v for k, v in dict(dataset=a.dataset, patch=a.patch, path=a.path).items() if v is not None}
+    _check_patch_applies(a.dataset, a.patch)
     if a.resume:
         given = sorted(k for k in (*over, *data_over))
         if given or a.out or a.config:
@@ -154,7 +163,7 @@ def cmd_quant_sweep(a):
 def register(sub):
     s = sub.add_parser("data", help="prepare (and cache) a dataset, print its statistics")
     s.add_argument("--dataset", default="photos", help="photos | mnist | digits8 | file | folder")
-    s.add_argument("--patch", type=positive_int, default=8)
+    s.add_argument("--patch", type=positive_int, help="patch size for photos and folder (default 8)")
     s.add_argument("--path", type=in_path, help="for --dataset file (.npy/.npz) or folder (images)")
     s.add_argument("--n-train", type=positive_int, default=60_000)
     s.add_argument("--n-valid", type=positive_int, default=5_000)
