@@ -25,25 +25,14 @@ def _int(text, what):
         _fail(what, text)
 
 
-def positive_int(text):
-    v = _int(text, "a positive integer")
-    if v < 1:
-        _fail("a positive integer", text)
-    return v
-
-
-def nonneg_int(text):
-    v = _int(text, "an integer >= 0")
-    if v < 0:
-        _fail("an integer >= 0", text)
-    return v
-
-
-def seed32(text):
-    v = _int(text, f"an integer seed in 0..{SEED_MAX}")
-    if not 0 <= v <= SEED_MAX:
-        _fail(f"an integer seed in 0..{SEED_MAX}", text)
-    return v
+def _ranged(parse, what, ok):
+    """An argparse type: ``parse`` the text, then check ``ok(value)``; the message names ``what``."""
+    def conv(text):
+        v = parse(text, what)
+        if not ok(v):
+            _fail(what, text)
+        return v
+    return conv
 
 
 def _float(text, what):
@@ -56,26 +45,13 @@ def _float(text, what):
     return v
 
 
-def positive_float(text):
-    v = _float(text, "a positive finite number")
-    if v <= 0:
-        _fail("a positive finite number", text)
-    return v
-
-
-def nonneg_float(text):
-    v = _float(text, "a finite number >= 0")
-    if v < 0:
-        _fail("a finite number >= 0", text)
-    return v
-
-
-def stall_probability(text):
-    """A probability of an idle or stalled cycle: 0 <= p < 1 (p = 1 would never move a beat)."""
-    v = _float(text, "a probability in [0, 1)")
-    if not 0 <= v < 1:
-        _fail("a probability in [0, 1)", text)
-    return v
+positive_int = _ranged(_int, "a positive integer", lambda v: v >= 1)
+nonneg_int = _ranged(_int, "an integer >= 0", lambda v: v >= 0)
+seed32 = _ranged(_int, f"an integer seed in 0..{SEED_MAX}", lambda v: 0 <= v <= SEED_MAX)
+positive_float = _ranged(_float, "a positive finite number", lambda v: v > 0)
+nonneg_float = _ranged(_float, "a finite number >= 0", lambda v: v >= 0)
+#: the probability of an idle or stalled cycle: 0 <= p < 1 (p = 1 would never move a beat)
+stall_probability = _ranged(_float, "a probability in [0, 1)", lambda v: 0 <= v < 1)
 
 
 def _list(text, conv, what):
