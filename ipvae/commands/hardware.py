@@ -18,6 +18,13 @@ def cmd_rtl(a):
     print(f"wrote {v} and {j}")
 
 
+def cmd_ip(a):
+    from ipvae.ip import write_ip
+    paths = write_ip(a.bundle, a.lanes, a.out, search=None if a.search == 0 else a.search,
+                     max_iterations=a.max_iterations)
+    print("wrote " + ", ".join(str(p) for p in paths))
+
+
 def cmd_latency(a):
     from ipvae.golden_model import bundle as bundle_mod
     from ipvae.golden_model.data import heldout, prepare
@@ -67,6 +74,15 @@ def register(sub):
                    help="Poisson-table thresholds the sampler reads per cycle (divides 16); 0: parallel sampler")
     s.add_argument("--out", type=out_dir, default="build/rtl")
     s.set_defaults(fn=cmd_rtl)
+
+    s = sub.add_parser("ip", help="the core as portable IP: AXI4-Stream Verilog, parameters, FuseSoC core, README")
+    s.add_argument("--bundle", type=bundle_arg, help="bundle folder (default: the committed default bundle)")
+    s.add_argument("--lanes", type=positive_int, default=8, help="parallel lanes P (must divide K)")
+    s.add_argument("--max-iterations", type=positive_int, default=1023)
+    s.add_argument("--search", type=nonneg_int, default=DEFAULT_SEARCH,
+                   help="Poisson-table thresholds the sampler reads per cycle (divides 16); 0: parallel sampler")
+    s.add_argument("--out", type=out_dir, default="build/ip")
+    s.set_defaults(fn=cmd_ip)
 
     s = sub.add_parser("latency", help="cycle-model latency and memory tables (docs/latency.md)")
     s.add_argument("--bundle", type=bundle_arg)
