@@ -17,8 +17,101 @@ from ipvae.rtl.ip_top import AxisIpTop
 NAME = "ipvae_axis"
 
 
+def testbench(name, b, core, top, seed=1, iterations=8):
+    """A self-checking plain-Verilog testbench for other flows: one held-out patch (or, for a bundle
+    without data, a fixed pseudo-random one) in, the golden model's result and the cycle model's count
+    expected; prints PASS or FAIL and finishes."""
+    import numpy as np
+
+    from ipvae.golden_model.data import prepare
+    from ipvae.golden_model.formats import encode_input
+    from ipvae.golden_model.golden import trace_one
+    from ipvae.golden_model.layout import pack
+    from ipvae.rtl import cycle_model
+    from ipvae.rtl.axi_stream import pack_user
+    fx, P, S = b.fixed, core.lanes, core.slots
+    if b.meta.get("data"):
+        codes = encode_input(prepare(b.data_spec(), log=lambda s: None).valid[:1], b.fmt)[0][0]
+    else:
+        codes = np.random.default_rng(7).integers(-(1 << (fx.fmt.input_bits - 1)), 1 << (fx.fmt.input_bits - 1),
+                                                  size=fx.n_inputs)
+    t = min(iterations, core.max_iterations)
+    tr = trace_one(fx, codes, t, seed, lanes=P)
+    cyc = cycle_model.cycles(fx.n_inputs, fx.n_latents, P, t, tr["z"], core.search)
+    cb, ub, W = fx.fmt.count_bits, fx.fmt.u_bits, top.tdata_bits
+    beats = [pack(tr["z"][-1][s * P:(s + 1) * P], cb) | pack(tr["u"][-1][s * P:(s + 1) * P], ub) << (P * cb)
+             for s in range(S)]
+    N = fx.n_inputs
+    code_init = "\n".join(f"    codes[{i}] = 8'h{int(c) & 0xFF:02x};" for i, c in enumerate(codes))
+    beat_init = "\n".join(f"    want[{s}] = {W}'h{w:x};" for s, w in enumerate(beats))
+    return f"""`timescale 1ns/1ps
+// Self-checking testbench written by `ipvae ip`: one patch through {name}, the result against the
+// project's golden model and the cycle count against its cycle model (T={t}, seed={seed}).
+module tb_{name};
+  reg aclk = 0;
+  always #5 aclk = ~aclk;
+  reg aresetn = 0;
+  reg [7:0] s_axis_tdata = 0;
+  reg s_axis_tvalid = 0, s_axis_tlast = 0;
+  reg [47:0] s_axis_tuser = 0;
+  wire s_axis_tready;
+  wire [{W - 1}:0] m_axis_tdata;
+  wire m_axis_tvalid, m_axis_tlast, m_axis_tuser;
+  wire [31:0] cycles;
+  wire [15:0] frame_errors;
+  {name} dut (.aclk(aclk), .aresetn(aresetn),
+    .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
+    .s_axis_tlast(s_axis_tlast), .s_axis_tuser(s_axis_tuser),
+    .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(1'b1),
+    .m_axis_tlast(m_axis_tlast), .m_axis_tuser(m_axis_tuser), .cycles(cycles), .frame_errors(frame_errors));
+  reg [7:0] codes [0:{N - 1}];
+  reg [{W - 1}:0] want [0:{S - 1}];
+  integer i, errors;
+  initial begin
+{code_init}
+{beat_init}
+  end
+  initial begin
+    errors = 0;
+    repeat (5) @(negedge aclk);
+    aresetn = 1;
+    for (i = 0; i < {N}; i = i + 1) begin
+      @(negedge aclk);
+      s_axis_tdata = codes[i]; s_axis_tvalid = 1; s_axis_tlast = (i == {N - 1});
+      s_axis_tuser = (i == 0) ? 48'd{pack_user(t, seed)} : 48'd0;
+      while (!s_axis_tready) @(negedge aclk);
+    end
+    @(negedge aclk);
+    s_axis_tvalid = 0; s_axis_tlast = 0;
+    for (i = 0; i < {S}; i = i + 1) begin
+      while (!m_axis_tvalid) @(negedge aclk);
+      if (m_axis_tdata !== want[i] || m_axis_tlast !== (i == {S - 1}) || m_axis_tuser !== 1'b0) begin
+        errors = errors + 1;
+        $display("beat %0d: got %h (last %b, user %b), expected %h", i, m_axis_tdata, m_axis_tlast, m_axis_tuser,
+                 want[i]);
+      end
+      if (i == 0 && cycles !== 32'd{cyc}) begin
+        errors = errors + 1;
+        $display("cycles %0d, the cycle model says {cyc}", cycles);
+      end
+      @(negedge aclk);
+    end
+    if (errors == 0) $display("PASS: {S} beats bit-exact with the golden model, {cyc} cycles as the cycle model");
+    else $display("FAIL: %0d mismatches", errors);
+    $finish;
+  end
+  initial begin
+    #{(cyc + 40 * N + 1000) * 10 * 4};
+    $display("FAIL: timeout");
+    $finish;
+  end
+endmodule
+"""
+
+
 def core_file(name, params):
-    """A FuseSoC CAPI2 core: the Verilog fileset, the top, and a Verilator lint target."""
+    """A FuseSoC CAPI2 core: the Verilog fileset, the top, a Verilator lint target, and simulation
+    targets running the self-checking testbench on Icarus and on Verilator."""
     return f"""CAPI=2:
 name: ipvae:fpga:{name}:0.1.0
 description: "iP-VAE inference core behind AXI4-Stream (N={params['n_inputs']}, K={params['n_latents']}, \
@@ -28,6 +121,10 @@ filesets:
   rtl:
     files:
       - {name}.v
+    file_type: verilogSource
+  tb:
+    files:
+      - tb_{name}.v
     file_type: verilogSource
 
 targets:
@@ -41,6 +138,18 @@ targets:
       verilator:
         mode: lint-only
         verilator_options: [-Wno-fatal, -Wno-WIDTH]
+  sim:
+    filesets: [rtl, tb]
+    toplevel: tb_{name}
+    default_tool: icarus
+  sim_verilator:
+    filesets: [rtl, tb]
+    toplevel: tb_{name}
+    default_tool: verilator
+    tools:
+      verilator:
+        mode: binary
+        verilator_options: [-Wno-fatal, -Wno-WIDTH, --timing, -CFLAGS, -std=gnu++20, -CFLAGS, -fcoroutines]
 """
 
 
@@ -96,7 +205,17 @@ adds no cycles.
 ```
 
 Resources on the project's reference boards (core with its UART link, not this wrapper) are in the project's
-docs/synthesis.md. `fusesoc --cores-root . run --target lint ipvae:fpga:{name}` lints the file with Verilator.
+docs/synthesis.md.
+
+## Checking it in your flow
+
+`tb_{name}.v` is a self-checking plain-Verilog testbench: one patch in (T and seed on `tuser`), the result
+compared beat by beat with the golden model's and the cycle count with the cycle model's; it prints `PASS` or
+`FAIL`. With FuseSoC:
+
+    fusesoc --cores-root . run --target sim ipvae:fpga:{name}            # Icarus Verilog
+    fusesoc --cores-root . run --target sim_verilator ipvae:fpga:{name}  # Verilator (--binary --timing, C++20)
+    fusesoc --cores-root . run --target lint ipvae:fpga:{name}           # Verilator lint
 """
 
 
@@ -111,8 +230,8 @@ def write_ip(bundle_path, lanes, out_dir, search=4, max_iterations=1023, name=NA
                   fingerprint=proto.model_fingerprint(b.fixed))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = {f"{name}.v": text, f"{name}.json": json.dumps(params, indent=1), f"{name}.core": core_file(name, params),
-             "README.md": readme(name, params)}
+    files = {f"{name}.v": text, f"tb_{name}.v": testbench(name, b, core, top), f"{name}.json": json.dumps(params, indent=1),
+             f"{name}.core": core_file(name, params), "README.md": readme(name, params)}
     for fname, content in files.items():
         (out / fname).write_text(content)
     return [out / f for f in files]
