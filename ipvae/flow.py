@@ -169,6 +169,10 @@ def run_flow(a):
         + ("(the bitstream's clock, timing met)." if bitstream_ok else
            f"(the bitstream's Fmax: it misses its {synth['clock']['pll_mhz']:g} MHz clock).") + "", "",
         "![cycles per iteration against spikes](cycles_per_iteration.png)", "",
+        "## The core as IP for other flows", "",
+        f"`ipvae ip --bundle {summary['bundle']} --lanes {lanes} --out ip` writes this model's core behind AXI4-Stream "
+        "ports (one Verilog file with `$readmemh` memory images, a self-checking testbench, a FuseSoC core with "
+        "Icarus and Verilator simulation targets, and a README with the port table and transfer rules).", "",
         "## Dictionary", "", "![dictionary](dictionary.png)", "",
         "## Reconstructions", "", "![reconstructions](reconstructions.png)", "",
         "## Spikes of one input (golden model, seed 0)", "", "![raster](raster.png)", "",

@@ -17,9 +17,13 @@ PORTS = ["aclk", "aresetn", "s_axis_tdata", "s_axis_tvalid", "s_axis_tready", "s
 def test_ip_folder(tmp_path, capsys):
     out = tmp_path / "ip"
     assert main(["ip", "--lanes", "16", "--out", str(out)]) == 0
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in out.iterdir() if p.suffix != ".hex")
     assert names == ["README.md", "ipvae_axis.core", "ipvae_axis.json", "ipvae_axis.v", "tb_ipvae_axis.v"]
     v = (out / "ipvae_axis.v").read_text()
+    # every initialised memory reads a $readmemh image (vendor tools infer block RAM from them)
+    images = sorted(p.name for p in out.glob("*.hex"))
+    assert "initial begin" not in v and len(images) == v.count("$readmemh") >= 3
+    assert any("f_mem" in n for n in images) and any("w_mem" in n for n in images) and any("table" in n for n in images)
     header = re.search(r"module ipvae_axis\((.*?)\);", v, re.S).group(1)
     assert sorted(p.strip() for p in header.split(",")) == sorted(PORTS)     # and no clk/rst of Amaranth's own
     params = json.loads((out / "ipvae_axis.json").read_text())
@@ -28,6 +32,7 @@ def test_ip_folder(tmp_path, capsys):
     core = (out / "ipvae_axis.core").read_text()
     assert core.startswith("CAPI=2:\n") and "name: ipvae:fpga:ipvae_axis:0.1.0" in core
     assert "      - ipvae_axis.v\n" in core and "toplevel: ipvae_axis" in core
+    assert all(f"      - {n}: {{file_type: user, copyto: {n}}}" in core for n in images)
     readme = (out / "README.md").read_text()
     assert f"0x{params['fingerprint']:08x}" in readme and "| `m_axis_tdata` | out | 320 |" in readme
     assert "u_ipvae (.aclk(clk), .aresetn(rst_n)" in readme
