@@ -9,6 +9,10 @@ i : In(stream.Signature(InputBeat))       AXI4-Stream slave: ``data`` (tdata, on
 o : Out(stream.Signature(OutputBeat))     AXI4-Stream master: ``data`` (tdata: z of P neurons in the
     low P count_bits, their final u above, as the core's output beat), ``last`` (tlast, on the K/P-th
     beat of a result), ``user`` (tuser, 1 bit: the input frame was malformed, see below)
+w : In(stream.Signature(WeightBeat))      (only with ``weights="ram"``) run-time weight loading: one
+    word per beat, the core's load layout (bit 0 the matrix: 0 F, 1 W; then the word address; then P
+    weights), zero-padded to whole bytes; words as ``ipvae.golden_model.layout.weight_words`` orders
+    them. Taken only between inferences.
 cycles : Out(32)        the core's compute cycles of the last inference (rtl/cycle_model.py)
 frame_errors : Out(16)  malformed input frames seen (wraps)
 
@@ -57,18 +61,21 @@ class AxiStreamCore(wiring.Component):
             raise ParameterError(f"AxiStreamCore wraps an IpvaeCore, got {type(core).__name__}")
         if core.fixed.fmt.input_bits > 8:
             raise ParameterError(f"tdata carries one 8-bit code per beat; the model has {core.fixed.fmt.input_bits}-bit inputs")
-        if core.weights != "rom":
-            raise ParameterError("AxiStreamCore carries no weight-load stream yet: build the core with weights='rom'")
         self.core = core
         out_width = len(core.o.payload.as_value())
         self.input_beat = data.StructLayout({"data": unsigned(8), "last": unsigned(1), "user": unsigned(USER_BITS)})
         self.output_beat = data.StructLayout({"data": unsigned(out_width), "last": unsigned(1), "user": unsigned(1)})
-        super().__init__({
+        members = {
             "i": In(stream.Signature(self.input_beat)),
             "o": Out(stream.Signature(self.output_beat)),
             "cycles": Out(32),
             "frame_errors": Out(16),
-        })
+        }
+        if core.weights == "ram":
+            # one weight word per beat, the core's load layout (matrix, address, P weights), padded to bytes
+            self.load_bits = len(core.load.payload.as_value())
+            members["w"] = In(stream.Signature(data.StructLayout({"data": unsigned(-(-self.load_bits // 8) * 8)})))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -76,6 +83,9 @@ class AxiStreamCore(wiring.Component):
         N, S = core.fixed.n_inputs, core.slots
         ib = core.fixed.fmt.input_bits
         m.d.comb += self.cycles.eq(core.cycles)
+        if core.weights == "ram":
+            m.d.comb += [core.load.valid.eq(self.w.valid), core.load.payload.eq(self.w.payload.data[:self.load_bits]),
+                         self.w.ready.eq(core.load.ready)]
 
         n = Signal(range(N + 1))                 # beats of this frame given to the core
         iterations, seed = Signal(16), Signal(32)

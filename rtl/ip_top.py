@@ -11,6 +11,7 @@ m_axis_tdata[W-1:0], m_axis_tvalid, m_axis_tready, m_axis_tlast, m_axis_tuser[0:
     one beat per P neurons, K/P beats per result: z of lane p in bits p*cb +: cb, u of lane p in
     bits P*cb + p*ub +: ub, zero-padded to a whole number of bytes; tlast on the last beat; tuser = 1
     for the result of a malformed input frame
+w_axis_tdata, w_axis_tvalid, w_axis_tready   (only for run-time loaded weights) one weight word per beat
 cycles[31:0], frame_errors[15:0]       status: compute cycles of the last inference, malformed frames
 
 Transfer rules and timing: rtl/axi_stream.py.
@@ -33,7 +34,12 @@ class AxisIpTop(wiring.Component):
         self.core = core
         self.data_bits = len(self.wrapper.o.payload.data)
         self.tdata_bits = -(-self.data_bits // 8) * 8
+        members = {}
+        if core.weights == "ram":
+            self.w_bits = len(self.wrapper.w.payload.data)
+            members = {"w_axis_tdata": In(unsigned(self.w_bits)), "w_axis_tvalid": In(1), "w_axis_tready": Out(1)}
         super().__init__({
+            **members,
             "aclk": In(1), "aresetn": In(1),
             "s_axis_tdata": In(unsigned(8)), "s_axis_tvalid": In(1), "s_axis_tready": Out(1),
             "s_axis_tlast": In(1), "s_axis_tuser": In(unsigned(USER_BITS)),
@@ -56,4 +62,7 @@ class AxisIpTop(wiring.Component):
             self.m_axis_tuser.eq(w.o.payload.user),
             self.cycles.eq(w.cycles), self.frame_errors.eq(w.frame_errors),
         ]
+        if self.core.weights == "ram":
+            m.d.comb += [w.w.valid.eq(self.w_axis_tvalid), w.w.payload.data.eq(self.w_axis_tdata),
+                         self.w_axis_tready.eq(w.w.ready)]
         return m

@@ -17,17 +17,19 @@ TOPLEVEL = "ipvae_axis"
 
 
 def run_axis(sim, bundle_path, lanes, cases, *, search=4, max_iterations=63, source_pause="random",
-             sink_pause="random", build_root="sim_build"):
+             sink_pause="random", build_root="sim_build", weights="rom"):
     """cases: [{name, x (codes; N of them, or fewer/more for a malformed frame), iterations, seed}].
     Returns the cocotb module's results; raises AssertionError with its failure if a check failed."""
     b = bundle_mod.load(bundle_path)
-    top = AxisIpTop(IpvaeCore(CoreConfig(b.fixed, lanes, max_iterations=max_iterations, search=search)))
+    top = AxisIpTop(IpvaeCore(CoreConfig(b.fixed, lanes, max_iterations=max_iterations, search=search,
+                                         weights=weights)))
     runner, build_dir = compile_design(sim, top, TOPLEVEL, build_root)
     tag = uuid.uuid4().hex[:8]
     plan, results = build_dir / f"axis-plan-{tag}.json", build_dir / f"axis-results-{tag}.json"
     plan.write_text(json.dumps(dict(
         bundle=str(Path(bundle_path or bundle_mod.DEFAULT_BUNDLE).resolve()), lanes=lanes, search=search,
-        max_iterations=max_iterations, source_pause=source_pause, sink_pause=sink_pause,
+        max_iterations=max_iterations, source_pause=source_pause, sink_pause=sink_pause, weights=weights,
+        load_addr_bits=len(top.core.load.payload.addr) if weights == "ram" else None,
         cases=[dict(c, x=[int(v) for v in c["x"]]) for c in cases])))
     log = build_dir / f"axis-{tag}.log"
     xml = runner.test(test_module="ipvae.sim.cocotb_axis", hdl_toplevel=TOPLEVEL, build_dir=build_dir,

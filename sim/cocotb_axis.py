@@ -40,6 +40,11 @@ async def axis_regression(dut):
     source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.aclk, dut.aresetn, reset_active_level=False)
     sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.aclk, dut.aresetn, reset_active_level=False)
     source.set_pause_generator(PAUSES[plan["source_pause"]](1))
+    loader = None
+    if plan.get("weights") == "ram":
+        loader = AxiStreamSource(AxiStreamBus.from_prefix(dut, "w_axis"), dut.aclk, dut.aresetn,
+                                 reset_active_level=False)
+        loader.set_pause_generator(PAUSES[plan["source_pause"]](3))
     sink.set_pause_generator(PAUSES[plan["sink_pause"]](2))
     dut.aresetn.value = 0
     for _ in range(5):
@@ -60,6 +65,14 @@ async def axis_regression(dut):
                 beats += 1
     cocotb.start_soon(watch_cycles())
 
+    if loader is not None:              # F and W first, one word per beat, in the core's load layout
+        from ipvae.golden_model.layout import weight_words
+        f_words, w_words = weight_words(fixed, P)
+        ab, nbytes_w = plan["load_addr_bits"], len(dut.w_axis_tdata) // 8
+        for matrix, words in ((0, f_words), (1, w_words)):
+            for a, w in enumerate(words):
+                await loader.send(AxiStreamFrame((matrix | a << 1 | w << (1 + ab)).to_bytes(nbytes_w, "little")))
+        await loader.wait()
     for case in plan["cases"]:          # queue every frame: back to back, as a DMA would
         codes = [int(v) & 0xFF for v in case["x"]]
         tuser = [pack_user(case["iterations"], case["seed"])] + [0] * (len(codes) - 1)

@@ -92,7 +92,39 @@ def test_early_and_missing_tlast(fixed):
 def test_parameter_errors(fixed):
     with pytest.raises(ParameterError, match="^AxiStreamCore wraps an IpvaeCore, got FixedModel$"):
         AxiStreamCore(fixed)
-    with pytest.raises(ParameterError, match="carries no weight-load stream yet"):
-        AxiStreamCore(IpvaeCore(fixed, P, weights="ram"))
     with pytest.raises(ParameterError, match="tuser carries T in 0..65535 and a 32-bit seed"):
         pack_user(70000, 1)
+
+
+def test_run_time_weights_through_the_weight_stream(fixed):
+    """weights="ram": the F and W words arrive on ``w`` (layout.weight_words order), then a frame runs
+    bit-exact and cycle-exact."""
+    from ipvae.golden_model.layout import weight_words
+    dut = AxiStreamCore(IpvaeCore(fixed, P, max_iterations=15, weights="ram"))
+    f_words, w_words = weight_words(fixed, P)
+    addr_bits = len(dut.core.load.payload.addr)
+    loads = [(0, a, wd) for a, wd in enumerate(f_words)] + [(1, a, wd) for a, wd in enumerate(w_words)]
+    rng = np.random.default_rng(9)
+    codes = rng.integers(-128, 128, size=N)
+    fmt = fixed.fmt
+    got = []
+
+    async def bench(ctx):
+        pauses = stalls("bursts", 0)
+        for matrix, addr, word in loads:
+            await stream_put(ctx, dut.w, {"data": matrix | addr << 1 | word << (1 + addr_bits)}, pauses)
+        for k, c in enumerate(codes):
+            await stream_put(ctx, dut.i, {"data": int(c) & 0xFF, "last": int(k == N - 1),
+                                          "user": pack_user(7, 3) if k == 0 else 0}, pauses)
+        z = []
+        for _ in range(K // P):
+            beat = await stream_get(ctx, dut.o, stalls("every_other", 1), ["data", "user"])
+            z += unpack(beat["data"], P, fmt.count_bits, False).tolist()
+        got.append((np.array(z), ctx.get(dut.cycles)))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    want = _want(fixed, codes, 7, 3)
+    assert np.array_equal(got[0][0], want["z"][-1]) and got[0][1] == dut.core.cycles_for(7, want["z"])

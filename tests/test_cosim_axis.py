@@ -34,3 +34,12 @@ def test_axis_random_bundle_and_malformed_frames(tmp_path):
     assert [r["tuser"] for r in res["results"]] == [0, 1, 0, 1, 0]
     assert all(r["bit_exact"] and r["cycles"] == r["model_cycles"] for r in res["results"])
     assert res["frame_errors"] == 2
+
+
+def test_axis_run_time_weights(tmp_path):
+    """weights="ram": F and W over w_axis (cocotbext-axi, paused), then frames bit-exact and cycle-exact."""
+    path = random_bundle(tmp_path / "b", 12, 8, seed=6)
+    rng = np.random.default_rng(3)
+    cases = [dict(name=f"c{i}", x=rng.integers(-128, 128, size=12), iterations=4, seed=i + 3) for i in range(2)]
+    res = run_axis("verilator", path, 4, cases, weights="ram", source_pause="every_other", build_root=tmp_path / "sb")
+    assert all(r["bit_exact"] and r["cycles"] == r["model_cycles"] for r in res["results"])

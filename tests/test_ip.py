@@ -94,3 +94,12 @@ def test_the_testbench_catches_a_wrong_result(tmp_path):
     r = _fusesoc(ip, "run", "--build-root", str(tmp_path / "build"), "--target", "sim", "ipvae:fpga:ipvae_axis")
     out = r.stdout + r.stderr
     assert "FAIL: 1 mismatches" in out and "beat 3: got" in out and "PASS" not in out
+
+
+def test_fusesoc_sim_with_run_time_weights(tmp_path):
+    """--weights ram: the testbench streams F and W over w_axis before the patch."""
+    out = tmp_path / "ip"
+    assert main(["ip", "--lanes", "8", "--weights", "ram", "--out", str(out)]) == 0
+    assert "| `w_axis_tdata` | in |" in (out / "README.md").read_text()
+    r = _fusesoc(out, "run", "--build-root", str(tmp_path / "build"), "--target", "sim", "ipvae:fpga:ipvae_axis")
+    assert r.returncode == 0 and "PASS:" in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]

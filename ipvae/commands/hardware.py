@@ -21,7 +21,7 @@ def cmd_rtl(a):
 def cmd_ip(a):
     from ipvae.ip import write_ip
     paths = write_ip(a.bundle, a.lanes, a.out, search=None if a.search == 0 else a.search,
-                     max_iterations=a.max_iterations)
+                     max_iterations=a.max_iterations, weights=a.weights)
     print("wrote " + ", ".join(str(p) for p in paths))
 
 
@@ -81,6 +81,8 @@ def register(sub):
     s.add_argument("--max-iterations", type=positive_int, default=1023)
     s.add_argument("--search", type=nonneg_int, default=DEFAULT_SEARCH,
                    help="Poisson-table thresholds the sampler reads per cycle (divides 16); 0: parallel sampler")
+    s.add_argument("--weights", choices=("rom", "ram"), default="rom",
+                   help="F and W as initialised block RAM (rom), or loaded at run time over w_axis (ram)")
     s.add_argument("--out", type=out_dir, default="build/ip")
     s.set_defaults(fn=cmd_ip)
 
