@@ -31,10 +31,6 @@ def distance(r2, zeros):
     return math.sqrt((1 - r2) ** 2 + (1 - zeros) ** 2)
 
 
-def fl_ts(curves, name, ts):
-    return {t: curves[name][t] for t in ts}
-
-
 def evaluate_curves(b, x, ts=CURVE_TS, seed=1):
     """{"float": {T: metrics}, "fixed": {T: metrics}} on held-out samples x."""
     return dict(float=float_metrics(b.float_model(), x, ts, seed=seed), fixed=fixed_metrics(b.fixed, b.phi, x, ts,
@@ -67,7 +63,7 @@ def write_paper_report(b, path, samples=2000, ts=CURVE_TS, seed=1, title="The pa
     stem = path.with_suffix("")
     figs = {k: Path(f"{stem.name}_{k}.png") for k in ("curves", "dictionary", "reconstructions", "raster")}
     paper = {t: dict(r2=r, zeros=z) for t, (r, z) in PAPER_CURVE.items() if t >= min(ts)}
-    plots.plot_curves({"float (PyTorch)": fl_ts(curves, "float", ts), "golden model": fl_ts(curves, "fixed", ts),
+    plots.plot_curves({"float (PyTorch)": curves["float"], "golden model": curves["fixed"],
                        "paper, van Hateren": paper}, path.parent / figs["curves"])
     plots.plot_dictionary(b.phi, shape, path.parent / figs["dictionary"],
                           f"dictionary: {b.phi.shape[1]} atoms of {shape[0]}x{shape[1]}")

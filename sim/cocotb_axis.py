@@ -4,10 +4,8 @@ golden model (z, u) and the cycle model, and its tuser against the frame's frami
 from IPVAE_AXIS_PLAN (written by sim/axis.py); results go to IPVAE_AXIS_RESULTS."""
 from __future__ import annotations
 
-import itertools
 import json
 import os
-import random
 from pathlib import Path
 
 import cocotb
@@ -21,13 +19,7 @@ from ipvae.golden_model.golden import trace_one
 from ipvae.golden_model.layout import unpack
 from ipvae.rtl import cycle_model
 from ipvae.rtl.axi_stream import pack_user
-
-PAUSES = {
-    "none": lambda seed: itertools.repeat(0),
-    "random": lambda seed: (int(r.random() < 0.3) for r in itertools.repeat(random.Random(seed))),
-    "every_other": lambda seed: itertools.cycle([1, 0]),
-    "bursts": lambda seed: itertools.cycle([0, 0, 0, 1, 1, 1, 1, 1]),
-}
+from ipvae.sim.amaranth_tb import stalls
 
 
 @cocotb.test(timeout_time=1800, timeout_unit="sec")
@@ -39,13 +31,13 @@ async def axis_regression(dut):
     cocotb.start_soon(Clock(dut.aclk, 10, unit="ns", impl="gpi").start())
     source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.aclk, dut.aresetn, reset_active_level=False)
     sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.aclk, dut.aresetn, reset_active_level=False)
-    source.set_pause_generator(PAUSES[plan["source_pause"]](1))
+    source.set_pause_generator(stalls(plan["source_pause"], 1))
     loader = None
     if plan.get("weights") == "ram":
         loader = AxiStreamSource(AxiStreamBus.from_prefix(dut, "w_axis"), dut.aclk, dut.aresetn,
                                  reset_active_level=False)
-        loader.set_pause_generator(PAUSES[plan["source_pause"]](3))
-    sink.set_pause_generator(PAUSES[plan["sink_pause"]](2))
+        loader.set_pause_generator(stalls(plan["source_pause"], 3))
+    sink.set_pause_generator(stalls(plan["sink_pause"], 2))
     dut.aresetn.value = 0
     for _ in range(5):
         await RisingEdge(dut.aclk)
