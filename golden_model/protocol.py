@@ -11,7 +11,7 @@ import numpy as np
 
 from .errors import IpvaeError, ParameterError
 
-VERSION = 1
+VERSION = 2                # 2: RESULT counts packed two per byte when count_bits <= 4; INFER pipelined
 MAGIC_REQUEST, MAGIC_REPLY = 0xA5, 0x5A
 # request types
 INFO, LOAD, INFER = 0x01, 0x02, 0x03
@@ -26,7 +26,7 @@ FLAG_U = 0x01              # INFER flags bit 0: the reply carries u as well as z
 
 ERRORS = {
     1: "BAD_MAGIC", 2: "BAD_TYPE", 3: "BAD_LENGTH", 4: "BAD_CHECKSUM", 5: "TIMEOUT",
-    6: "BAD_INPUT", 7: "BAD_ITERATIONS", 8: "NOT_LOADED", 9: "BAD_ADDRESS", 10: "READ_ONLY",
+    6: "BAD_INPUT", 7: "BAD_ITERATIONS", 8: "NOT_LOADED", 9: "BAD_ADDRESS", 10: "READ_ONLY", 11: "BUSY",
 }
 ERROR_CODES = {name: code for code, name in ERRORS.items()}
 
@@ -161,21 +161,33 @@ def parse_info(payload: bytes) -> Info:
     return Info(version, n, k, p, tmax, ib, cb, ub, wb, bool(mode), loaded, fp, clk)
 
 
-def result_length(n_latents: int, with_u: bool) -> int:
-    """RESULT payload bytes: the header, then per neuron z (1 byte) and, with u, u (2 bytes)."""
-    return RESULT_HEADER + (3 if with_u else 1) * n_latents
+def packed_counts(count_bits: int) -> bool:
+    """A counts-only RESULT carries two counts per byte when they fit 4 bits."""
+    return count_bits <= 4
 
 
-def parse_result(payload: bytes, n_latents: int, with_u: bool) -> Result:
-    record = 3 if with_u else 1
-    if len(payload) != result_length(n_latents, with_u):
-        raise ProtocolError(f"RESULT has {len(payload)} bytes, expected {result_length(n_latents, with_u)} "
-                            f"for K={n_latents}{' with u' if with_u else ''}")
+def result_length(n_latents: int, with_u: bool, count_bits: int) -> int:
+    """RESULT payload bytes: the header, then the K records: with u, z (1 byte) and u (2 bytes) per
+    neuron; counts only, one byte per neuron, or half a byte when ``packed_counts(count_bits)``."""
+    if with_u:
+        return RESULT_HEADER + 3 * n_latents
+    return RESULT_HEADER + ((n_latents + 1) // 2 if packed_counts(count_bits) else n_latents)
+
+
+def parse_result(payload: bytes, n_latents: int, with_u: bool, count_bits: int) -> Result:
+    want = result_length(n_latents, with_u, count_bits)
+    if len(payload) != want:
+        raise ProtocolError(f"RESULT has {len(payload)} bytes, expected {want} "
+                            f"for K={n_latents}{' with u' if with_u else ''} and {count_bits}-bit counts")
     cycles, iterations = struct.unpack("<IH", payload[:RESULT_HEADER])
-    body = np.frombuffer(payload[RESULT_HEADER:], dtype=np.uint8).reshape(n_latents, record)
-    z = body[:, 0].astype(np.int64)
-    u = body[:, 1:3].copy().view("<i2").reshape(-1).astype(np.int64) if with_u else None
-    return Result(cycles, iterations, z, u)
+    body = np.frombuffer(payload[RESULT_HEADER:], dtype=np.uint8)
+    if with_u:
+        body = body.reshape(n_latents, 3)
+        return Result(cycles, iterations, body[:, 0].astype(np.int64),
+                      body[:, 1:3].copy().view("<i2").reshape(-1).astype(np.int64))
+    if packed_counts(count_bits):       # neuron 2i in the low nibble of byte i, 2i + 1 in the high one
+        body = np.stack([body & 0x0F, body >> 4], axis=1).reshape(-1)[:n_latents]
+    return Result(cycles, iterations, body.astype(np.int64), None)
 
 
 def model_fingerprint(fixed) -> int:
@@ -188,6 +200,9 @@ def model_fingerprint(fixed) -> int:
     return int.from_bytes(h.digest()[:4], "little")
 
 
-def uart_bytes_per_inference(n, k):
-    """INFER request plus its RESULT reply (counts only) on the wire, in bytes."""
-    return len(infer_request(np.zeros(n, np.int64), 0, 0)) + 4 + result_length(k, False) + 1
+FRAME_OVERHEAD = 5         # magic, type, length (2), checksum
+
+
+def infer_bytes(n, k, count_bits, with_u=False):
+    """(request, reply) bytes on the wire of one INFER and its RESULT."""
+    return FRAME_OVERHEAD + INFER_HEADER + n, FRAME_OVERHEAD + result_length(k, with_u, count_bits)

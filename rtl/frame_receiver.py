@@ -18,11 +18,12 @@ frame : Out(FrameSignature)                to the request executor:
     ``abort`` with ``abort_code`` (BAD_MAGIC or TIMEOUT) and ``in_payload``: the frame is given up;
     ``err``/``err_valid``: a header error (BAD_TYPE, READ_ONLY, BAD_LENGTH) for the request;
     ``hold`` (in): take no byte this cycle (the executor's LOAD range check);
-    ``resume`` (in): the reply is out: hunt for the next frame.
+    ``resume`` (in): the executor is done with this frame (its reply is out, or an INFER's codes
+    are in the core): hunt for the next frame.
 
 Timing: one byte per cycle while ``hold`` is low; the header's length check takes one cycle after
 the second length byte (no byte is taken then). Between ``done`` (or ``abort``) and ``resume``
-no byte is taken: the protocol is request/response.
+no byte is taken.
 """
 from __future__ import annotations
 

@@ -14,17 +14,19 @@ word range are checked before its first word is written; its checksum (and a len
 inside a word) only at the end, so a LOAD that fails those after writing leaves that matrix
 "not loaded" (INFER answers NOT_LOADED) until good LOADs cover the words again. Every malformed request gets an ERROR reply
 (code and offending type), and a request cut short ends in a TIMEOUT error after
-``timeout_cycles`` without a byte: nothing can wedge the link. Bytes that arrive while a
-reply is being computed or sent are dropped (the protocol is request/response).
+``timeout_cycles`` without a byte: nothing can wedge the link. INFER is pipelined: the next
+request is taken while the core computes, and replies leave in request order; bytes that arrive
+while the link is busy otherwise are dropped.
 
 Three parts, each a component of its own: :class:`rtl.frame_receiver.FrameReceiver` (magic, type,
 length, payload bytes, checksum, timeout), :class:`rtl.request_executor.RequestExecutor` (what
 INFO, LOAD and INFER do: checks, the input buffer, LOAD writes, feeding the core, the verdict) and
 :class:`rtl.reply_writer.ReplyWriter` (reply frames, the RESULT body from the core's output beats).
 
-Timing (cycles, after the request's checksum byte): an INFER feeds its N codes in 2 N cycles,
-then the core runs ``IpvaeCore.cycles_for`` + 2 cycles to its first output beat; the reply
-leaves at the UART's pace, one byte per ``i.ready``.
+Timing (cycles, after the request's checksum byte): an INFER feeds its N codes in N + 2 cycles
+once the core is free, then the core runs ``IpvaeCore.cycles_for`` + 2 cycles to its first output
+beat; the reply leaves at the UART's pace, one byte per ``tx.ready``. Through a UART, the pace of a
+stream of pipelined requests is ``rtl.cycle_model.link_cycles``.
 """
 
 from amaranth import Module, unsigned
@@ -60,7 +62,7 @@ class HostLink(wiring.Component):
         if max_iterations >= 2 ** 16:
             raise ParameterError(f"the UART link carries T in 16 bits: max_iterations must be < 65536, "
                                  f"got {max_iterations}")
-        if fixed.n_inputs >= 2 ** 16 - proto.INFER_HEADER or proto.result_length(fixed.n_latents, True) >= 2 ** 16:
+        if fixed.n_inputs >= 2 ** 16 - proto.INFER_HEADER or proto.result_length(fixed.n_latents, True, fmt.count_bits) >= 2 ** 16:
             raise ParameterError("N and K too large for 16-bit frame lengths")
         if not isinstance(timeout_cycles, int) or timeout_cycles < 16:
             raise ParameterError(f"timeout_cycles must be an integer >= 16, got {timeout_cycles!r}")

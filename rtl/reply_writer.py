@@ -15,7 +15,8 @@ busy : Out(1)       a RESULT is being sent (the inference is not over until its 
 done : Out(1)       the last byte (the checksum) leaves in this cycle
 
 Timing: the first header byte is offered the cycle after ``start``; then one byte per cycle that
-``tx.ready`` is high, plus one cycle per body beat taken from ``beats``. The checksum is the
+``tx.ready`` is high, plus one cycle per body beat taken from ``beats`` and, with counts packed two
+per byte (``count_bits`` <= 4, no u), one cycle per even-numbered neuron (its nibble is held). The checksum is the
 CRC-8 of everything after the magic byte (``ipvae.golden_model.protocol.crc8``).
 """
 from __future__ import annotations
@@ -88,7 +89,9 @@ class ReplyWriter(wiring.Component):
         beat_z = Signal(P * fmt.count_bits)
         beat_u = Signal(P * fmt.u_bits)
 
-        result_len = Mux(f.with_u, proto.result_length(K, True), proto.result_length(K, False))
+        cb = fmt.count_bits
+        packed = proto.packed_counts(cb)       # counts only: two per byte (docs/uart_protocol.md)
+        result_len = Mux(f.with_u, proto.result_length(K, True, cb), proto.result_length(K, False, cb))
         heads = {
             proto.ERROR: [proto.MAGIC_REPLY, proto.ERROR, 2, 0, Cat(f.err, Const(0, 4)), f.request],
             proto.INFO_REPLY: [proto.MAGIC_REPLY, proto.INFO_REPLY, proto.INFO_LENGTH, 0, proto.VERSION,
@@ -128,11 +131,15 @@ class ReplyWriter(wiring.Component):
                 with m.Case(((3 * p + part) << 1) | 1):  # with u: byte 3p + part
                     m.d.comb += body_byte.eq(value)
         body_last = bidx == P * record - 1
+        half = Signal()                         # packed counts: a low nibble waits in ``low``
+        low = Signal(4)
+        zsel = Signal(max(cb, 4))               # lane bidx's count (counts only)
+        m.d.comb += zsel.eq(beat_z.word_select(bidx[:max(1, (P - 1).bit_length())], cb) if P > 1 else beat_z)
 
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += [reply.eq(self.kind), hidx.eq(0), tcrc.eq(0), slot.eq(0)]
+                    m.d.sync += [reply.eq(self.kind), hidx.eq(0), tcrc.eq(0), slot.eq(0), half.eq(0)]
                     m.next = "HEAD"
             with m.State("HEAD"):
                 m.d.comb += [self.busy.eq(reply == proto.RESULT), self.tx.valid.eq(1), self.tx.payload.eq(head_byte)]
@@ -153,9 +160,21 @@ class ReplyWriter(wiring.Component):
                                  slot.eq(slot + 1)]
                     m.next = "BODY"
             with m.State("BODY"):
-                m.d.comb += [self.busy.eq(1), self.tx.valid.eq(1), self.tx.payload.eq(body_byte)]
-                with m.If(self.tx.ready):
-                    m.d.sync += [bidx.eq(bidx + 1), tcrc.eq(crc8_step(tcrc, body_byte))]
+                # one step per record part; a packed count without its partner waits in ``low``
+                # (no byte that cycle) unless it is the last neuron (an odd K: high nibble 0)
+                emit, out = Signal(), Signal(8)
+                m.d.comb += [self.busy.eq(1), emit.eq(1), out.eq(body_byte)]
+                if packed:
+                    with m.If(~f.with_u):
+                        m.d.comb += [emit.eq(half | ((slot == S) & body_last)),
+                                     out.eq(Mux(half, Cat(low, zsel[:4]), zsel[:4]))]
+                m.d.comb += [self.tx.valid.eq(emit), self.tx.payload.eq(out)]
+                with m.If(~emit | self.tx.ready):
+                    m.d.sync += bidx.eq(bidx + 1)
+                    with m.If(emit):
+                        m.d.sync += tcrc.eq(crc8_step(tcrc, out))
+                    if packed:
+                        m.d.sync += [half.eq(~half), low.eq(zsel[:4])]
                     with m.If(body_last):
                         with m.If(slot == S):
                             m.next = "TAIL"

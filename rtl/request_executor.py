@@ -23,8 +23,15 @@ before its first word is written; its checksum (and a length that ends inside a 
 end, so a LOAD that fails those after writing leaves that matrix "not loaded" (INFER answers
 NOT_LOADED) until good LOADs cover the words again.
 
-Timing (cycles, after the checksum byte): one to decide; an INFER then feeds its N codes in 2 N
-cycles (buffer read, then the beat) and waits for the core's first output beat.
+INFER is pipelined (docs/uart_protocol.md, Pipelining): once an INFER's codes are in the core the
+frame receiver is let go, so the next request arrives while the core computes; its reply, or for an
+INFER its feeding, waits until the running inference's RESULT is out (replies in request order).
+A LOAD that arrives during an inference is refused with BUSY before it writes anything.
+
+Timing (cycles, after the checksum byte): one to decide; an INFER then waits for the core to be
+free (the previous RESULT out) and feeds its N codes in N + 2 cycles (``timing.FEED_OVERHEAD``: the
+wait state and the first buffer read; then one code per cycle, the next address read as a code is
+taken).
 """
 from __future__ import annotations
 
@@ -70,6 +77,7 @@ class RequestExecutor(wiring.Component):
         x_wr, x_rd = x_buf.write_port(), x_buf.read_port()
 
         err = Signal(4)
+        running = Signal()                      # an inference is in the core or its RESULT is being sent
         xi = Signal(range(N + 1))               # next input code's index in x_buf
         range_check = Signal()                  # a LOAD's word range is checked the cycle after its header
         t_bad = Signal()                        # T above max_iterations (registered compare)
@@ -114,11 +122,7 @@ class RequestExecutor(wiring.Component):
         m.d.comb += [self.iterations.eq(t_req), self.seed.eq(seed)]
         m.d.sync += t_bad.eq(t_req > self.max_iterations)
         n_feed = Signal(range(N + 1))
-        m.d.comb += [x_rd.addr.eq(n_feed), self.x.payload.eq(x_rd.data.as_signed())]
-
-        def start_reply(kind_):
-            m.d.comb += [self.reply_start.eq(1), self.reply_kind.eq(kind_)]
-            m.next = "REPLY"
+        m.d.comb += [x_rd.addr.eq(n_feed), self.x.payload.eq(x_rd.data.as_signed())]   # FEED reads ahead
 
         def input_ok(b):
             # the code must fit input_bits as a signed value: bits input_bits-1 .. 7 all equal
@@ -168,18 +172,23 @@ class RequestExecutor(wiring.Component):
                 with m.Case(proto.LOAD):
                     if ram:
                         self._load_byte(m, byte, f.count, f.last, matrix, addr0, addr, words, lane, word, wrote, err,
-                                        valid_upto, depth, set_err, range_check)
+                                        valid_upto, depth, set_err, range_check, running)
 
+        # ------------------------------------------------------------ the request side
+        # INFER is pipelined: once its codes are in the core, the receiver takes the next request
+        # while the core computes; that request's reply (or its feeding, for an INFER) waits until
+        # the running inference's RESULT is out, so replies leave in request order
+        reply_kind = Signal(8)                  # the reply the request side waits to start
         with m.FSM():
             with m.State("IDLE"):               # the frame receiver is at work
                 with m.If(f.abort):
-                    m.d.sync += err.eq(f.abort_code)
+                    m.d.sync += [err.eq(f.abort_code), reply_kind.eq(proto.ERROR)]
                     m.d.comb += self.error.eq(1)
                     if ram:
                         with m.If(f.in_payload & f.is_load & wrote):
                             vu = Array(valid_upto)[matrix[0]]
                             m.d.sync += vu.eq(Mux(vu < addr0, vu, addr0))
-                    start_reply(proto.ERROR)
+                    m.next = "REPLY_WAIT"
                 with m.Elif(f.done):
                     m.next = "DECIDE"
             with m.State("DECIDE"):             # the request's verdict, from registered checks
@@ -206,40 +215,60 @@ class RequestExecutor(wiring.Component):
                             m.d.sync += vu.eq(Mux(vu < addr0, vu, addr0))
                 with m.If(fail):
                     m.d.comb += self.error.eq(1)
-                    start_reply(proto.ERROR)
+                    m.d.sync += reply_kind.eq(proto.ERROR)
+                    m.next = "REPLY_WAIT"
                 with m.Elif(f.is_info):
-                    start_reply(proto.INFO_REPLY)
+                    m.d.sync += reply_kind.eq(proto.INFO_REPLY)
+                    m.next = "REPLY_WAIT"
                 with m.Elif(f.is_load):
-                    start_reply(proto.LOAD_REPLY)
+                    m.d.sync += reply_kind.eq(proto.LOAD_REPLY)
+                    m.next = "REPLY_WAIT"
                 with m.Else():
-                    m.d.sync += [n_feed.eq(0), with_u.eq(flags[0]), t_run.eq(t_req)]
-                    m.next = "FEED_ADDR"
-            # --------------------------------------------------------- inference
-            with m.State("FEED_ADDR"):          # x_buf read: data next cycle
-                m.d.comb += self.busy.eq(1)
-                m.next = "FEED"
-            with m.State("FEED"):
-                m.d.comb += [self.busy.eq(1), self.x.valid.eq(1)]
-                with m.If(self.x.ready):
-                    m.d.sync += n_feed.eq(n_feed + 1)
-                    with m.If(n_feed == N - 1):
-                        m.next = "RUN"
-                    with m.Else():
-                        m.next = "FEED_ADDR"
-            with m.State("RUN"):
-                m.d.comb += self.busy.eq(1)
-                with m.If(self.result_valid):
-                    m.d.sync += cycles.eq(self.cycles)
-                    start_reply(proto.RESULT)
+                    m.next = "CORE_WAIT"
+            with m.State("REPLY_WAIT"):         # the running inference's RESULT goes first
+                with m.If(~running):
+                    m.d.comb += [self.reply_start.eq(1), self.reply_kind.eq(reply_kind)]
+                    m.next = "REPLY"
             with m.State("REPLY"):
-                m.d.comb += self.busy.eq(self.reply_busy)
                 with m.If(self.reply_done):
                     m.d.comb += f.resume.eq(1)
                     m.next = "IDLE"
+            # --------------------------------------------------------- feeding an inference
+            with m.State("CORE_WAIT"):          # the previous inference and its RESULT are over
+                with m.If(~running):
+                    m.d.sync += [n_feed.eq(0), with_u.eq(flags[0]), t_run.eq(t_req)]
+                    m.next = "FEED_FIRST"
+            with m.State("FEED_FIRST"):         # x_buf read of the first code: data next cycle
+                m.d.comb += self.busy.eq(1)
+                m.next = "FEED"
+            with m.State("FEED"):               # one code per cycle: the next address is read as a code is taken
+                m.d.comb += [self.busy.eq(1), self.x.valid.eq(1)]
+                with m.If(self.x.ready):
+                    m.d.comb += x_rd.addr.eq(n_feed + 1)
+                    m.d.sync += n_feed.eq(n_feed + 1)
+                    with m.If(n_feed == N - 1):
+                        # the core has T and the seed (taken with the last code): the next request may come
+                        m.d.sync += running.eq(1)
+                        m.d.comb += f.resume.eq(1)
+                        m.next = "IDLE"
+
+        # ------------------------------------------------------------ the inference side
+        with m.If(running):
+            m.d.comb += self.busy.eq(1)
+        with m.FSM():
+            with m.State("RUN"):
+                with m.If(running & self.result_valid):
+                    m.d.sync += cycles.eq(self.cycles)
+                    m.d.comb += [self.reply_start.eq(1), self.reply_kind.eq(proto.RESULT)]
+                    m.next = "RESULT"
+            with m.State("RESULT"):
+                with m.If(self.reply_done):
+                    m.d.sync += running.eq(0)
+                    m.next = "RUN"
         return m
 
     def _load_byte(self, m, byte, count, last, matrix, addr0, addr, words, lane, word, wrote, err,
-                   valid_upto, depth, set_err, range_check):
+                   valid_upto, depth, set_err, range_check, running):
         load = self.load
         P = self.lanes * proto.weight_bytes(self.fixed.fmt.weight_bits)      # bytes per word
         with m.Switch(count):
@@ -247,6 +276,8 @@ class RequestExecutor(wiring.Component):
                 m.d.sync += matrix.eq(byte)
                 with m.If(byte > 1):
                     set_err(proto.ERROR_CODES["BAD_ADDRESS"])
+                with m.If(running):             # weights change only between inferences: nothing is written
+                    set_err(proto.ERROR_CODES["BUSY"])
             with m.Case(1):
                 m.d.sync += addr0[:8].eq(byte)
             with m.Case(2):

@@ -11,7 +11,7 @@ from __future__ import annotations
 __all__ = [
     "DRIVE_LATENCY_TAIL", "DRIVE_TAIL", "MEMORY_READ", "MEMBRANE_LATENCY", "SKID_LATENCY", "SAMPLER_LATENCY",
     "COUNT_SETTLE", "PASS_OVERHEAD", "SEARCH_OVERHEAD", "DEFAULT_SEARCH", "LATERAL_ENTRY_CYCLES",
-    "LATERAL_DRAIN_CYCLES", "ENTRY_OVERHEAD", "LATERAL_HANDOFF",
+    "LATERAL_DRAIN_CYCLES", "ENTRY_OVERHEAD", "LATERAL_HANDOFF", "FEED_OVERHEAD", "FIRST_BEAT", "UART_BYTE_BITS",
 ]
 
 # -- drive (rtl/drive.py) -------------------------------------------------------------------------
@@ -41,3 +41,11 @@ LATERAL_DRAIN_CYCLES = 2   # after the last column's issue, until its write is u
 ENTRY_OVERHEAD = LATERAL_ENTRY_CYCLES
 #: the write pipeline drains, then the sequencer hands back
 LATERAL_HANDOFF = LATERAL_DRAIN_CYCLES + 1
+
+# -- host link (rtl/request_executor.py, rtl/uart.py) ---------------------------------------------
+#: an INFER's feeding beyond its N codes: the wait state that sees the core free, the first read
+FEED_OVERHEAD = 2
+#: from the end of the core's count to its first output beat
+FIRST_BEAT = 2
+#: 8N1: start, 8 data bits, stop
+UART_BYTE_BITS = 10

@@ -16,9 +16,11 @@ TOPLEVEL = "ipvae_board_link"
 
 def run_board(sim, bundle_path, lanes, cases, *, weights="rom", clock_hz=1_000_000, baud=125_000,
               max_iterations=63, timeout_cycles=4096, load_chunk_words=64, build_root="sim_build",
-              search=cycle_model.DEFAULT_SEARCH, waves=False):
-    """cases: [{name, x (codes), iterations, seed, with_u}]. Returns the results dict of the
-    cocotb module; raises AssertionError (with the cocotb failure) if any check failed."""
+              search=cycle_model.DEFAULT_SEARCH, waves=False, stream=()):
+    """cases: [{name, x (codes), iterations, seed, with_u}], each request/response; stream: more
+    cases sent pipelined (counts only), whose rate the results' "stream" reports. Returns the
+    results dict of the cocotb module; raises AssertionError (with the cocotb failure) if any check
+    failed."""
     b = bundle_mod.load(bundle_path)
     config = CoreConfig(b.fixed, lanes, max_iterations=max_iterations, search=search, weights=weights)
     top = BoardLink(config, clock_hz=clock_hz, baud=baud, timeout_cycles=timeout_cycles)
@@ -32,7 +34,8 @@ def run_board(sim, bundle_path, lanes, cases, *, weights="rom", clock_hz=1_000_0
         divisor=top.divisor,
         clock_hz=clock_hz, max_iterations=max_iterations, timeout_cycles=timeout_cycles, search=search,
         load_chunk_words=load_chunk_words, reply_timeout_cycles=worst + 2 * timeout_cycles,
-        cases=[dict(c, x=[int(v) for v in c["x"]]) for c in cases])))
+        cases=[dict(c, x=[int(v) for v in c["x"]]) for c in cases],
+        stream=[dict(c, x=[int(v) for v in c["x"]]) for c in stream])))
     xml = runner.test(test_module="ipvae.sim.cocotb_board", hdl_toplevel=TOPLEVEL, build_dir=build_dir, test_dir=build_dir,
                       waves=waves, results_xml=str(build_dir / f"results-{tag}.xml"),
                       extra_env={"IPVAE_BOARD_PLAN": str(plan_file), "IPVAE_BOARD_RESULTS": str(results_file)},

@@ -12,7 +12,8 @@ from pathlib import Path
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles
+from cocotb.triggers import ClockCycles, Event
+from cocotb.utils import get_sim_time
 
 from ipvae.golden_model import bundle as bundle_mod
 from ipvae.golden_model import protocol as proto
@@ -63,6 +64,53 @@ class BoardBench:
         assert got == (name, about), f"expected ERROR {name} for type {about:#04x}, got {got}"
 
 
+def _cycle():
+    return get_sim_time("ns") / PERIOD_NS
+
+
+async def pipelined(tb, plan, fixed, lanes, cases):
+    """The host of docs/uart_protocol.md's Pipelining: request i + 1 is sent before reply i is
+    read, request i + 2 once it is in. Every result is checked against the golden and cycle
+    models; the rate is measured between the ends of the first and the last reply and set beside
+    rtl/cycle_model.link_cycles."""
+    if not cases:
+        return None
+    N, K, cb = fixed.n_inputs, fixed.n_latents, fixed.fmt.count_bits
+    frames = [proto.infer_request(np.array(c["x"]), c["iterations"], c["seed"]) for c in cases]
+    got = [Event() for _ in cases]
+
+    async def sender():
+        for i, frame in enumerate(frames):
+            if i >= 2:
+                await got[i - 2].wait()
+            await tb.src.send(frame)
+
+    cocotb.start_soon(sender())
+    ends, models, computes = [], [], []
+    for i, c in enumerate(cases):
+        head = await tb.read(4)
+        assert len(head) == 4 and head[0] == proto.MAGIC_REPLY, f"pipelined reply {i}: header {head.hex()}"
+        rest = await tb.read((head[2] | head[3] << 8) + 1)
+        ends.append(_cycle())
+        got[i].set()
+        assert head[1] == proto.RESULT, f"pipelined request {i} answered {head[1]:#04x}: {rest.hex()}"
+        assert proto.crc8(head[1:] + rest[:-1]) == rest[-1], f"pipelined reply {i} has a bad checksum"
+        res = proto.parse_result(rest[:-1], K, False, cb)
+        want = trace_one(fixed, np.array(c["x"]), c["iterations"], c["seed"], lanes=lanes)
+        diff = np.flatnonzero(res.z != want["z"][-1])
+        assert diff.size == 0, f"pipelined {i}: z differs first at neuron {diff[0]}"
+        compute = cycle_model.cycles(N, K, lanes, c["iterations"], want["z"], plan["search"])
+        assert res.cycles == compute, f"pipelined {i}: cycles {res.cycles} != model {compute}"
+        req, rep = proto.infer_bytes(N, K, cb)
+        computes.append(compute)
+        models.append(cycle_model.link_cycles(N, req, rep, compute, plan["divisor"]))
+    n = len(cases) - 1
+    measured = (ends[-1] - ends[0]) / n if n else float("nan")
+    model = sum(models[1:]) / n if n else float("nan")
+    return dict(inferences=len(cases), cycles_per_inference=measured, model_cycles_per_inference=model,
+                divisor=plan["divisor"], core_cycles=computes)
+
+
 @cocotb.test(timeout_time=1800, timeout_unit="sec")
 async def board_link(dut):
     plan = json.loads(Path(os.environ["IPVAE_BOARD_PLAN"]).read_text())
@@ -111,7 +159,7 @@ async def board_link(dut):
         x, t, seed, with_u = np.array(case["x"]), case["iterations"], case["seed"], case["with_u"]
         kind, payload = await tb.request(proto.infer_request(x, t, seed, with_u=with_u))
         assert kind == proto.RESULT, f"{case['name']}: {proto.parse_error(payload) if kind == proto.ERROR else kind}"
-        res = proto.parse_result(payload, K, with_u)
+        res = proto.parse_result(payload, K, with_u, fixed.fmt.count_bits)
         want = trace_one(fixed, x, t, seed, lanes=P)
         model = cycle_model.cycles(N, K, P, t, want["z"], plan["search"])
         diff = np.flatnonzero(res.z != want["z"][-1])
@@ -127,6 +175,10 @@ async def board_link(dut):
 
     results = [await infer(c) for c in cases]
     log.append(f"{len(results)} INFER bit-exact")
+    stream = await pipelined(tb, plan, fixed, P, plan.get("stream", []))
+    if stream:
+        log.append(f"{stream['inferences']} pipelined INFER bit-exact, {stream['cycles_per_inference']:.0f} cycles each "
+                   f"(model {stream['model_cycles_per_inference']:.0f})")
 
     # malformed requests, each followed by a good one that must still work
     good = dict(cases[0], with_u=True)
@@ -160,4 +212,4 @@ async def board_link(dut):
     log.append("framing error recovered")
 
     with open(os.environ["IPVAE_BOARD_RESULTS"], "w") as f:
-        json.dump(dict(results=results, log=log, wall_seconds=time.perf_counter() - t0), f, indent=1)
+        json.dump(dict(results=results, stream=stream, log=log, wall_seconds=time.perf_counter() - t0), f, indent=1)

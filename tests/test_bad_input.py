@@ -294,8 +294,8 @@ def test_bundle_float_tensors_must_be_finite(tmp_path, capsys):
 def test_protocol_replies_of_the_wrong_length_are_project_errors():
     with pytest.raises(proto.ProtocolError, match="^INFO reply has 3 bytes, expected"):
         proto.parse_info(b"abc")
-    with pytest.raises(proto.ProtocolError, match="^RESULT has 7 bytes, expected 134 for K=128$"):
-        proto.parse_result(bytes(7), 128, False)
+    with pytest.raises(proto.ProtocolError, match="^RESULT has 7 bytes, expected 70 for K=128 and 4-bit counts$"):
+        proto.parse_result(bytes(7), 128, False, 4)
     with pytest.raises(proto.ProtocolError, match="^no reply"):
         proto.read_reply(io.BytesIO(b"").read)
     assert issubclass(proto.ProtocolError, IpvaeError)

@@ -51,7 +51,7 @@ def test_constraints_reach_the_generated_files():
     pcf = plan.files["top.pcf"]
     assert "set_io uart_0__rx__io 6" in pcf and "set_io uart_0__tx__io 9" in pcf
     assert "\nset_frequency clk 30\n" in pcf                      # constraints/icebreaker.toml core_mhz
-    assert top.weights == "ram" and top.link.divisor == 260     # 30 MHz / 115200 baud
+    assert top.weights == "ram" and top.link.divisor == 10     # 30 MHz / 3 Mbaud
 
     ulx = get_board("ulx3s-85f")
     top = BoardTop(ulx, CoreConfig(_small(), 2, search=ulx.search, weights=ulx.weights))
@@ -64,7 +64,7 @@ def test_constraints_reach_the_generated_files():
 @pytest.mark.parametrize("name", BOARD_NAMES)
 def test_boards_have_constraints(name):
     b = get_board(name)
-    assert b.core_hz > 0 and b.baud == 115200 and b.constraints["uart"]["resource"] == "uart"
+    assert b.core_hz > 0 and b.baud == 3_000_000 and b.constraints["uart"]["resource"] == "uart"
 
 
 @pytest.mark.parametrize("name", BOARD_NAMES)

@@ -22,13 +22,19 @@ from ipvae.rtl.host_link import HostLink
 from ipvae.sim.amaranth_tb import stalls, stream_put
 
 TIMEOUT = 300
+MAX_CYCLES = 300_000      # a link that stops taking requests fails here instead of hanging
 
 
-def exchange(link, requests, seed=0, gap=0.3, pause=None):
-    """Send each request (bytes, or ("pause", cycles)) and return the replies as (type, payload)."""
+def exchange(link, requests, seed=0, gap=0.3, pause=None, ahead=False, times=None):
+    """Send each request (bytes, or ("pause", cycles)) and return the replies as (type, payload).
+    Request/response by default; ``ahead``: each request follows the last as soon as the link
+    takes bytes again (pipelined INFER). ``times``: a dict that gets the cycle each request was
+    sent by ("sent": list) and the cycle of every reply byte ("bytes": list)."""
     rng = random.Random(seed)
     gaps = stalls("random", seed, gap)
-    out = []
+    out, clock = [], [0]
+    if times is not None:
+        times.update(sent=[], bytes=[])
 
     async def send(ctx):
         for req in requests:
@@ -37,23 +43,38 @@ def exchange(link, requests, seed=0, gap=0.3, pause=None):
                 continue
             for b in req:
                 await stream_put(ctx, link.rx, b, gaps)
+            if times is not None:
+                times["sent"].append(clock[0])
             # request/response: wait until the link hunts for the next frame
             await ctx.tick().repeat(2)
+            while (ctx.get(link.busy) and not ahead) or not ctx.get(link.rx.ready):
+                await ctx.tick()
+        if ahead:                       # let the last replies out
             while ctx.get(link.busy) or not ctx.get(link.rx.ready):
                 await ctx.tick()
+            await ctx.tick().repeat(8)
 
     async def collect(ctx):
         while True:
             ready = rng.random() >= gap
             ctx.set(link.tx.ready, ready)
             _, _, valid, payload = await ctx.tick().sample(link.tx.valid, link.tx.payload)
+            clock[0] += 1
             if valid and ready:
                 out.append(payload)
+                if times is not None:
+                    times["bytes"].append(clock[0])
 
     sim = Simulator(link)
     sim.add_clock(1e-6)
     sim.add_testbench(send)
     sim.add_testbench(collect, background=True)
+
+    async def watchdog(ctx):
+        for _ in range(MAX_CYCLES):
+            await ctx.tick()
+        raise AssertionError(f"the link stopped taking requests ({len(out)} reply bytes in {MAX_CYCLES} cycles)")
+    sim.add_testbench(watchdog, background=True)
     sim.run()
     data, pos, replies = bytes(out), [0], []
 
@@ -81,7 +102,7 @@ def check_result(link, reply, x, t, seed, with_u):
     kind, payload = reply
     assert kind == proto.RESULT, proto.parse_error(payload) if kind == proto.ERROR else kind
     fx = link.fixed
-    res = proto.parse_result(payload, fx.n_latents, with_u)
+    res = proto.parse_result(payload, fx.n_latents, with_u, fx.fmt.count_bits)
     want = trace_one(fx, x, t, seed, lanes=link.lanes)
     assert np.array_equal(res.z, want["z"][-1])
     if with_u:
@@ -211,3 +232,42 @@ def test_refused_load_writes_nothing_back_to_back():
     assert err(replies[-3]) == ("BAD_ADDRESS", proto.LOAD)
     assert proto.parse_info(replies[-2][1]).loaded == 3
     check_result(link, replies[-1], x, 6, 2, False)
+
+
+def test_pipelined_requests_keep_their_order():
+    """INFER is pipelined: the next request is taken while the core computes, and its reply
+    follows the running inference's RESULT. A LOAD that arrives during an inference is refused
+    (BUSY) and writes nothing; an INFO waits its turn; every result stays bit-exact."""
+    link = small_link()
+    fx = link.fixed
+    f_words, w_words = weight_words(fx, 4)
+    loads = [*proto.load_requests(0, f_words, 4, 8), *proto.load_requests(1, w_words, 4, 8)]
+    xa, xb = np.arange(12) - 5, 6 - np.arange(12)
+    some_w = proto.load_requests(1, w_words[:1], 4, 8)[0]
+    times = {}
+    replies = exchange(link, loads + [proto.infer_request(xa, 15, 7), some_w, proto.infer_request(xb, 9, 3, True),
+                                      proto.info_request(), proto.infer_request(xa, 12, 1)],
+                       gap=0.0, ahead=True, times=times)
+    assert all(k == proto.LOAD_REPLY for k, _ in replies[:len(loads)])
+    a, busy, b, info, c = replies[len(loads):]
+    check_result(link, a, xa, 15, 7, False)
+    assert err(busy) == ("BUSY", proto.LOAD)
+    check_result(link, b, xb, 9, 3, True)
+    assert proto.parse_info(info[1]).loaded == 3            # the refused LOAD changed nothing
+    check_result(link, c, xa, 12, 1, False)
+    # the LOAD and the second INFER were in before the first RESULT's first byte left
+    first_result_byte = times["bytes"][sum(5 + (p[2] | p[3] << 8) for p in
+                                           (bytes([proto.MAGIC_REPLY, k, len(pl) & 255, len(pl) >> 8])
+                                            for k, pl in replies[:len(loads)]))]
+    assert times["sent"][len(loads) + 1] < first_result_byte
+
+
+def test_board_link_refuses_a_baud_rate_too_fast_to_pipeline():
+    """Feeding a waiting INFER's N codes must fit in three byte times (docs/uart_protocol.md)."""
+    from ipvae.rtl.board_link import BoardLink
+    tensors, _ = random_float_model(128, 8, seed=3)
+    config = CoreConfig(fold(tensors, Formats()), 4, max_iterations=15)
+    BoardLink(config, clock_hz=1_000_000, baud=200_000)                   # divisor 5: 150 cycles >= 144
+    with pytest.raises(ParameterError, match="^250000 baud at 1 MHz leaves 120 cycles in three byte times, "
+                                             "fewer than the 144 the link needs to feed N=128 codes"):
+        BoardLink(config, clock_hz=1_000_000, baud=250_000)

@@ -60,11 +60,28 @@ def test_read_reply_and_result():
     body = b"".join(bytes([int(zz)]) + struct.pack("<h", int(uu)) for zz, uu in zip(z, u))
     data = _reply(proto.RESULT, struct.pack("<IH", 12345, 7) + body)
     kind, payload = proto.read_reply(_reader(data))
-    res = proto.parse_result(payload, 6, True)
+    res = proto.parse_result(payload, 6, True, 4)
     assert kind == proto.RESULT and res.cycles == 12345 and res.iterations == 7
     assert np.array_equal(res.z, z) and np.array_equal(res.u, u)
-    with pytest.raises(proto.ProtocolError, match="RESULT has 24 bytes, expected 12 for K=6"):
-        proto.parse_result(payload, 6, False)
+    with pytest.raises(proto.ProtocolError, match="RESULT has 24 bytes, expected 9 for K=6 and 4-bit counts"):
+        proto.parse_result(payload, 6, False, 4)
+    with pytest.raises(proto.ProtocolError, match="RESULT has 24 bytes, expected 12 for K=6 and 5-bit counts"):
+        proto.parse_result(payload, 6, False, 5)
+
+
+@pytest.mark.parametrize("k", [1, 6, 7, 128])
+def test_counts_only_result_is_packed_in_nibbles(k):
+    """Counts of up to 4 bits: neuron 2i in the low nibble of byte i, 2i + 1 in the high one (an
+    odd K pads the last high nibble with 0); 5 bits and more: one byte per count."""
+    z = (np.arange(k) * 7 + 3) % 16
+    padded = np.append(z, 0) if k % 2 else z
+    body = bytes(int(lo) | int(hi) << 4 for lo, hi in zip(padded[0::2], padded[1::2]))
+    res = proto.parse_result(struct.pack("<IH", 99, 3) + body, k, False, 4)
+    assert np.array_equal(res.z, z) and res.u is None
+    assert proto.result_length(k, False, 4) == 6 + (k + 1) // 2 and proto.result_length(k, False, 8) == 6 + k
+    assert proto.result_length(k, True, 4) == proto.result_length(k, True, 8) == 6 + 3 * k
+    res = proto.parse_result(struct.pack("<IH", 99, 3) + bytes(z.tolist()), k, False, 5)
+    assert np.array_equal(res.z, z)
 
 
 @pytest.mark.parametrize("data, message", [
@@ -106,3 +123,10 @@ def test_protocol_errors_are_project_errors():
     assert issubclass(proto.ProtocolError, IpvaeError)
     with pytest.raises(proto.ProtocolError, match="^ERROR reply has 1 bytes, expected 2$"):
         proto.parse_error(b"\x01")
+
+
+def test_infer_bytes_are_the_frames_on_the_wire():
+    req, rep = proto.infer_bytes(64, 128, 4)
+    assert req == len(proto.infer_request(np.zeros(64, np.int64), 32, 1)) == 76
+    assert rep == 4 + proto.result_length(128, False, 4) + 1 == 75
+    assert proto.infer_bytes(64, 128, 4, with_u=True)[1] == 5 + 6 + 3 * 128

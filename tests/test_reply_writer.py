@@ -16,9 +16,9 @@ from ipvae.rtl.reply_writer import ReplyWriter
 from ipvae.sim.amaranth_tb import stalls, stream_get, stream_put
 
 
-def _writer(ram=True):
-    tensors, _ = random_float_model(12, 8, seed=3)
-    core = IpvaeCore(fold(tensors, Formats()), 4, max_iterations=15)   # sizes only: never elaborated
+def _writer(ram=True, k=8, lanes=4, count_bits=4):
+    tensors, _ = random_float_model(12, k, seed=3)
+    core = IpvaeCore(fold(tensors, Formats(count_bits=count_bits)), lanes, max_iterations=15)   # sizes only
     return core, ReplyWriter(core, ram=ram, fingerprint=0x12345678, clock_hz=30_000_000)
 
 
@@ -84,17 +84,22 @@ def test_load_reply():
     assert kind == proto.LOAD_REPLY and payload == bytes([1]) + (300).to_bytes(2, "little") + (17).to_bytes(2, "little")
 
 
-@pytest.mark.parametrize("with_u, pattern", [(False, "random"), (True, "random"), (True, "long"), (False, "every_other")])
-def test_result_reply_carries_the_beats(with_u, pattern):
-    core, w = _writer()
+@pytest.mark.parametrize("with_u, pattern, k, lanes, count_bits", [
+    (False, "random", 8, 4, 4), (True, "random", 8, 4, 4), (True, "long", 8, 4, 4), (False, "every_other", 8, 4, 4),
+    (False, "random", 9, 3, 4), (False, "bursts", 7, 1, 3), (False, "random", 8, 2, 5), (True, "none", 9, 3, 4)])
+def test_result_reply_carries_the_beats(with_u, pattern, k, lanes, count_bits):
+    """Counts only: packed two per byte for count_bits <= 4 (odd K and odd P included: a nibble
+    waits across beats), a byte each above; with u: three bytes per neuron."""
+    core, w = _writer(k=k, lanes=lanes, count_bits=count_bits)
     fmt, P, S = core.fixed.fmt, core.lanes, core.slots
-    rng = np.random.default_rng(int(with_u))
-    z = rng.integers(0, 16, size=(S, P))
+    rng = np.random.default_rng(int(with_u) + k)
+    z = rng.integers(0, 1 << count_bits, size=(S, P))
     u = rng.integers(fmt.u_lo, fmt.u_hi + 1, size=(S, P))
     beats = [(pack(z[s], fmt.count_bits), pack(u[s], fmt.u_bits)) for s in range(S)]
     data, busy = _send(w, proto.RESULT, dict(cycles=123_456, t_run=9, with_u=int(with_u)), beats, pattern)
     kind, payload = _read(data)
-    res = proto.parse_result(payload, core.fixed.n_latents, with_u)
+    assert len(payload) == proto.result_length(k, with_u, count_bits)
+    res = proto.parse_result(payload, core.fixed.n_latents, with_u, count_bits)
     assert kind == proto.RESULT and res.cycles == 123_456 and res.iterations == 9
     assert np.array_equal(res.z, z.reshape(-1))
     if with_u:
