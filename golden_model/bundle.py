@@ -28,7 +28,17 @@ FORMAT_NAME = "ipvae-bundle"
 FORMAT_VERSION = 1
 INT_TENSORS = ("F", "W", "c", "u0", "table")
 FLOAT_TENSORS = ("phi", "log_sigma", "log_b", "log_eta", "u0_float")
-DEFAULT_BUNDLE = Path(__file__).resolve().parent / "bundles" / "default"
+BUNDLES = Path(__file__).resolve().parent / "bundles"
+DEFAULT_BUNDLE = BUNDLES / "default"
+
+
+def builtin(name: str) -> Path:
+    """A bundle shipped with the package, by name ("default", "paper")."""
+    path = BUNDLES / name
+    if not (path / "bundle.json").is_file():
+        shipped = sorted(p.name for p in BUNDLES.iterdir() if (p / "bundle.json").is_file())
+        raise BundleError(f"no built-in bundle {name!r}; the package ships {', '.join(shipped)}")
+    return path
 
 
 #: every key bundle.json may hold; anything else is refused (a typo or another program's file)

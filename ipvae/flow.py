@@ -39,6 +39,8 @@ def run_flow(a):
 
     _stage(1, total, "bundle")
     bundle_path = a.bundle
+    if bundle_path is None and not a.retrain and (board.bundle or "").startswith("builtin:"):
+        bundle_path = bundle_mod.builtin(board.bundle[len("builtin:"):])     # the board's own model
     if a.retrain:
         import torch
 

@@ -1,10 +1,10 @@
 """Latency and memory tables of the core for the reference configurations (docs/latency.md).
 
-Cycles come from rtl/cycle_model.py. For the default bundle the spike counts are measured: the
-golden model runs held-out patches and its driving samples z_t feed the cycle model. The
-16x16, K=512 configuration has no trained bundle yet, so its spikes are drawn per neuron with
-the default bundle's measured spiking probability of each iteration (independent neurons):
-an estimate, labelled as such.
+Cycles come from rtl/cycle_model.py over measured spikes: the golden model runs held-out patches
+of the bundle and its driving samples z_t feed the cycle model. The 16x16, K=512 (ECP5-85F) rows
+use the ULX3S-85F's own bundle (the trained paper bundle) the same way; only when that board names
+an untrained random bundle are its spikes drawn per neuron with the default bundle's measured
+spiking probability of each iteration (an estimate, labelled as such).
 """
 from __future__ import annotations
 
@@ -70,7 +70,35 @@ def table(n, k, lanes_list, iterations, spikes_for, per_cycle):
     return rows
 
 
-def write_latency_doc(bundle, x, path, iterations=32, seed=1):
+def _link_section(n0, k0, fmt0, up, ne, ke, fmt_e, ec):
+    """Through the UART (docs/uart_protocol.md): core-only and link-paced inferences per second of
+    the two reference boards at their shipped lanes, clock and baud (rtl/cycle_model.link_cycles)."""
+    from ipvae.golden_model import protocol as proto
+    from ipvae.rtl.board_registry import get_board
+    from ipvae.rtl.uart import uart_divisor
+    lines = ["", "## Through the UART (INFER pipelined, counts only)", "",
+             "| board | P | core cycles | request + reply bytes | baud | link cycles per inference | µs | inferences/s (core alone) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, n, k, fm, rows in (("icebreaker", n0, k0, fmt0, up), ("ulx3s-85f", ne, ke, fmt_e, ec)):
+        board = get_board(name)
+        row = next((r for r in rows if r["lanes"] == board.lanes), None)
+        if row is None:
+            continue
+        req, rep = proto.infer_bytes(n, k, fm.count_bits)
+        divisor = uart_divisor(board.core_hz, board.baud)
+        link = cycle_model.link_cycles(n, req, rep, row["cycles"], divisor)
+        mhz = board.core_hz / 1e6
+        lines.append(f"| {board.platform_name} | {board.lanes} | {row['cycles']:.0f} | {req} + {rep} | {board.baud:,} | "
+                     f"{link:.0f} | {link / mhz:.1f} | {mhz * 1e6 / link:.0f} ({mhz * 1e6 / row['cycles']:.0f}) |")
+    lines += ["", "The next request arrives while the core computes; the reply follows the computation (the core's",
+              "output leaves at the UART's pace), so a pipelined stream costs the compute, the feed (N + 2 cycles)",
+              "and the reply's bytes. tests/test_cosim_board.py measures it through the UART pins within 2 % of",
+              "this model."]
+    return lines
+
+
+def write_latency_doc(bundle, x, path, iterations=32, seed=1, ecp5=None):
+    """ecp5: (bundle, held-out inputs) of the ULX3S-85F's model, or None for estimated spikes."""
     fmt, widths = bundle.fmt, bundle.fixed.widths()
     n0, k0 = bundle.fixed.n_inputs, bundle.fixed.n_latents
     z_ref = measured_spikes(bundle, x, iterations, 1, seed)
@@ -91,7 +119,16 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1):
     up = table(n0, k0, (1, 2, 4, 8, 16), iterations, lambda p: measured_spikes(bundle, x, iterations, p, seed), w)
     up_par = table(n0, k0, (1, 2, 4, 8, 16), iterations, lambda p: measured_spikes(bundle, x, iterations, p, seed),
                    None)
-    ec = table(256, 512, (8, 16, 32, 64), iterations, synthetic(512), w_ecp5)
+    ecp5_lanes = (8, 16, 32, 64, 128)
+    if ecp5 is not None:
+        eb, ex = ecp5
+        ne, ke = eb.fixed.n_inputs, eb.fixed.n_latents
+        ec = table(ne, ke, ecp5_lanes, iterations, lambda p: measured_spikes(eb, ex, iterations, p, seed), w_ecp5)
+        ec_source = f"measured spikes of the trained paper bundle on {len(ex)} held-out patches"
+    else:
+        ne, ke = 256, 512
+        ec = table(ne, ke, ecp5_lanes, iterations, synthetic(512), w_ecp5)
+        ec_source = "estimated spikes"
     lines = [
         "# Latency of the inference core",
         "",
@@ -124,13 +161,14 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1):
               + ", ".join(f"P={r['lanes']}: {r['cycles']:.0f} ({r['ratio']:.3f}×)" for r in up_par) + "."]
     lines += [
         "",
-        f"## ECP5-85F reference: 16×16 patches, N=256, K=512, T={iterations} (estimated spikes, search sampler W={w_ecp5})",
+        f"## ECP5-85F reference: 16×16 patches, N={ne}, K={ke}, T={iterations} ({ec_source}, search sampler W={w_ecp5})",
         "",
         f"| P | cycles (median) | cycles (max) | bound | cycles / bound | µs at {ECP5['clock_mhz']:g} MHz |",
         "|---|---|---|---|---|---|",
     ]
     lines += [f"| {r['lanes']} | {r['cycles']:.0f} | {r['cycles_max']} | {r['bound']:.0f} | {r['ratio']:.3f} | "
               f"{r['cycles'] / ECP5['clock_mhz']:.1f} |" for r in ec]
+    lines += _link_section(n0, k0, fmt, up, ne, ke, ecp5[0].fmt if ecp5 else fmt, ec)
     lines += ["", "## Block RAMs after rounding (estimate; docs/synthesis.md has the placed builds)", "",
               "Each memory rounded up to whole SB_RAM40_4K (iCE40: 256×16 … 2048×2) or DP16KD (ECP5: 512×36 … 16384×1)",
               f"blocks. UP5K builds read W = {w} thresholds per cycle from a {_search_shape(fmt, w)[0]}×{_search_shape(fmt, w)[1]} "

@@ -15,7 +15,7 @@ def cmd_flow(a):
 
 def register(sub):
     s = sub.add_parser("flow", help="the main job: bundle -> data -> golden model -> RTL co-simulation -> report")
-    s.add_argument("--bundle", type=bundle_arg, help="bundle folder (default: the committed default bundle)")
+    s.add_argument("--bundle", type=bundle_arg, help="bundle folder (default: the board's model: the paper bundle for ulx3s-85f, the default bundle otherwise)")
     s.add_argument("--retrain", action="store_true", help="train a fresh default model first")
     s.add_argument("--out", type=out_dir, default="runs/flow", help="report folder")
     s.add_argument("--samples", type=positive_int, default=1000, help="held-out samples for the quality figures")

@@ -30,10 +30,16 @@ def cmd_latency(a):
     from ipvae.golden_model import bundle as bundle_mod
     from ipvae.golden_model.data import heldout, prepare
     from ipvae.latency import write_latency_doc
+    from ipvae.rtl.board_registry import get_board
     b = bundle_mod.load(a.bundle)
     data = prepare(b.data_spec())
     prepare_parent(a.write)
-    write_latency_doc(b, heldout(data, a.samples), a.write, iterations=a.iterations)
+    ecp5 = None
+    spec = get_board("ulx3s-85f").bundle or ""
+    if spec.startswith("builtin:"):             # the board's trained model: its own spikes
+        eb = bundle_mod.load(bundle_mod.builtin(spec[len("builtin:"):]))
+        ecp5 = (eb, heldout(prepare(eb.data_spec()), a.samples))
+    write_latency_doc(b, heldout(data, a.samples), a.write, iterations=a.iterations, ecp5=ecp5)
     print(Path(a.write).read_text())
 
 
