@@ -142,3 +142,11 @@ def test_unknown_format_field(saved):
 def test_committed_default_bundle_loads(default_bundle):
     assert default_bundle.fixed.n_inputs == 64 and default_bundle.fixed.n_latents == 128
     assert "ipvae" in default_bundle.meta["command"]
+
+
+def test_builtin_bundles_by_name():
+    from ipvae.golden_model.bundle import DEFAULT_BUNDLE, builtin
+    from ipvae.golden_model.errors import BundleError
+    assert builtin("default") == DEFAULT_BUNDLE
+    with pytest.raises(BundleError, match="^no built-in bundle 'nope'; the package ships default"):
+        builtin("nope")

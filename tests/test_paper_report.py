@@ -31,3 +31,17 @@ def test_model_report_command(tmp_path, capsys):
     assert "| 16 | " in text and "| 0.708 | 0.369 |" in text          # our row beside the paper's
     for fig in ("curves", "dictionary", "reconstructions", "raster"):
         assert f"(m_{fig}.png)" in text and (tmp_path / f"m_{fig}.png").stat().st_size > 1000
+
+
+def test_eval_prints_the_quality_bar(capsys):
+    """`ipvae eval` states the issue-12 bar when T=256 is evaluated; its d is the golden row's."""
+    import re
+    main(["eval", "--samples", "40", "--t", "16,64,256", "--runaway", "0"])
+    out = capsys.readouterr().out
+    golden = next(line for line in out.splitlines() if line.startswith("| fixed (golden)"))
+    cells = [float(c) for c in golden.strip("|").split("|")[1:]]
+    r2, zeros = cells[4], cells[5]                       # T=256: the third (R², zeros) pair
+    m = re.search(r"quality bar \(issue 12\): golden d = (\d\.\d{3}) at T=256 \(bar <= 0\.28\); golden vs float "
+                  r"T=16: .* T=256: dR2 \d\.\d{3}, dzeros \d\.\d{3} \(bars 0\.01, 0\.01\): (met|NOT met)", out)
+    assert m, out
+    assert abs(float(m.group(1)) - distance(r2, zeros)) < 0.002

@@ -122,6 +122,12 @@ def cmd_eval(a):
           f"{len(x)} held-out samples, seed {a.seed}, lanes {a.lanes}")
     print(metrics_table([("float (PyTorch)", fl), ("fixed (golden)", fx)], ts))
     print(f"(float {t1 - t0:.1f} s, golden {t2 - t1:.1f} s)")
+    if 256 in ts:
+        from ipvae.golden_model.paper_report import BAR_D, BAR_R2, BAR_ZEROS, quality_bar
+        bar = quality_bar(dict(float=fl, fixed=fx))
+        print(f"quality bar (issue 12): golden d = {bar['d']:.3f} at T=256 (bar <= {BAR_D}); golden vs float "
+              + ", ".join(f"T={t}: dR2 {dr:.3f}, dzeros {dz:.3f}" for t, (dr, dz) in bar["agree"].items())
+              + f" (bars {BAR_R2}, {BAR_ZEROS}): {'met' if bar['ok'] else 'NOT met'}")
     if a.runaway:
         print(f"runaway check: {runaway_check(model, x[:1000], t_max=a.runaway)}")
 
