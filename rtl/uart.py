@@ -1,7 +1,8 @@
 """8N1 UART receiver and transmitter with byte streams (the host link's physical layer).
 
 Both run from the core's clock; one bit lasts ``divisor`` cycles (``divisor = round(f_clk / baud)``,
-at least 4). Neither has a FIFO: the protocol is request/response (docs/uart_protocol.md).
+at least 4). Neither has a FIFO: the receiver holds one byte, and the host keeps at most one
+request ahead of the replies (docs/uart_protocol.md, Pipelining).
 
 UARTReceiver members
 --------------------
