@@ -111,13 +111,15 @@ class RequestExecutor(wiring.Component):
                 m.d.sync += err.eq(code)
 
         with_u = Signal()
-        cycles = Signal(32)
         t_run = Signal(16)
         rf = self.reply_fields
         m.d.comb += [rf.err.eq(err), rf.request.eq(f.kind),
                      rf.f_loaded.eq(valid_upto[0] == depth[0]), rf.w_loaded.eq(valid_upto[1] == depth[1]),
                      rf.matrix.eq(matrix), rf.addr0.eq(addr0), rf.words.eq(words),
-                     rf.cycles.eq(cycles), rf.t_run.eq(t_run), rf.with_u.eq(with_u)]
+                     rf.t_run.eq(t_run), rf.with_u.eq(with_u),
+                     # the core's count holds until its next inference takes its last code, and
+                     # that waits until this RESULT is out: no copy needed
+                     rf.cycles.eq(self.cycles)]
 
         m.d.comb += [self.iterations.eq(t_req), self.seed.eq(seed)]
         m.d.sync += t_bad.eq(t_req > self.max_iterations)
@@ -134,7 +136,8 @@ class RequestExecutor(wiring.Component):
             # the whole word range of a LOAD is checked before its first write (the first word
             # needs P more bytes): a refused LOAD changes nothing
             # two cycles: the end of the range into a register, then the compare
-            end_bytes = Signal(32)
+            # the last byte's offset: first word (16 bits) times the word's bytes plus the payload
+            end_bytes = Signal((word_bytes * 0xFFFF + 0xFFFF).bit_length())
             range_cmp = Signal()
             m.d.sync += range_cmp.eq(range_check)
             with m.If(range_check):
@@ -258,7 +261,6 @@ class RequestExecutor(wiring.Component):
         with m.FSM():
             with m.State("RUN"):
                 with m.If(running & self.result_valid):
-                    m.d.sync += cycles.eq(self.cycles)
                     m.d.comb += [self.reply_start.eq(1), self.reply_kind.eq(proto.RESULT)]
                     m.next = "RESULT"
             with m.State("RESULT"):
