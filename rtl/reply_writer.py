@@ -136,6 +136,10 @@ class ReplyWriter(wiring.Component):
         zsel = Signal(max(cb, 4))               # lane bidx's count (counts only)
         m.d.comb += zsel.eq(beat_z.word_select(bidx[:max(1, (P - 1).bit_length())], cb) if P > 1 else beat_z)
 
+        # one CRC step for every byte that leaves (header and body alike)
+        crc_next = Signal(8)
+        m.d.comb += crc_next.eq(crc8_step(tcrc, self.tx.payload))
+
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
@@ -146,7 +150,7 @@ class ReplyWriter(wiring.Component):
                 with m.If(self.tx.ready):
                     m.d.sync += hidx.eq(hidx + 1)
                     with m.If(hidx != 0):
-                        m.d.sync += tcrc.eq(crc8_step(tcrc, head_byte))
+                        m.d.sync += tcrc.eq(crc_next)
                     with m.If(head_last):
                         with m.If(reply == proto.RESULT):
                             m.next = "BEAT"
@@ -172,7 +176,7 @@ class ReplyWriter(wiring.Component):
                 with m.If(~emit | self.tx.ready):
                     m.d.sync += bidx.eq(bidx + 1)
                     with m.If(emit):
-                        m.d.sync += tcrc.eq(crc8_step(tcrc, out))
+                        m.d.sync += tcrc.eq(crc_next)
                     if packed:
                         m.d.sync += [half.eq(~half), low.eq(zsel[:4])]
                     with m.If(body_last):
