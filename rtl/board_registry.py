@@ -90,9 +90,10 @@ BOARDS = {b.name: b for b in (
           weights="ram", lanes=4, search=4, reference="8x8 patches, K=128 (the default bundle)"),
     # 32 lanes: with F and W in 189 of 208 DP16KD, 64 lanes placed (205/208) but nextpnr's router2
     # did not converge (docs/synthesis.md); 1 threshold per word (768 x 12 bits): one true-dual-port
-    # DP16KD (at most 18 bits wide per port) serves two lanes' tables
+    # DP16KD (at most 18 bits wide per port) serves two lanes' tables. Its model is the trained
+    # paper-size bundle (golden_model/bundles/paper, issue 12)
     Board("ulx3s-85f", **_ulx3s(85, lanes=32, reference="16x16 patches, K=512 (the paper configuration)",
-                                bundle="random:256x512")),
+                                bundle="builtin:paper")),
     # the cheaper variants of the same board run the default bundle: the paper model's F and W
     # (3 Mbit) do not fit their block RAM (45F: 108 DP16KD = 1.9 Mbit; 25F: 56 = 1 Mbit). Each lane
     # costs 2 MULT18X18D: 16 lanes use 32 of the 45F's 72, 8 lanes 16 of the 25F's 28.
