@@ -41,6 +41,17 @@ def builtin(name: str) -> Path:
     return path
 
 
+BUILTIN = "builtin:"
+
+
+def builtin_spec(spec):
+    """The path of a ``builtin:NAME`` spec (how the board registry names a shipped bundle); None for
+    any other spec."""
+    if spec is None or not str(spec).startswith(BUILTIN):
+        return None
+    return builtin(str(spec)[len(BUILTIN):])
+
+
 #: every key bundle.json may hold; anything else is refused (a typo or another program's file)
 KNOWN_KEYS = {"format", "version", "created", "command", "dims", "data", "normalisation", "training", "seeds",
               "metrics", "environment", "formats", "exponents", "widths", "tensors"}

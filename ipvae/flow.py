@@ -39,8 +39,8 @@ def run_flow(a):
 
     _stage(1, total, "bundle")
     bundle_path = a.bundle
-    if bundle_path is None and not a.retrain and (board.bundle or "").startswith("builtin:"):
-        bundle_path = bundle_mod.builtin(board.bundle[len("builtin:"):])     # the board's own model
+    if bundle_path is None and not a.retrain:
+        bundle_path = bundle_mod.builtin_spec(board.bundle)     # the board's own model, when it ships one
     if a.retrain:
         import torch
 

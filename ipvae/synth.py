@@ -54,8 +54,8 @@ def resolve_bundle(spec, build_dir, log=_say):
     or random:NxK (untrained weights of that size, seed 0, for sizing builds)."""
     if spec is None:
         return bundle_mod.load(bundle_mod.DEFAULT_BUNDLE), str(bundle_mod.DEFAULT_BUNDLE)
-    if str(spec).startswith("builtin:"):
-        return bundle_mod.load(bundle_mod.builtin(str(spec)[len("builtin:"):])), str(spec)
+    if (shipped := bundle_mod.builtin_spec(spec)) is not None:
+        return bundle_mod.load(shipped), str(spec)
     if str(spec).startswith("random:"):
         m = re.fullmatch(r"random:(\d+)x(\d+)", str(spec))
         if not m or not 1 <= int(m.group(1)) <= 4096 or not 1 <= int(m.group(2)) <= 4096:

@@ -20,6 +20,7 @@ from ipvae.golden_model.errors import ParameterError
 from .core import IpvaeCore
 from .core_config import CoreConfig
 from .host_link import HostLink
+from .timing import FEED_MARGIN, UART_BYTE_BITS
 from .uart import UARTReceiver, UARTTransmitter, uart_divisor
 
 
@@ -36,11 +37,11 @@ class BoardLink(wiring.Component):
             timeout_cycles = max(self.clock_hz // 10, 64 * 10 * self.divisor)
         # pipelined INFER (docs/uart_protocol.md, Pipelining): the waiting request's N codes must be
         # fed in the three byte times between the reply's checksum byte and the next frame's second byte
-        n = config.fixed.n_inputs
-        if n + 16 > 30 * self.divisor:
-            raise ParameterError(f"{baud} baud at {clock_hz / 1e6:g} MHz leaves {30 * self.divisor} cycles in three "
-                                 f"byte times, fewer than the {n + 16} the link needs to feed N={n} codes between "
-                                 "pipelined requests: lower the baud rate or raise the clock")
+        n, room = config.fixed.n_inputs, 3 * UART_BYTE_BITS * self.divisor
+        if n + FEED_MARGIN > room:
+            raise ParameterError(f"{baud} baud at {clock_hz / 1e6:g} MHz leaves {room} cycles in three "
+                                 f"byte times, fewer than the {n + FEED_MARGIN} the link needs to feed N={n} codes "
+                                 "between pipelined requests: lower the baud rate or raise the clock")
         self.core = IpvaeCore(config)
         self.link = HostLink(self.core, clock_hz=clock_hz, timeout_cycles=timeout_cycles)
         super().__init__()

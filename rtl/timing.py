@@ -12,6 +12,7 @@ __all__ = [
     "DRIVE_LATENCY_TAIL", "DRIVE_TAIL", "MEMORY_READ", "MEMBRANE_LATENCY", "SKID_LATENCY", "SAMPLER_LATENCY",
     "COUNT_SETTLE", "PASS_OVERHEAD", "SEARCH_OVERHEAD", "DEFAULT_SEARCH", "LATERAL_ENTRY_CYCLES",
     "LATERAL_DRAIN_CYCLES", "ENTRY_OVERHEAD", "LATERAL_HANDOFF", "FEED_OVERHEAD", "FIRST_BEAT", "UART_BYTE_BITS",
+    "FEED_MARGIN",
 ]
 
 # -- drive (rtl/drive.py) -------------------------------------------------------------------------
@@ -49,3 +50,6 @@ FEED_OVERHEAD = 2
 FIRST_BEAT = 2
 #: 8N1: start, 8 data bits, stop
 UART_BYTE_BITS = 10
+#: cycles beyond N the link allows for feeding a waiting INFER once the previous RESULT is out:
+#: FEED_OVERHEAD and the core's return to taking input, with room to spare (rtl/board_link.py)
+FEED_MARGIN = 16

@@ -30,6 +30,13 @@ def corner_cases(n_inputs, fmt, iterations, seed=7):
     return [dict(name=k, x=v.astype(int), iterations=iterations, seed=seed + i) for i, (k, v) in enumerate(xs.items())]
 
 
+def assert_exact(res):
+    """Every inference bit-exact and cycle-exact (the cycle model's count), no cocotb failure."""
+    bad = [r for r in res["results"] if not r["bit_exact"] or r["cycles"] != r["model_cycles"]]
+    assert not bad, bad[0]
+    assert res["failed"] == 0
+
+
 def summarise(res):
     """One row of the summary table from a run_regression result."""
     rs = res["results"]

@@ -150,3 +150,8 @@ def test_builtin_bundles_by_name():
     assert builtin("default") == DEFAULT_BUNDLE
     with pytest.raises(BundleError, match="^no built-in bundle 'nope'; the package ships default"):
         builtin("nope")
+    from ipvae.golden_model.bundle import builtin_spec
+    assert builtin_spec("builtin:paper") == builtin("paper")
+    assert builtin_spec(None) is None and builtin_spec("random:4x4") is None and builtin_spec("runs/b") is None
+    with pytest.raises(BundleError, match="^no built-in bundle 'nope'"):
+        builtin_spec("builtin:nope")

@@ -8,6 +8,7 @@ import pytest
 from ipvae.golden_model.formats import Formats
 from ipvae.golden_model.golden import trace_one
 from ipvae.golden_model.random_model import random_bundle
+from ipvae.sim.regression import assert_exact as check
 from ipvae.sim.regression import corner_cases, heldout_cases, run, summarise
 
 SIMS = ["icarus", "verilator"]
@@ -26,12 +27,6 @@ def odd_bundles(tmp_path_factory):
     return dict(plain=random_bundle(root / "plain", 49, 80, seed=1),
                 silent=random_bundle(root / "silent", 49, 80, seed=2, u0=-8, drive_scale=0.05),
                 saturated=random_bundle(root / "saturated", 49, 80, seed=3, u0=10))
-
-
-def check(res):
-    bad = [r for r in res["results"] if not r["bit_exact"] or r["cycles"] != r["model_cycles"]]
-    assert not bad, bad[0]
-    assert res["failed"] == 0
 
 
 @pytest.mark.parametrize("sim", SIMS)

@@ -6,15 +6,14 @@ import pytest
 
 from ipvae.golden_model.bundle import builtin
 from ipvae.rtl.board_registry import get_board
-from ipvae.sim.regression import heldout_cases, run, summarise
+from ipvae.sim.regression import assert_exact, heldout_cases, run, summarise
 
 PAPER = builtin("paper")
 
 
 def _check(res, n):
-    bad = [r for r in res["results"] if not r["bit_exact"] or r["cycles"] != r["model_cycles"]]
-    assert not bad, bad[0]
-    assert res["failed"] == 0 and summarise(res)["bit_exact"] == n
+    assert_exact(res)
+    assert summarise(res)["bit_exact"] == n
 
 
 def test_paper_bundle_short(tmp_path):

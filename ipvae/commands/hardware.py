@@ -35,9 +35,9 @@ def cmd_latency(a):
     data = prepare(b.data_spec())
     prepare_parent(a.write)
     ecp5 = None
-    spec = get_board("ulx3s-85f").bundle or ""
-    if spec.startswith("builtin:"):             # the board's trained model: its own spikes
-        eb = bundle_mod.load(bundle_mod.builtin(spec[len("builtin:"):]))
+    shipped = bundle_mod.builtin_spec(get_board("ulx3s-85f").bundle)
+    if shipped is not None:                     # the board's trained model: its own spikes
+        eb = bundle_mod.load(shipped)
         ecp5 = (eb, heldout(prepare(eb.data_spec()), a.samples))
     write_latency_doc(b, heldout(data, a.samples), a.write, iterations=a.iterations, ecp5=ecp5)
     print(Path(a.write).read_text())
