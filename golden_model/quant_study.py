@@ -1,6 +1,7 @@
 """Quantisation study: R^2 and zero fraction of the fixed-point model against the float model
 on held-out data, sweeping one width at a time around the defaults. Writes
-docs/quantisation.md and docs/quantisation.png."""
+docs/quantisation.md and docs/quantisation.png for the default bundle, and
+docs/quantisation_NAME.{md,png} for any other bundle folder NAME (e.g. quantisation_paper)."""
 from __future__ import annotations
 
 import time
@@ -24,8 +25,17 @@ SWEEPS = {
 R2_TOL, ZEROS_TOL = 0.01, 0.02   # the targets: |dR^2| <= 0.01, |dzeros| <= 2 points
 
 
+def output_stem(bundle_path=None):
+    """quantisation for the default bundle, quantisation_NAME for the bundle folder NAME."""
+    if bundle_path is None or Path(bundle_path).resolve() == bundle_mod.DEFAULT_BUNDLE:
+        return "quantisation"
+    return "quantisation_" + Path(bundle_path).resolve().name
+
+
 def run_study(bundle_path=None, samples=2000, out_dir=Path("docs"), log=print):
     b = bundle_mod.load(bundle_path)
+    stem = output_stem(bundle_path)
+    label = "default" if stem == "quantisation" else stem.split("_", 1)[1]
     data = prepare(b.data_spec(), log=log)
     x = data.valid[:samples]
     model = b.float_model()
@@ -47,9 +57,24 @@ def run_study(bundle_path=None, samples=2000, out_dir=Path("docs"), log=print):
             ", ".join(f"T={t} R2 {m[t]['r2']:.3f} zeros {m[t]['zeros']:.3f}" for t in TS))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _plot(rows, ref, out_dir / "quantisation.png")
-    _table(rows, ref, noise, base, len(x), time.time() - t0, out_dir / "quantisation.md")
+    _plot(rows, ref, out_dir / f"{stem}.png")
+    header = dict(label=label, n=tensors["F"].shape[1], k=tensors["F"].shape[0], stem=stem,
+                  command="ipvae quant-sweep" + ("" if stem == "quantisation" else f" --bundle {_shown(bundle_path)}"),
+                  widths=_widths(tensors))
+    _table(rows, ref, noise, base, len(x), time.time() - t0, out_dir / f"{stem}.md", header)
     return rows, ref
+
+
+def _shown(path):
+    """The bundle path as a user would type it: relative to the working folder when inside it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+def _widths(tensors):
+    """Intermediate widths (exact bounds, docs/arithmetic.md §7) at each swept weight width."""
+    base = Formats()
+    return {wb: fold(tensors, base.replace(weight_bits=wb)).widths() for wb in (6, base.weight_bits)}
 
 
 def _ok(m, ref):
@@ -57,19 +82,19 @@ def _ok(m, ref):
                for t in TS)
 
 
-def _table(rows, ref, noise, base, n, seconds, path):
+def _table(rows, ref, noise, base, n, seconds, path, header):
     lines = [
-        "# Quantisation study",
+        f"# Quantisation study: the {header['label']} bundle (N = {header['n']}, K = {header['k']})",
         "",
-        f"Fixed-point golden model against the float model on {n} held-out patches of the default",
+        f"Fixed-point golden model against the float model on {n} held-out patches of the {header['label']}",
         "bundle, exact Poisson sampling for the float model, one width swept at a time around the",
         f"defaults ({', '.join(f'{k}={v}' for k, v in base.to_dict().items())}).",
         f"Target: |ΔR²| ≤ {R2_TOL} and |Δzeros| ≤ {ZEROS_TOL * 100:.0f} points at every T. Regenerate with",
-        "`ipvae quant-sweep` (took {:.0f} s).".format(seconds),
+        "`{}` (took {:.0f} s).".format(header["command"], seconds),
         "",
         "Float model: " + ", ".join(f"T={t}: R² {ref[t]['r2']:.3f}, zeros {ref[t]['zeros']:.3f}" for t in TS)
         + ". Seed noise (float, seed 1 vs 2): "
-        + ", ".join(f"T={t}: ΔR² {noise[t]['r2']:.3f}, Δzeros {noise[t]['zeros']:.3f}" for t in TS) + ".",
+        + ", ".join(f"T={t}: ΔR² {noise[t]['r2']:.4f}, Δzeros {noise[t]['zeros']:.4f}" for t in TS) + ".",
         "",
         "| width | value | " + " | ".join(f"R² T={t} | ΔR² | zeros T={t} | Δzeros" for t in TS) + " | meets target |",
         "|---|---|" + "---|---|---|---|" * len(TS) + "---|",
@@ -87,7 +112,14 @@ def _table(rows, ref, noise, base, n, seconds, path):
     for p in dict.fromkeys(r["param"] for r in rows):
         ok = [r["value"] for r in rows if r["param"] == p and _ok(r["m"], ref)]
         lines.append(f"- {p}: {min(ok) if ok else 'none'} (default {getattr(base, p)})")
-    lines += ["", "![quantisation sweep](quantisation.png)", ""]
+    wd = header["widths"]
+    names = list(next(iter(wd.values())))
+    lines += ["", "Intermediate widths in bits at the default formats, exact bounds from this bundle's tensors "
+              "(docs/arithmetic.md §7: none can overflow; they grow with N, K and the weights' sums):", "",
+              "| weight_bits | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for wb, w in wd.items():
+        lines.append(f"| {wb} | " + " | ".join(str(w[k]) for k in names) + " |")
+    lines += ["", f"![quantisation sweep]({header['stem']}.png)", ""]
     path.write_text("\n".join(lines))
 
 

@@ -21,7 +21,8 @@ load : In(stream.Signature(LoadLayout))   (only with ``weights="ram"``)
 Timing: ``cycles_for(T, z)`` (rtl/cycle_model.py) counts from the cycle after the last input
 beat to the output phase; the first output beat follows 2 cycles later, then K/P beats.
 Phases: FeedForwardDrive (K/P N + DRIVE_TAIL cycles) -> T+1 sampling passes (memory read,
-MembraneUpdate, SkidBuffer, sampler: the sampler's cycles per slot + PASS_OVERHEAD) -> between
+MembraneUpdate, CreditFifo, sampler: the sampler's cycles per slot + PASS_OVERHEAD; the pass
+issues a slot only with a credit, timing.issue_credits(search) of them) -> between
 passes the event-driven LateralUnits phase (K/P cycles per spiking neuron, ENTRY_OVERHEAD per
 non-empty slot, LATERAL_HANDOFF to hand back).
 """
@@ -34,16 +35,16 @@ from amaranth.lib.wiring import In, Out
 from ipvae.golden_model.golden import FixedModel
 from ipvae.golden_model.layout import pack
 
-from . import cycle_model
+from . import cycle_model, timing
 from .bits import index_bits, value_bits
 from .core_config import CoreConfig
+from .credit_fifo import CreditFifo
 from .drive import FeedForwardDrive
 from .lateral import LateralUnits
 from .membrane import MembraneUpdate
 from .output import OutputStreamer
 from .poisson_sampler import PoissonSampler
 from .poisson_search import PoissonSearch
-from .skid import SkidBuffer
 
 
 class IpvaeCore(wiring.Component):
@@ -153,33 +154,33 @@ class IpvaeCore(wiring.Component):
                              unit.load.payload.data.eq(self.load.payload.data),
                              unit.load.valid.eq(self.load.valid & between & sel)]
             m.d.comb += self.load.ready.eq(between & Mux(to_w, lat.load.ready, drive.load.ready))
-        # registered ready between the update and the sampler: the sampler's search decides
-        # late in the cycle, and nothing upstream may wait on it combinationally
-        m.submodules.skid = skid = SkidBuffer(memb.o.payload.shape())
+        # credit-issued pass: a slot is read only while the FIFO in front of the sampler has room
+        # for it, so the memory read and the update never stall (no enable fans out over them)
+        # and the sampler's ready reaches only the credit counter (rtl/credit_fifo.py)
+        credits = timing.issue_credits(self.search)
+        m.submodules.fifo = fifo = CreditFifo(memb.o.payload.shape(), credits)
         issue_pass = Signal()
         first_pass = Signal()
-        pv1 = Signal()                   # memory data of slot ps1 is valid
-        ps1 = Signal(sw)
-        stall = Signal()                 # the membrane cannot take it: hold address and data
-        m.d.comb += stall.eq(pv1 & ~memb.i.ready)
-        addr = Mux(stall, ps1, ps_s)
-        m.d.comb += [u_rd.addr.eq(Mux(streaming, st.addr, Mux(first_pass, addr + S, addr))),
+        in_flight = Signal(range(credits + 1))   # slots issued whose beat the sampler has not taken
+        issue = Signal()
+        pv1 = Signal()                   # memory data of the slot issued last cycle is valid
+        m.d.comb += issue.eq(issue_pass & (in_flight != credits))
+        m.d.sync += [pv1.eq(issue), in_flight.eq(in_flight + issue - fifo.credit)]
+        m.d.comb += [u_rd.addr.eq(Mux(streaming, st.addr, Mux(first_pass, ps_s + S, ps_s))),
                      u_rd.en.eq(Mux(streaming, st.en, 1)),
-                     d_rd.addr.eq(addr), lat.l_addr.eq(addr)]
-        with m.If(~stall):
-            m.d.sync += [pv1.eq(issue_pass), ps1.eq(ps_s)]
+                     d_rd.addr.eq(ps_s), lat.l_addr.eq(ps_s)]
         m.d.comb += [
             memb.i.valid.eq(pv1),
             memb.i.payload.u.eq(u_rd.data),
             memb.i.payload.d.eq(d_rd.data), memb.i.payload.l.eq(lat.l_data),
             memb.i.payload.prior.eq(first_pass), memb.i.payload.lateral.eq(lat_valid),
-            memb.o.ready.eq(skid.i.ready),
-            u_wr.addr.eq(u_count), u_wr.en.eq(memb.o.valid & memb.o.ready), u_wr.data.eq(memb.o.payload.u),
-            skid.i.valid.eq(memb.o.valid), skid.i.payload.eq(memb.o.payload),
-            samp.i.valid.eq(skid.o.valid), samp.i.payload.eq(skid.o.payload), skid.o.ready.eq(samp.i.ready),
+            memb.o.ready.eq(1),
+            u_wr.addr.eq(u_count), u_wr.en.eq(memb.o.valid), u_wr.data.eq(memb.o.payload.u),
+            fifo.i.valid.eq(memb.o.valid), fifo.i.payload.eq(memb.o.payload),
+            samp.i.valid.eq(fifo.o.valid), samp.i.payload.eq(fifo.o.payload), fifo.o.ready.eq(samp.i.ready),
             samp.o.ready.eq(1), samp.seed.eq(self.seed),
         ]
-        with m.If(memb.o.valid & memb.o.ready):
+        with m.If(memb.o.valid):
             m.d.sync += u_count.eq(u_count + 1)
         zword = samp.o.payload.z
         m.d.comb += [z_wr.addr.eq(z_count), z_wr.en.eq(samp.o.valid), z_wr.data.eq(zword),
@@ -244,7 +245,7 @@ class IpvaeCore(wiring.Component):
             with m.State("PASS"):
                 m.d.comb += [self.busy.eq(1), issue_pass.eq(1)]
                 m.d.sync += cycles.eq(cycles + 1)
-                with m.If(~stall):
+                with m.If(issue):
                     m.d.sync += ps_s.eq(ps_s + 1)
                     with m.If(ps_s == S - 1):
                         m.next = "DRAIN"

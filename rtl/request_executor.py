@@ -95,8 +95,11 @@ class RequestExecutor(wiring.Component):
         wrote = Signal()                        # this LOAD wrote something
         valid_upto = [Signal(16, name="f_valid_upto", init=0 if ram else depth[0]),
                       Signal(16, name="w_valid_upto", init=0 if ram else depth[1])]
-        loaded = Signal(init=int(not ram))      # registered: F and W valid up to their last words
-        m.d.sync += loaded.eq((valid_upto[0] == depth[0]) & (valid_upto[1] == depth[1]))
+        # registered: F and W valid up to their last words (the 16-bit compares stay off the
+        # reply's byte and CRC path; valid_upto settles in DECIDE, replies start two cycles later)
+        full = [Signal(init=int(not ram), name="f_loaded"), Signal(init=int(not ram), name="w_loaded")]
+        m.d.sync += [full[i].eq(valid_upto[i] == depth[i]) for i in range(2)]
+        loaded = full[0] & full[1]
         m.d.comb += self.loaded.eq(loaded)
         if ram:
             # the LOAD word to the core comes from registers: nothing of the byte decoding
@@ -114,7 +117,7 @@ class RequestExecutor(wiring.Component):
         t_run = Signal(16)
         rf = self.reply_fields
         m.d.comb += [rf.err.eq(err), rf.request.eq(f.kind),
-                     rf.f_loaded.eq(valid_upto[0] == depth[0]), rf.w_loaded.eq(valid_upto[1] == depth[1]),
+                     rf.f_loaded.eq(full[0]), rf.w_loaded.eq(full[1]),
                      rf.matrix.eq(matrix), rf.addr0.eq(addr0), rf.words.eq(words),
                      rf.t_run.eq(t_run), rf.with_u.eq(with_u),
                      # the core's count holds until its next inference takes its last code, and

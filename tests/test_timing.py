@@ -1,18 +1,18 @@
 """rtl/timing.py is the one source of the core's timing: the blocks' attributes are its constants,
 the cycle model derives its terms from them (the per-pass overhead is a sum, not a literal)."""
 from ipvae.rtl import cycle_model, timing
+from ipvae.rtl.credit_fifo import CreditFifo
 from ipvae.rtl.drive import FeedForwardDrive
 from ipvae.rtl.lateral import LateralUnits
 from ipvae.rtl.membrane import MembraneUpdate
 from ipvae.rtl.poisson_sampler import PoissonSampler
 from ipvae.rtl.poisson_search import PoissonSearch
-from ipvae.rtl.skid import SkidBuffer
 
 
 def test_blocks_read_their_timing_from_the_timing_module():
     assert FeedForwardDrive.latency_tail == timing.DRIVE_LATENCY_TAIL
     assert MembraneUpdate.latency == timing.MEMBRANE_LATENCY
-    assert SkidBuffer.latency == timing.SKID_LATENCY
+    assert CreditFifo.latency == timing.FIFO_LATENCY
     assert PoissonSampler.latency == PoissonSearch.latency == timing.SAMPLER_LATENCY
     assert PoissonSearch.slot_overhead == timing.SEARCH_OVERHEAD
     assert (LateralUnits.ENTRY_CYCLES, LateralUnits.DRAIN_CYCLES) == (timing.LATERAL_ENTRY_CYCLES,
@@ -20,7 +20,7 @@ def test_blocks_read_their_timing_from_the_timing_module():
 
 
 def test_cycle_model_terms_are_derived():
-    assert timing.PASS_OVERHEAD == (timing.MEMORY_READ + MembraneUpdate.latency + SkidBuffer.latency
+    assert timing.PASS_OVERHEAD == (timing.MEMORY_READ + MembraneUpdate.latency + CreditFifo.latency
                                     + PoissonSampler.latency + timing.COUNT_SETTLE) == 7
     assert cycle_model.DRIVE_TAIL == FeedForwardDrive.latency_tail + 1 == 5
     assert cycle_model.LATERAL_HANDOFF == LateralUnits.DRAIN_CYCLES + 1 == 3
