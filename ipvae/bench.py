@@ -179,19 +179,40 @@ def run_bench(a):
     fpga = [fpga_latency(p) for p in a.reports]
     for f in fpga:
         print(f"[bench] FPGA {f['board']}: {f['cycles']:.0f} cycles at {f['clock']:.1f} MHz = {f['us']:.0f} µs", flush=True)
+    # a board that runs another shipped model (the ULX3S-85F: the paper bundle) gets its own anchor
+    n, k = b.fixed.n_inputs, b.fixed.n_latents
+    own = {}
+    for f in fpga:
+        shipped = bundle_mod.builtin_spec(f["bundle"])
+        if (f["n"], f["k"]) != (n, k) and shipped is not None and f["bundle"] not in own:
+            ob = bundle_mod.load(shipped)
+            print(f"[bench] NumPy float32 loop of {f['bundle']} (N={f['n']}, K={f['k']}), batch 1 ...", flush=True)
+            ox = prepare(ob.data_spec(), log=lambda s: None).valid[:64]
+            own[f["bundle"]] = numpy_loop_latency(ob, ox, 1, repeats=3)
     print("[bench] co-simulation speed (Verilator) ...", flush=True)
     sim = cosim_speed(a.bundle, a.build)
     print("[bench] training speed (default config, late in training) ...", flush=True)
     tr = training_speed(b)
     recorded = b.meta.get("training", {}).get("seconds")
 
-    n, k = b.fixed.n_inputs, b.fixed.n_latents
     for f in fpga:
         same = (f["n"], f["k"]) == (n, k)
+        if same:
+            model = "same model as the CPU rows"
+        elif f["bundle"] in own:
+            r = own[f["bundle"]] * 1e6 / f["us"]
+            model = (f"its own model ({f['bundle']}): " + (f"{r:.1f}× faster" if r >= 1 else f"{1 / r:.1f}× slower")
+                     + " than the NumPy loop of it below")
+        else:
+            model = "another model than the CPU rows"
         rows.append((f"FPGA core, {f['board']}, P={f['lanes']} (N={f['n']}, K={f['k']})", f["us"],
                      f"{f['cycles']:.0f} cycles at {f['clock']:.1f} MHz (the bitstream's clock; median Fmax over seeds "
                      f"{f['fmax']:.1f} MHz); through its UART at {f['baud']:,} baud ({f['link']}): {f['uart_per_s']:.0f} inferences/s "
-                     f"= {1e6 / f['uart_per_s']:,.0f} µs each; {'same model as the CPU rows' if same else 'larger model than the CPU rows'}"))
+                     f"= {1e6 / f['uart_per_s']:,.0f} µs each; {model}"))
+    for label, t in own.items():
+        ob = next(f for f in fpga if f["bundle"] == label)
+        rows.append((f"NumPy float32 loop of the folded model, {label} (N={ob['n']}, K={ob['k']}), batch 1", t * 1e6,
+                     "the same loop on the board's own model, held-out patches of its data, one core"))
     for batch in (1, 256):
         rows.append((f"NumPy float32 loop of the folded model, batch {batch}", loop[batch] * 1e6,
                      "what a user writes first: exact Poisson, " + ("event-driven lateral, " if batch == 1 else "dense lateral, ")

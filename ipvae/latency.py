@@ -86,14 +86,15 @@ def _link_section(n0, k0, fmt0, up, ne, ke, fmt_e, ec):
             continue
         req, rep = proto.infer_bytes(n, k, fm.count_bits)
         divisor = uart_divisor(board.core_hz, board.baud)
-        link = cycle_model.link_cycles(n, req, rep, row["cycles"], divisor)
+        link = cycle_model.link_cycles(n, req, rep, row["cycles"], divisor, k // board.lanes)
         mhz = board.core_hz / 1e6
         lines.append(f"| {board.platform_name} | {board.lanes} | {row['cycles']:.0f} | {req} + {rep} | {board.baud:,} | "
                      f"{link:.0f} | {link / mhz:.1f} | {mhz * 1e6 / link:.0f} ({mhz * 1e6 / row['cycles']:.0f}) |")
-    lines += ["", "The next request arrives while the core computes; the reply follows the computation (the core's",
-              "output leaves at the UART's pace), so a pipelined stream costs the compute, the feed (N + 2 cycles)",
-              "and the reply's bytes. tests/test_cosim_board.py measures it through the UART pins within 2 % of",
-              "this model."]
+    lines += ["", "The next request arrives while the core computes, and the counts wait in the link's result buffer",
+              "(rtl/result_buffer.py) so the core takes the next codes while the reply drains: a pipelined",
+              "stream costs the compute, the feed (N + 2 cycles) and the hand-over of the K/P output beats, or",
+              "the reply's bytes if the UART is slower than the core. tests/test_cosim_board.py measures it",
+              "through the UART pins within 2 % of this model."]
     return lines
 
 

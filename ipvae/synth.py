@@ -53,7 +53,7 @@ def resolve_bundle(spec, build_dir, log=_say):
     """A bundle path, builtin:NAME (a bundle the package ships, as the board registry names them),
     or random:NxK (untrained weights of that size, seed 0, for sizing builds)."""
     if spec is None:
-        return bundle_mod.load(bundle_mod.DEFAULT_BUNDLE), str(bundle_mod.DEFAULT_BUNDLE)
+        return bundle_mod.load(bundle_mod.DEFAULT_BUNDLE), bundle_mod.BUILTIN + bundle_mod.DEFAULT_BUNDLE.name
     if (shipped := bundle_mod.builtin_spec(spec)) is not None:
         return bundle_mod.load(shipped), str(spec)
     if str(spec).startswith("random:"):
@@ -209,7 +209,8 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
     met = min(fmaxes) >= clock_mhz
     fx = b.fixed
     req_bytes, rep_bytes = proto.infer_bytes(fx.n_inputs, fx.n_latents, fx.fmt.count_bits)
-    link = cycle_model.link_cycles(fx.n_inputs, req_bytes, rep_bytes, cyc["median"], top.link.divisor)
+    link = cycle_model.link_cycles(fx.n_inputs, req_bytes, rep_bytes, cyc["median"], top.link.divisor,
+                                   fx.n_latents // lanes)
     report = dict(
         board=board_name, platform=board.platform_name, device_family=board.family,
         bundle=bundle_label, n_inputs=fx.n_inputs, n_latents=fx.n_latents, lanes=lanes,

@@ -127,6 +127,7 @@ class IpvaeCore(wiring.Component):
         n_in = Signal(range(N + 1))
         # pass issue counter, lateral flag
         ps_s = Signal(range(S + 1))
+        ps_last = Signal()               # ps_s is the pass's last slot (registered: no compare on the enables)
         lat_valid = Signal()
         u_count = Signal(range(S + 1))   # membrane outputs written this pass (= slot of the next one)
         z_count = Signal(range(S + 1))   # sampler outputs written this pass
@@ -204,7 +205,8 @@ class IpvaeCore(wiring.Component):
             m.d.comb += st.o.ready.eq(self.o.ready)
 
         def start_pass(t_next, first):
-            m.d.sync += [ps_s.eq(0), u_count.eq(0), z_count.eq(0), t_cur.eq(t_next), first_pass.eq(first)]
+            m.d.sync += [ps_s.eq(0), ps_last.eq(S == 1), u_count.eq(0), z_count.eq(0), t_cur.eq(t_next),
+                         first_pass.eq(first)]
 
         def after_pass():
             with m.If(t_cur == t_max):
@@ -246,8 +248,8 @@ class IpvaeCore(wiring.Component):
                 m.d.comb += [self.busy.eq(1), issue_pass.eq(1)]
                 m.d.sync += cycles.eq(cycles + 1)
                 with m.If(issue):
-                    m.d.sync += ps_s.eq(ps_s + 1)
-                    with m.If(ps_s == S - 1):
+                    m.d.sync += [ps_s.eq(ps_s + 1), ps_last.eq(ps_s == S - 2)]
+                    with m.If(ps_last):
                         m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.d.comb += self.busy.eq(1)

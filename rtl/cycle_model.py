@@ -21,7 +21,7 @@ import numpy as np
 
 # every constant comes from rtl/timing.py, which the blocks read too (pure Python: no Amaranth here)
 from .timing import (DEFAULT_SEARCH, DRIVE_TAIL, ENTRY_OVERHEAD, FEED_OVERHEAD, FIRST_BEAT, LATERAL_HANDOFF,
-                     PASS_OVERHEAD, SEARCH_OVERHEAD, UART_BYTE_BITS)
+                     PASS_OVERHEAD, RESULT_HANDOFF, SEARCH_OVERHEAD, UART_BYTE_BITS)
 
 __all__ = ["cycles", "worst_case", "iteration_cycles", "sampler_cycles", "slot_stats", "bound", "link_cycles",
            "DEFAULT_SEARCH", "DRIVE_TAIL", "ENTRY_OVERHEAD", "LATERAL_HANDOFF", "PASS_OVERHEAD", "SEARCH_OVERHEAD"]
@@ -76,16 +76,18 @@ def bound(n_inputs, n_latents, lanes, iterations, z_passes):
     return s * n_inputs + sum((slot_stats(z_passes[t], lanes)[0] + 1) * s for t in range(iterations))
 
 
-def link_cycles(n_inputs, request_bytes, reply_bytes, compute_cycles, divisor):
-    """Steady-state cycles per inference through the UART host link with pipelined INFER
-    (docs/uart_protocol.md): the next request arrives while the core computes; the core's output
-    leaves at the UART's pace in the reply, after which the waiting request's codes are fed.
+def link_cycles(n_inputs, request_bytes, reply_bytes, compute_cycles, divisor, slots):
+    """Steady-state cycles per inference through the UART host link with pipelined, counts-only
+    INFER (docs/uart_protocol.md): the next request arrives while the core computes; the core
+    hands its K/P output beats to the result buffer (rtl/result_buffer.py) and takes the waiting
+    request's codes while the reply drains, so the slowest of three paces the stream:
 
-        period = reply + max(feed + compute + first beat, request)
+        period = max(feed + compute + first beat + K/P + handoff, reply, request)
 
-    with reply and request their bytes times 10 bit times of ``divisor`` cycles and feed N + 2.
+    with feed N + 2, handoff ``RESULT_HANDOFF`` (the core's return to taking input, seen by the
+    executor), and reply and request their bytes times 10 bit times of ``divisor`` cycles.
     A model of the link's pace (the byte gaps of the UART are not modelled); the board
     co-simulation measures it."""
     byte = UART_BYTE_BITS * divisor
-    inner = n_inputs + FEED_OVERHEAD + compute_cycles + FIRST_BEAT
-    return reply_bytes * byte + max(inner, request_bytes * byte)
+    inner = n_inputs + FEED_OVERHEAD + compute_cycles + FIRST_BEAT + slots + RESULT_HANDOFF
+    return max(inner, reply_bytes * byte, request_bytes * byte)

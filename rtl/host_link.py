@@ -18,10 +18,11 @@ inside a word) only at the end, so a LOAD that fails those after writing leaves 
 request is taken while the core computes, and replies leave in request order; bytes that arrive
 while the link is busy otherwise are dropped.
 
-Three parts, each a component of its own: :class:`rtl.frame_receiver.FrameReceiver` (magic, type,
+Four parts, each a component of its own: :class:`rtl.frame_receiver.FrameReceiver` (magic, type,
 length, payload bytes, checksum, timeout), :class:`rtl.request_executor.RequestExecutor` (what
-INFO, LOAD and INFER do: checks, the input buffer, LOAD writes, feeding the core, the verdict) and
-:class:`rtl.reply_writer.ReplyWriter` (reply frames, the RESULT body from the core's output beats).
+INFO, LOAD and INFER do: checks, the input buffer, LOAD writes, feeding the core, the verdict),
+:class:`rtl.result_buffer.ResultBuffer` (a counts-only RESULT's beats, so the core is free while
+the reply drains) and :class:`rtl.reply_writer.ReplyWriter` (reply frames, the RESULT body).
 
 Timing (cycles, after the request's checksum byte): an INFER feeds its N codes in N + 2 cycles
 once the core is free, then the core runs ``IpvaeCore.cycles_for`` + 2 cycles to its first output
@@ -40,6 +41,7 @@ from .core import IpvaeCore
 from .frame_receiver import FrameReceiver
 from .reply_writer import ReplyWriter
 from .request_executor import RequestExecutor
+from .result_buffer import ResultBuffer
 
 
 class HostLink(wiring.Component):
@@ -87,8 +89,11 @@ class HostLink(wiring.Component):
         if ram:
             wiring.connect(m, exe.load, core.load)
         m.d.comb += [core.iterations.eq(exe.iterations), core.seed.eq(exe.seed),
-                     exe.result_valid.eq(core.o.valid), exe.cycles.eq(core.cycles)]
-        wiring.connect(m, core.o, writer.beats)
+                     exe.result_valid.eq(core.o.valid), exe.cycles.eq(core.cycles), exe.core_busy.eq(core.busy)]
+        m.submodules.results = results = ResultBuffer(core)
+        wiring.connect(m, core.o, results.i)
+        wiring.connect(m, results.o, writer.beats)
+        m.d.comb += [results.i_with_u.eq(exe.with_u), results.o_with_u.eq(writer.with_u)]
         wiring.connect(m, writer.tx, wiring.flipped(self.tx))
         m.d.comb += [writer.start.eq(exe.reply_start), writer.kind.eq(exe.reply_kind),
                      writer.fields.eq(exe.reply_fields), exe.reply_busy.eq(writer.busy), exe.reply_done.eq(writer.done)]

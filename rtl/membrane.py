@@ -9,8 +9,9 @@ i : In(stream.Signature(StructLayout({"u", "d", "l", "prior", "lateral"})))
 o : Out(stream.Signature(StructLayout({"u": unsigned(P * u_bits)})))
     The updated codes: clamp(u + clamp(shift_round(d - l, delta_shift), lo, hi), lo, hi).
 
-Latency: ``latency`` = 2 cycles (stage 1: d - l, round-shift and clamp into du; stage 2:
-u + du and clamp), initiation interval 1; backpressure holds both stages.
+Latency: ``latency`` = 2 cycles (stage 1: d - l, round-shift and clamp into du, the clamp's
+compares made on d - l beside the rounding add (``shift_clamp_bounds``); stage 2: u + du and
+clamp), initiation interval 1; backpressure holds both stages.
 """
 from __future__ import annotations
 
@@ -30,6 +31,23 @@ def shift_round(v, s):
 
 def clamp(v, lo, hi):
     return Mux(v < lo, lo, Mux(v > hi, hi, v))
+
+
+def shift_clamp_bounds(s, lo, hi):
+    """(below, above) such that clamp(shift_round(v, s), lo, hi) is lo for v < below, hi for
+    v > above and shift_round(v, s) between: the clamp's compares act on v itself, beside the
+    rounding add rather than after it (one carry chain fewer on the update's first stage)."""
+    if s > 0:
+        r = 1 << (s - 1)                 # shift_round(v) = (v + r) >> s, a floor
+        return (lo << s) - r, ((hi + 1) << s) - r - 1
+    k = -s                               # exact: shift_round(v) = v 2^k
+    return -((-lo) >> k), hi >> k
+
+
+def shift_clamp(v, s, lo, hi):
+    """Hardware form of clamp(shift_round(v, s), lo, hi) with the compares on v."""
+    below, above = shift_clamp_bounds(s, lo, hi)
+    return Mux(v < below, lo, Mux(v > above, hi, shift_round(v, s)))
 
 
 def layout_in(fixed: FixedModel, lanes: int):
@@ -67,7 +85,7 @@ class MembraneUpdate(wiring.Component):
             u1 = Signal(signed(ub), name=f"u1_{p}")
             du1 = Signal(signed(ub + 1), name=f"du1_{p}")
             with m.If(en):
-                m.d.sync += [u1.eq(u), du1.eq(clamp(shift_round(diff, fx.delta_shift), fmt.u_lo, fmt.u_hi))]
+                m.d.sync += [u1.eq(u), du1.eq(shift_clamp(diff, fx.delta_shift, fmt.u_lo, fmt.u_hi))]
             outs.append(Mux(prior1, u1, clamp(u1 + du1, fmt.u_lo, fmt.u_hi))[:ub])
         with m.If(en):
             m.d.sync += [v1.eq(self.i.valid), prior1.eq(self.i.payload.prior),

@@ -7,11 +7,13 @@ start : In(1); kind : In(8)
 fields : In(ReplyFields)
     What the header carries: the error code and the request type it answers (ERROR), the loaded
     flags (INFO), the LOAD's matrix, first word and word count, the run's cycles and T and whether
-    u goes with z (RESULT). Read while the header is sent; they must hold until ``done``.
+    u goes with z (RESULT). A RESULT's three are taken with ``start`` (the core and the executor
+    move on to the next inference while the reply drains); the others must hold until ``done``.
 beats : In(stream.Signature(core output layout))
     The core's output beats (K/P of them): a RESULT's body, z (and u) of P neurons per beat.
 tx : Out(stream.Signature(unsigned(8)))
-busy : Out(1)       a RESULT is being sent (the inference is not over until its last byte)
+busy : Out(1)       a RESULT is being sent (the next reply waits for its last byte)
+with_u : Out(1)     the RESULT being sent carries u (as taken with ``start``)
 done : Out(1)       the last byte (the checksum) leaves in this cycle
 
 Timing: the first header byte is offered the cycle after ``start``; then one byte per cycle that
@@ -72,7 +74,7 @@ class ReplyWriter(wiring.Component):
             "start": In(1), "kind": In(8), "fields": In(ReplyFields),
             "beats": In(stream.Signature(core.output_layout)),
             "tx": Out(stream.Signature(unsigned(8))),
-            "busy": Out(1), "done": Out(1),
+            "busy": Out(1), "done": Out(1), "with_u": Out(1),
         })
 
     def elaborate(self, platform):
@@ -82,6 +84,9 @@ class ReplyWriter(wiring.Component):
         f = self.fields
 
         reply = Signal(8)                       # reply type being sent
+        # a RESULT's own fields, taken at its start: the next inference may begin before they are sent
+        r_cycles, r_t, with_u = Signal(32), Signal(range(self.max_iterations + 1)), Signal()
+        m.d.comb += self.with_u.eq(with_u)
         hidx = Signal(5)
         tcrc = Signal(8)
         slot = Signal(range(S + 1))
@@ -91,7 +96,7 @@ class ReplyWriter(wiring.Component):
 
         cb = fmt.count_bits
         packed = proto.packed_counts(cb)       # counts only: two per byte (docs/uart_protocol.md)
-        result_len = Mux(f.with_u, proto.result_length(K, True, cb), proto.result_length(K, False, cb))
+        result_len = Mux(with_u, proto.result_length(K, True, cb), proto.result_length(K, False, cb))
         heads = {
             proto.ERROR: [proto.MAGIC_REPLY, proto.ERROR, 2, 0, Cat(f.err, Const(0, 4)), f.request],
             proto.INFO_REPLY: [proto.MAGIC_REPLY, proto.INFO_REPLY, proto.INFO_LENGTH, 0, proto.VERSION,
@@ -102,8 +107,8 @@ class ReplyWriter(wiring.Component):
                                *_bytes(Const(self.fingerprint, 32), 4), *_bytes(Const(self.clock_hz, 32), 4)],
             proto.LOAD_REPLY: [proto.MAGIC_REPLY, proto.LOAD_REPLY, 5, 0, f.matrix, *_bytes(f.addr0, 2),
                                *_bytes(f.words, 2)],
-            proto.RESULT: [proto.MAGIC_REPLY, proto.RESULT, *_bytes(result_len, 2), *_bytes(f.cycles, 4),
-                           *_bytes(f.t_run, 2)],
+            proto.RESULT: [proto.MAGIC_REPLY, proto.RESULT, *_bytes(result_len, 2), *_bytes(r_cycles, 4),
+                           *_bytes(r_t, 2)],
         }
         head_byte = Signal(8)
         head_last = Signal()
@@ -114,7 +119,7 @@ class ReplyWriter(wiring.Component):
                                  head_last.eq(hidx == len(items) - 1)]
 
         # body byte b of a RESULT beat: lane b // r, z (b % r == 0) or u's low/high byte
-        record = Mux(f.with_u, 3, 1)
+        record = Mux(with_u, 3, 1)
         body_items = []
         for p in range(P):
             z = beat_z.word_select(p, fmt.count_bits)
@@ -123,7 +128,7 @@ class ReplyWriter(wiring.Component):
             m.d.comb += u16.eq(u)
             body_items += [(p, 0, z), (p, 1, u16[:8]), (p, 2, u16[8:])]
         body_byte = Signal(8)
-        with m.Switch(Cat(f.with_u, bidx)):
+        with m.Switch(Cat(with_u, bidx)):
             for p, part, value in body_items:
                 if part == 0:
                     with m.Case((p << 1) | 0):          # z only: byte p
@@ -144,6 +149,8 @@ class ReplyWriter(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [reply.eq(self.kind), hidx.eq(0), tcrc.eq(0), slot.eq(0), half.eq(0)]
+                    with m.If(self.kind == proto.RESULT):
+                        m.d.sync += [r_cycles.eq(f.cycles), r_t.eq(f.t_run), with_u.eq(f.with_u)]
                     m.next = "HEAD"
             with m.State("HEAD"):
                 m.d.comb += [self.busy.eq(reply == proto.RESULT), self.tx.valid.eq(1), self.tx.payload.eq(head_byte)]
@@ -169,7 +176,7 @@ class ReplyWriter(wiring.Component):
                 emit, out = Signal(), Signal(8)
                 m.d.comb += [self.busy.eq(1), emit.eq(1), out.eq(body_byte)]
                 if packed:
-                    with m.If(~f.with_u):
+                    with m.If(~with_u):
                         m.d.comb += [emit.eq(half | ((slot == S) & body_last)),
                                      out.eq(Mux(half, Cat(low, zsel[:4]), zsel[:4]))]
                 m.d.comb += [self.tx.valid.eq(emit), self.tx.payload.eq(out)]

@@ -13,6 +13,8 @@ x : Out(stream.Signature(signed(input_bits)))   input codes to the core (N per i
 load : Out(stream.Signature(core.load_layout))   weight words to the core (``weights="ram"`` only)
 iterations : Out(16); seed : Out(32)       the INFER's T and seed, for the core
 result_valid : In(1); cycles : In(32)      the core's first output beat is ready; its cycle count
+core_busy : In(1)                          the core has an inference (until its last output beat is taken)
+with_u : Out(1)                            the inference in the core sends u with its counts
 reply_start : Out(1); reply_kind : Out(8); reply_fields : Out(ReplyFields)
 reply_busy : In(1); reply_done : In(1)     the reply writer
 loaded : Out(1); busy : Out(1); error : Out(1)   as the host link's
@@ -24,9 +26,11 @@ end, so a LOAD that fails those after writing leaves that matrix "not loaded" (I
 NOT_LOADED) until good LOADs cover the words again.
 
 INFER is pipelined (docs/uart_protocol.md, Pipelining): once an INFER's codes are in the core the
-frame receiver is let go, so the next request arrives while the core computes; its reply, or for an
-INFER its feeding, waits until the running inference's RESULT is out (replies in request order).
-A LOAD that arrives during an inference is refused with BUSY before it writes anything.
+frame receiver is let go, so the next request arrives while the core computes. The next INFER is fed
+as soon as the core has handed its output on (to the result buffer, rtl/result_buffer.py, for a
+counts-only RESULT: the reply then drains while the core computes again); any other reply waits
+until the RESULT before it is out, and a RESULT waits for the one before it (replies in request
+order). A LOAD that arrives during an inference is refused with BUSY before it writes anything.
 
 Timing (cycles, after the checksum byte): one to decide; an INFER then waits for the core to be
 free (the previous RESULT out) and feeds its N codes in N + 2 cycles (``timing.FEED_OVERHEAD``: the
@@ -56,7 +60,7 @@ class RequestExecutor(wiring.Component):
             "frame": In(FrameSignature),
             "x": Out(stream.Signature(signed(core.fixed.fmt.input_bits))),
             "iterations": Out(16), "seed": Out(32),
-            "result_valid": In(1), "cycles": In(32),
+            "result_valid": In(1), "cycles": In(32), "core_busy": In(1), "with_u": Out(1),
             "reply_start": Out(1), "reply_kind": Out(8), "reply_fields": Out(ReplyFields),
             "reply_busy": In(1), "reply_done": In(1),
             "loaded": Out(1), "busy": Out(1), "error": Out(1),
@@ -77,7 +81,7 @@ class RequestExecutor(wiring.Component):
         x_wr, x_rd = x_buf.write_port(), x_buf.read_port()
 
         err = Signal(4)
-        running = Signal()                      # an inference is in the core or its RESULT is being sent
+        running = Signal()                      # an inference is in the core (fed, output not yet all taken)
         xi = Signal(range(N + 1))               # next input code's index in x_buf
         range_check = Signal()                  # a LOAD's word range is checked the cycle after its header
         t_bad = Signal()                        # T above max_iterations (registered compare)
@@ -232,7 +236,7 @@ class RequestExecutor(wiring.Component):
                 with m.Else():
                     m.next = "CORE_WAIT"
             with m.State("REPLY_WAIT"):         # the running inference's RESULT goes first
-                with m.If(~running):
+                with m.If(~running & ~self.reply_busy):
                     m.d.comb += [self.reply_start.eq(1), self.reply_kind.eq(reply_kind)]
                     m.next = "REPLY"
             with m.State("REPLY"):
@@ -240,7 +244,7 @@ class RequestExecutor(wiring.Component):
                     m.d.comb += f.resume.eq(1)
                     m.next = "IDLE"
             # --------------------------------------------------------- feeding an inference
-            with m.State("CORE_WAIT"):          # the previous inference and its RESULT are over
+            with m.State("CORE_WAIT"):          # the core has handed the previous output on
                 with m.If(~running):
                     m.d.sync += [n_feed.eq(0), with_u.eq(flags[0]), t_run.eq(t_req)]
                     m.next = "FEED_FIRST"
@@ -259,15 +263,17 @@ class RequestExecutor(wiring.Component):
                         m.next = "IDLE"
 
         # ------------------------------------------------------------ the inference side
-        with m.If(running):
+        with m.If(running | self.reply_busy):
             m.d.comb += self.busy.eq(1)
+        m.d.comb += self.with_u.eq(with_u)
         with m.FSM():
             with m.State("RUN"):
-                with m.If(running & self.result_valid):
+                # the output is ready (or, buffered whole, already taken) and the RESULT before is out
+                with m.If(running & (self.result_valid | ~self.core_busy) & ~self.reply_busy):
                     m.d.comb += [self.reply_start.eq(1), self.reply_kind.eq(proto.RESULT)]
                     m.next = "RESULT"
             with m.State("RESULT"):
-                with m.If(self.reply_done):
+                with m.If(~self.core_busy):     # every output beat taken: the core is free
                     m.d.sync += running.eq(0)
                     m.next = "RUN"
         return m

@@ -11,7 +11,7 @@ from __future__ import annotations
 __all__ = [
     "DRIVE_LATENCY_TAIL", "DRIVE_TAIL", "MEMORY_READ", "MEMBRANE_LATENCY", "FIFO_LATENCY", "SAMPLER_LATENCY",
     "COUNT_SETTLE", "CREDIT_RETURN", "issue_credits", "PASS_OVERHEAD", "SEARCH_OVERHEAD", "DEFAULT_SEARCH", "LATERAL_ENTRY_CYCLES",
-    "LATERAL_DRAIN_CYCLES", "ENTRY_OVERHEAD", "LATERAL_HANDOFF", "FEED_OVERHEAD", "FIRST_BEAT", "UART_BYTE_BITS",
+    "LATERAL_DRAIN_CYCLES", "ENTRY_OVERHEAD", "LATERAL_HANDOFF", "FEED_OVERHEAD", "FIRST_BEAT", "RESULT_HANDOFF", "UART_BYTE_BITS",
     "FEED_MARGIN",
 ]
 
@@ -61,6 +61,9 @@ LATERAL_HANDOFF = LATERAL_DRAIN_CYCLES + 1
 FEED_OVERHEAD = 2
 #: from the end of the core's count to its first output beat
 FIRST_BEAT = 2
+#: after the core's last output beat went into the result buffer: the core back to taking input,
+#: then the executor's running flag clears (rtl/request_executor.py)
+RESULT_HANDOFF = 2
 #: 8N1: start, 8 data bits, stop
 UART_BYTE_BITS = 10
 #: cycles beyond N the link allows for feeding a waiting INFER once the previous RESULT is out:

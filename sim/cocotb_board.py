@@ -103,7 +103,7 @@ async def pipelined(tb, plan, fixed, lanes, cases):
         assert res.cycles == compute, f"pipelined {i}: cycles {res.cycles} != model {compute}"
         req, rep = proto.infer_bytes(N, K, cb)
         computes.append(compute)
-        models.append(cycle_model.link_cycles(N, req, rep, compute, plan["divisor"]))
+        models.append(cycle_model.link_cycles(N, req, rep, compute, plan["divisor"], K // lanes))
     n = len(cases) - 1
     measured = (ends[-1] - ends[0]) / n if n else float("nan")
     model = sum(models[1:]) / n if n else float("nan")

@@ -28,8 +28,9 @@ def test_board_link_loaded_weights(tmp_path):
 def test_board_link_default_bundle(default_bundle, tmp_path):
     """The default bundle in ROM at 8 lanes, real held-out patches at T=32, then the iCEBreaker's
     link as built (30 MHz, 3 Mbaud: 10 cycles a bit) with six requests pipelined: the measured rate
-    is the link model's (rtl/cycle_model.link_cycles) within 2 %, and the request rides under the
-    computation (the period is the compute plus the reply, not plus the request too)."""
+    is the link model's (rtl/cycle_model.link_cycles) within 2 %, and both the request and the reply
+    ride under the computation (the counts wait in the result buffer while the core computes the
+    next: the period is the compute plus the feed, not plus the reply's bytes too)."""
     data = prepare(DataSpec(**default_bundle.meta["data"]), log=lambda s: None)
     codes, _ = encode_input(data.valid[:6], default_bundle.fmt)
     stream = [dict(name=f"stream{i}", x=codes[i], iterations=32, seed=100 + i, with_u=False) for i in range(6)]
@@ -43,4 +44,4 @@ def test_board_link_default_bundle(default_bundle, tmp_path):
     assert abs(s["cycles_per_inference"] / s["model_cycles_per_inference"] - 1) < 0.02, s
     request, reply = proto.infer_bytes(64, 128, default_bundle.fmt.count_bits)
     compute = sum(s["core_cycles"][1:]) / 5
-    assert s["cycles_per_inference"] < compute + (reply + request / 2) * 100, s
+    assert s["cycles_per_inference"] < compute + 64 + reply * 100 / 10, s

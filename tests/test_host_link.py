@@ -25,11 +25,12 @@ TIMEOUT = 300
 MAX_CYCLES = 300_000      # a link that stops taking requests fails here instead of hanging
 
 
-def exchange(link, requests, seed=0, gap=0.3, pause=None, ahead=False, times=None):
+def exchange(link, requests, seed=0, gap=0.3, pause=None, ahead=False, times=None, byte_cycles=None):
     """Send each request (bytes, or ("pause", cycles)) and return the replies as (type, payload).
     Request/response by default; ``ahead``: each request follows the last as soon as the link
     takes bytes again (pipelined INFER). ``times``: a dict that gets the cycle each request was
-    sent by ("sent": list) and the cycle of every reply byte ("bytes": list)."""
+    sent by ("sent": list) and the cycle of every reply byte ("bytes": list). ``byte_cycles``:
+    reply bytes are taken at most once per that many cycles (a UART's pace) instead of at random."""
     rng = random.Random(seed)
     gaps = stalls("random", seed, gap)
     out, clock = [], [0]
@@ -56,7 +57,7 @@ def exchange(link, requests, seed=0, gap=0.3, pause=None, ahead=False, times=Non
 
     async def collect(ctx):
         while True:
-            ready = rng.random() >= gap
+            ready = clock[0] % byte_cycles == 0 if byte_cycles else rng.random() >= gap
             ctx.set(link.tx.ready, ready)
             _, _, valid, payload = await ctx.tick().sample(link.tx.valid, link.tx.payload)
             clock[0] += 1
@@ -260,6 +261,33 @@ def test_pipelined_requests_keep_their_order():
                                            (bytes([proto.MAGIC_REPLY, k, len(pl) & 255, len(pl) >> 8])
                                             for k, pl in replies[:len(loads)]))]
     assert times["sent"][len(loads) + 1] < first_result_byte
+
+
+def test_counts_drain_while_the_core_computes_the_next():
+    """A counts-only RESULT waits in the result buffer: the core takes the next INFER while the
+    reply drains at a UART's pace. Short runs finish long before their replies are out, so results
+    queue behind the writer; a RESULT with u passes straight through; an INFO waits its turn;
+    every result bit-exact and in request order."""
+    link = small_link()
+    fx = link.fixed
+    f_words, w_words = weight_words(fx, 4)
+    loads = [*proto.load_requests(0, f_words, 4, 8), *proto.load_requests(1, w_words, 4, 8)]
+    xs = [np.arange(12) - 5, 6 - np.arange(12), (np.arange(12) * 5) % 17 - 8]
+    runs = [(xs[0], 0, 1, False), (xs[1], 1, 2, False), (xs[2], 2, 3, False), (xs[0], 3, 4, True),
+            (xs[1], 0, 5, False), (xs[2], 4, 6, False)]
+    reqs = [proto.infer_request(x, t, sd, wu) for x, t, sd, wu in runs]
+    times = {}
+    replies = exchange(link, loads + reqs[:5] + [proto.info_request()] + reqs[5:], gap=0.0, ahead=True,
+                       times=times, byte_cycles=40)
+    got = replies[len(loads):]
+    for (x, t, sd, wu), reply in zip(runs[:5], got[:5]):
+        check_result(link, reply, x, t, sd, wu)
+    assert proto.parse_info(got[5][1]).loaded == 3
+    check_result(link, got[6], *runs[5])
+    # the third INFER was in before the first RESULT's last byte: the second was already fed
+    ends = np.cumsum([5 + len(pl) for _, pl in replies])
+    first_result_end = times["bytes"][ends[len(loads)] - 1]
+    assert times["sent"][len(loads) + 2] < first_result_end
 
 
 def test_board_link_refuses_a_baud_rate_too_fast_to_pipeline():

@@ -37,3 +37,21 @@ def test_membrane_update_matches_model(lanes, pattern):
 def test_membrane_latency_property():
     from ipvae.rtl import timing
     assert MembraneUpdate.latency == timing.MEMBRANE_LATENCY == 2
+
+
+@pytest.mark.parametrize("s", [-3, -1, 0, 1, 2, 5, 9])
+def test_clamp_compares_on_the_unshifted_difference(s):
+    """shift_clamp_bounds: clamp(shift_round(v, s)) decided on v alone, for every v around both
+    bounds, at shifts either side of zero."""
+    from ipvae.golden_model.formats import saturate, shift_round
+    from ipvae.rtl.membrane import shift_clamp_bounds
+    fmt = Formats()
+    lo, hi = fmt.u_lo, fmt.u_hi
+    below, above = shift_clamp_bounds(s, lo, hi)
+    span = 1 << max(s, 0) + 2
+    v = np.concatenate([np.arange(below - span, below + span), np.arange(above - span, above + span),
+                        np.arange(-span, span)])
+    want = saturate(shift_round(v, s), lo, hi)
+    got = np.where(v < below, lo, np.where(v > above, hi, shift_round(v, s)))
+    assert np.array_equal(got, want)
+    assert want.min() == lo and want.max() == hi
