@@ -21,6 +21,15 @@ class ParameterError(IpvaeError):
     """A parameter (width, size, lane count, iteration count) the hardware cannot build."""
 
 
+class ToolError(IpvaeError):
+    """An external tool (Yosys, nextpnr, a simulator) failed: its own error line and its log.
+    ``said`` is the tool's own error line (e.g. nextpnr's "ERROR: Unable to place ...")."""
+
+    def __init__(self, message, said=""):
+        super().__init__(message)
+        self.said = said
+
+
 def check_finite(name, array):
     """Raise DataError if ``array`` holds NaN or Inf, naming the first bad index."""
     import numpy as np

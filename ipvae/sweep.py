@@ -66,7 +66,7 @@ def _point(board_name, bundle_path, lanes, weight_bits, out_dir, seeds, samples)
         cyc = inference_cycles(b, lanes, T_SWEEP, get_board(board_name).search)
         clock = get_board(board_name).core_hz / 1e6
         lines = str(exc).splitlines()
-        why = next((ln for ln in lines if "ERROR" in ln), lines[-1] if lines else repr(exc))
+        why = getattr(exc, "said", "") or next((ln for ln in lines if "ERROR" in ln), lines[-1] if lines else repr(exc))
         rec.update(fits=False, cycles=cyc["median"], us=cyc["median"] / clock, clock_mhz=clock,
                    error=why.replace("ERROR: ", "")[:160])
     rec["seconds"] = round(time.time() - t0, 1)

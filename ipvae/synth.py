@@ -21,13 +21,14 @@ import numpy as np
 
 from ipvae.golden_model import bundle as bundle_mod
 from ipvae.golden_model import protocol as proto
-from ipvae.golden_model.errors import ParameterError
+from ipvae.golden_model.errors import ParameterError, ToolError
 from ipvae.golden_model.layout import seeds_for
 from ipvae.golden_model.random_model import random_bundle
 from ipvae.rtl import cycle_model
 from ipvae.rtl.board_registry import FAMILY_TOOLS
 from ipvae.rtl.boards import BoardTop, get_board
 from ipvae.rtl.core_config import CoreConfig
+from ipvae.rtl.fanout import YOSYS_KEEP_COPIES
 
 
 def _say(message):
@@ -103,8 +104,10 @@ def _run(cmd, cwd, log_path, label, log, heartbeat=60):
             except subprocess.TimeoutExpired:
                 log(f"[synth]   {label}: {time.time() - t0:.0f} s ...")
     if proc.returncode != 0:
-        tail = Path(log_path).read_text(errors="replace").splitlines()[-25:]
-        raise RuntimeError(f"{label} failed (exit {proc.returncode}); last lines of {log_path}:\n" + "\n".join(tail))
+        lines = Path(log_path).read_text(errors="replace").splitlines()
+        said = [ln.strip() for ln in lines if ln.lstrip().startswith("ERROR")] or [ln.strip() for ln in lines[-1:]]
+        said = said[0] if said else "no output"
+        raise ToolError(f"{label} failed (exit {proc.returncode}): {said} (log: {log_path})", said)
     return time.time() - t0
 
 
@@ -149,7 +152,7 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
         f"core clock {top.pll_mhz:g} MHz (PLL), UART {top.baud} baud")
     platform = board.platform()
     synth_opts = "-dsp" if board.family == "ice40" else ""
-    plan = platform.prepare(top, name="top", synth_opts=synth_opts,
+    plan = platform.prepare(top, name="top", synth_opts=synth_opts, script_after_read=YOSYS_KEEP_COPIES,
                             script_after_synth="tee -q -o stat.json stat -json", **top.timing_constraints())
     # what is built: the design and constraint files, the seeds, the latency settings, the tools
     h = hashlib.sha256()

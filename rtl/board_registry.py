@@ -19,6 +19,8 @@ from importlib import resources
 
 from ipvae.golden_model.errors import ParameterError
 
+from .pll import pll_output
+
 __all__ = ["Board", "BOARDS", "BOARD_NAMES", "get_board", "FAMILY_RESOURCES"]
 
 #: report name -> nextpnr cell type, per device family (the synthesis report's resource table)
@@ -62,7 +64,9 @@ class Board:
 
     @property
     def core_hz(self) -> float:
-        return float(self.constraints["clock"]["core_mhz"]) * 1e6
+        """The core clock the bitstream runs at: the PLL's output nearest constraints' core_mhz."""
+        c = self.constraints["clock"]
+        return pll_output(self.family, c["input"], float(c["core_mhz"]))[0] * 1e6
 
     @property
     def baud(self) -> int:

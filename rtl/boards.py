@@ -10,62 +10,12 @@ from amaranth.build import Attrs, Pins, Resource
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
-from ipvae.golden_model.errors import ParameterError
-
 from .board_link import BoardLink
 from .board_registry import BOARD_NAMES, BOARDS, Board, get_board
 from .core_config import CoreConfig
+from .pll import INPUT_MHZ, ecp5_pll, ice40_pll, pll_output
 
 __all__ = ["Board", "BOARDS", "BOARD_NAMES", "BoardTop", "get_board", "ice40_pll", "ecp5_pll"]
-
-
-# ------------------------------------------------------------------------------------- PLLs
-def ice40_pll(f_in_mhz: float, f_out_mhz: float):
-    """SB_PLL40 settings (simple feedback) closest to f_out: f_out = f_in (DIVF+1) / ((DIVR+1) 2^DIVQ),
-    with the PFD f_in/(DIVR+1) in 10..133 MHz and the VCO in 533..1066 MHz (iCE40 sysCLOCK
-    PLL guide; the same search as icepll)."""
-    best = None
-    for divr in range(16):
-        pfd = f_in_mhz / (divr + 1)
-        if not 10 <= pfd <= 133:
-            continue
-        for divf in range(128):
-            vco = pfd * (divf + 1)
-            if not 533 <= vco <= 1066:
-                continue
-            for divq in range(1, 7):
-                out = vco / 2 ** divq
-                if best is None or abs(out - f_out_mhz) < abs(best[0] - f_out_mhz):
-                    filt = next(i for i, lim in enumerate((17, 26, 44, 66, 101, 1e9), 1) if pfd < lim)
-                    best = (out, dict(DIVR=divr, DIVF=divf, DIVQ=divq, FILTER_RANGE=filt))
-    if best is None or abs(best[0] - f_out_mhz) > 0.01 * f_out_mhz:
-        raise ParameterError(f"no iCE40 PLL setting gives {f_out_mhz} MHz from {f_in_mhz} MHz within 1 %")
-    return best
-
-
-def ecp5_pll(f_in_mhz: float, f_out_mhz: float):
-    """EHXPLLL settings (CLKOP feedback) closest to f_out: f_out = f_in CLKFB_DIV / CLKI_DIV, with
-    the VCO f_out CLKOP_DIV in 400..800 MHz (nearest 600 preferred) and the PFD f_in/CLKI_DIV
-    >= 3.125 MHz."""
-    best = None
-    for clki in range(1, 129):
-        pfd = f_in_mhz / clki
-        if pfd < 3.125:
-            break
-        for clkfb in range(1, 81):
-            out = pfd * clkfb
-            for clkop in range(1, 129):
-                vco = out * clkop
-                if 400 <= vco <= 800:
-                    # closest output first, then the VCO nearest the middle of its range
-                    key = (abs(out - f_out_mhz), abs(vco - 600))
-                    if best is None or key < best[2]:
-                        best = (out, dict(CLKI_DIV=clki, CLKFB_DIV=clkfb, CLKOP_DIV=clkop), key)
-    if best is not None:
-        best = best[:2]
-    if best is None or abs(best[0] - f_out_mhz) > 0.01 * f_out_mhz:
-        raise ParameterError(f"no ECP5 PLL setting gives {f_out_mhz} MHz from {f_in_mhz} MHz within 1 %")
-    return best
 
 
 class BoardTop(Elaboratable):
@@ -85,9 +35,8 @@ class BoardTop(Elaboratable):
 
     def _pll_out(self):
         c = self.board.constraints["clock"]
-        self.in_mhz = {"clk12": 12.0, "clk25": 25.0}[c["input"]]
-        find = ice40_pll if self.board.family == "ice40" else ecp5_pll
-        out, self.pll = find(self.in_mhz, self.core_mhz)
+        self.in_mhz = INPUT_MHZ[c["input"]]
+        out, self.pll = pll_output(self.board.family, c["input"], self.core_mhz)
         self.pll_mhz = out
         return out
 

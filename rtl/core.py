@@ -95,7 +95,6 @@ class IpvaeCore(wiring.Component):
         fx, fmt, P, S = self.fixed, self.fixed.fmt, self.lanes, self.slots
         N = fx.n_inputs
         ub, cb, dw = fmt.u_bits, fmt.count_bits, fx.widths()["drive"]
-        sw = index_bits(S)
 
         # ---------------------------------------------------------------- memories
         def mem(name, width, depth, init=None):

@@ -20,8 +20,18 @@ from __future__ import annotations
 import numpy as np
 
 # every constant comes from rtl/timing.py, which the blocks read too (pure Python: no Amaranth here)
-from .timing import (DEFAULT_SEARCH, DRIVE_TAIL, ENTRY_OVERHEAD, FEED_OVERHEAD, FIRST_BEAT, LATERAL_HANDOFF,
-                     PASS_OVERHEAD, RESULT_HANDOFF, SEARCH_OVERHEAD, UART_BYTE_BITS)
+from .timing import (
+    DEFAULT_SEARCH,
+    DRIVE_TAIL,
+    ENTRY_OVERHEAD,
+    FEED_OVERHEAD,
+    FIRST_BEAT,
+    LATERAL_HANDOFF,
+    PASS_OVERHEAD,
+    RESULT_HANDOFF,
+    SEARCH_OVERHEAD,
+    UART_BYTE_BITS,
+)
 
 __all__ = ["cycles", "worst_case", "iteration_cycles", "sampler_cycles", "slot_stats", "bound", "link_cycles",
            "DEFAULT_SEARCH", "DRIVE_TAIL", "ENTRY_OVERHEAD", "LATERAL_HANDOFF", "PASS_OVERHEAD", "SEARCH_OVERHEAD"]

@@ -27,6 +27,7 @@ from ipvae.golden_model.golden import FixedModel
 from ipvae.golden_model.layout import pack, weight_words
 
 from . import timing
+from .fanout import copy_of, lane_copies
 from .membrane import shift_round
 from .weight_memory import WeightMemory, check_weights, load_layout
 
@@ -89,18 +90,18 @@ class FeedForwardDrive(wiring.Component):
         # the memories' outputs are registered before the multipliers: a block RAM's
         # clock-to-out and the x broadcast to all P multipliers then sit in different cycles
         # (the ECP5's critical path at P = 64 ran from x_mem through every lane's multiplier)
-        x1, w1 = Signal(signed(xb)), Signal(P * wb)
+        x1, w1 = lane_copies("x1", signed(xb), P), Signal(P * wb)   # x: a register copy per lane group
         prod = [Signal(signed(wb + xb), name=f"prod{p}") for p in range(P)]
         acc = [Signal(signed(aw), name=f"acc{p}") for p in range(P)]
         m.d.comb += [f_addr.eq(a_i), x_rd.addr.eq(n_i), c_rd.addr.eq(s_i)]
         with m.If(en):
             m.d.sync += [v1.eq(issue), f1.eq(n_i == 0), l1.eq(n_i == N - 1),
                          v1r.eq(v1), f1r.eq(f1), l1r.eq(l1), c1r.eq(c_rd.data),
-                         x1.eq(x_rd.data), w1.eq(f_data),
+                         *[c.eq(x_rd.data) for c in x1], w1.eq(f_data),
                          v2.eq(v1r), f2.eq(f1r), l2.eq(l1r), c2.eq(c1r),
                          v3.eq(v2 & l2), c3.eq(c2), self.o.valid.eq(v3)]
             for p in range(P):
-                m.d.sync += prod[p].eq(w1.word_select(p, wb).as_signed() * x1)
+                m.d.sync += prod[p].eq(w1.word_select(p, wb).as_signed() * copy_of(x1, p))
                 with m.If(v2):
                     m.d.sync += acc[p].eq(Mux(f2, prod[p], acc[p] + prod[p]))
             m.d.sync += self.o.payload.d.eq(Cat(*[

@@ -36,6 +36,7 @@ from ipvae.golden_model.layout import weight_words
 
 from . import timing
 from .bits import index_bits
+from .fanout import copy_of, lane_copies
 from .priority_encoder import lowest_set
 from .weight_memory import WeightMemory, check_weights, load_layout
 
@@ -105,22 +106,23 @@ class LateralUnits(wiring.Component):
         m.d.comb += [list_wr.addr.eq(entries), list_wr.data.eq(Cat(self.spikes.payload.z, self.spikes.payload.slot)),
                      list_rd.addr.eq(li)]
         # column read-modify-write, three stages after the issue (W[:, j] word col and l[col]):
-        # 1: register the W word and z_j; 2: multiply (z_j is broadcast to every lane, the W word
-        # comes from block RAM: neither shares a cycle with the other's delay) and read l[col];
+        # 1: register the W word and z_j; 2: multiply (z_j from a register copy per lane group
+        # (rtl/fanout.py), the W word from block RAM: neither shares a cycle with the other's delay) and read l[col];
         # 3: add and write. A column's read in stage 2 sees the write of the previous issue
         # through the transparent port, so any S = K/P works
         lv1, lv2, lv3 = Signal(), Signal(), Signal()
         lc1, lc2, lc3 = Signal(sw), Signal(sw), Signal(sw)
         lf1, lf2, lf3 = Signal(), Signal(), Signal()
-        zj1, zj2 = Signal(cb), Signal(cb)
+        zj1 = Signal(cb)
+        zj2 = lane_copies("zj2", cb, P)   # one register per lane group: no chip-wide broadcast
         w2 = Signal(P * wb)
         prod = [Signal(signed(cb + 1 + wb), name=f"zw{p}") for p in range(P)]
         j = ent_s * P + lane
         m.d.comb += [w_addr.eq(j * S + col), l_rd.addr.eq(Mux(lv2, lc2, self.l_addr))]
         m.d.sync += [lv1.eq(issue), lc1.eq(col), lf1.eq(first_col), zj1.eq(ent_z.word_select(lane, cb)),
-                     lv2.eq(lv1), lc2.eq(lc1), lf2.eq(lf1), zj2.eq(zj1), w2.eq(w_data),
+                     lv2.eq(lv1), lc2.eq(lc1), lf2.eq(lf1), *[c.eq(zj1) for c in zj2], w2.eq(w_data),
                      lv3.eq(lv2), lc3.eq(lc2), lf3.eq(lf2)]
-        m.d.sync += [prod[p].eq(Cat(zj2, Const(0, 1)).as_signed() * w2.word_select(p, wb).as_signed())
+        m.d.sync += [prod[p].eq(Cat(copy_of(zj2, p), Const(0, 1)).as_signed() * w2.word_select(p, wb).as_signed())
                      for p in range(P)]
         m.d.comb += [l_wr.addr.eq(lc3), l_wr.en.eq(lv3),
                      l_wr.data.eq(Cat(*[(prod[p] + Mux(lf3, 0, l_rd.data.word_select(p, lw).as_signed()))[:lw]

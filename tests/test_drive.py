@@ -45,3 +45,12 @@ def test_feed_forward_drive_matches_model(n, k, lanes, pattern):
     sim.run()
     want = drive(fixed, xs)
     assert np.array_equal(np.array(got).reshape(3, k), want)
+
+
+def test_lane_copies_one_register_per_group_kept_only_when_several():
+    from ipvae.rtl.fanout import LANES_PER_COPY, copy_of, lane_copies
+    few, many = lane_copies("x", 4, LANES_PER_COPY), lane_copies("x", 4, 4 * LANES_PER_COPY + 1)
+    assert len(few) == 1 and not few[0].attrs
+    assert len(many) == 5 and all(c.attrs == {"keep": 1} for c in many)
+    assert [copy_of(many, p) for p in (0, LANES_PER_COPY - 1, LANES_PER_COPY, 4 * LANES_PER_COPY)] == \
+        [many[0], many[0], many[1], many[4]]

@@ -69,7 +69,8 @@ def test_the_rule_checker_sees_an_upward_import(tmp_path):
     assert _layer_of("ipvae.cli") == "app" and _layer_of("numpy") is None
 
 
-@pytest.mark.parametrize("module", ["ipvae.rtl.cycle_model", "ipvae.rtl.timing", "ipvae.rtl.board_registry"])
+@pytest.mark.parametrize("module", ["ipvae.rtl.cycle_model", "ipvae.rtl.timing", "ipvae.rtl.board_registry",
+                                    "ipvae.rtl.pll"])
 def test_timing_and_boards_import_without_amaranth(module):
     code = f"import sys, {module}; bad = [m for m in sys.modules if m.startswith(('amaranth', 'scipy', 'torch'))]; " \
            "print(sorted({m.split('.')[0] for m in bad})); sys.exit(1 if bad else 0)"

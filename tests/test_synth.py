@@ -37,3 +37,17 @@ def test_reference_build_matches_baseline(board, bundle, tmp_path):
     _fits(rep)
     problems = compare_with_baseline(rep)
     assert not problems, "; ".join(problems)
+
+
+def test_a_failing_tool_is_one_line_naming_its_error(tmp_path):
+    """nextpnr that cannot place (the 48 MHz iCEBreaker build at 99 % of the LCs) or any tool that
+    fails: ToolError with the tool's own ERROR line and its log, which the CLI prints without a
+    traceback."""
+    from ipvae.golden_model.errors import IpvaeError, ToolError
+    from ipvae.synth import _run
+    cmd = ["sh", "-c", "echo 'Info: packing'; echo 'ERROR: Failed to expand region of 5290 ICESTORM_LCs'; exit 125"]
+    with pytest.raises(ToolError) as err:
+        _run(cmd, tmp_path, tmp_path / "tool.log", "nextpnr seed 1", log=lambda s: None)
+    assert isinstance(err.value, IpvaeError) and "\n" not in str(err.value)
+    assert err.value.said == "ERROR: Failed to expand region of 5290 ICESTORM_LCs"
+    assert "nextpnr seed 1 failed (exit 125)" in str(err.value) and str(tmp_path / "tool.log") in str(err.value)
