@@ -29,6 +29,14 @@ class ToolError(IpvaeError):
         super().__init__(message)
         self.said = said
 
+    @classmethod
+    def from_output(cls, label, output, where=""):
+        """The tool ``label`` failed with ``output`` (its log or stderr): one line naming its first
+        ERROR line (or its last line), and ``where`` its whole log is."""
+        lines = [ln.strip() for ln in str(output).splitlines() if ln.strip()]
+        said = next((ln for ln in lines if ln.startswith("ERROR")), lines[-1] if lines else "no output")
+        return cls(f"{label} failed: {said}" + (f" (log: {where})" if where else ""), said)
+
 
 def check_finite(name, array):
     """Raise DataError if ``array`` holds NaN or Inf, naming the first bad index."""

@@ -72,7 +72,7 @@ def _shown(path):
 
 
 def _widths(tensors):
-    """Intermediate widths (exact bounds, docs/arithmetic.md §7) at each swept weight width."""
+    """Intermediate widths (exact bounds, docs/arithmetic.md §7) at 6-bit and at the default weights."""
     base = Formats()
     return {wb: fold(tensors, base.replace(weight_bits=wb)).widths() for wb in (6, base.weight_bits)}
 

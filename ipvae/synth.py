@@ -104,10 +104,8 @@ def _run(cmd, cwd, log_path, label, log, heartbeat=60):
             except subprocess.TimeoutExpired:
                 log(f"[synth]   {label}: {time.time() - t0:.0f} s ...")
     if proc.returncode != 0:
-        lines = Path(log_path).read_text(errors="replace").splitlines()
-        said = [ln.strip() for ln in lines if ln.lstrip().startswith("ERROR")] or [ln.strip() for ln in lines[-1:]]
-        said = said[0] if said else "no output"
-        raise ToolError(f"{label} failed (exit {proc.returncode}): {said} (log: {log_path})", said)
+        raise ToolError.from_output(f"{label} (exit {proc.returncode})", Path(log_path).read_text(errors="replace"),
+                                    log_path)
     return time.time() - t0
 
 

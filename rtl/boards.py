@@ -13,9 +13,9 @@ from amaranth.lib.cdc import ResetSynchronizer
 from .board_link import BoardLink
 from .board_registry import BOARD_NAMES, BOARDS, Board, get_board
 from .core_config import CoreConfig
-from .pll import INPUT_MHZ, ecp5_pll, ice40_pll, pll_output
+from .pll import INPUT_MHZ, pll_output
 
-__all__ = ["Board", "BOARDS", "BOARD_NAMES", "BoardTop", "get_board", "ice40_pll", "ecp5_pll"]
+__all__ = ["Board", "BOARDS", "BOARD_NAMES", "BoardTop", "get_board"]
 
 
 class BoardTop(Elaboratable):

@@ -6,8 +6,9 @@ from ipvae.golden_model.errors import ParameterError
 from ipvae.golden_model.formats import Formats
 from ipvae.golden_model.golden import fold
 from ipvae.golden_model.random_model import random_float_model
-from ipvae.rtl.boards import BOARD_NAMES, BoardTop, ecp5_pll, get_board, ice40_pll
+from ipvae.rtl.boards import BOARD_NAMES, BoardTop, get_board
 from ipvae.rtl.core_config import CoreConfig
+from ipvae.rtl.pll import ecp5_pll, ice40_pll
 
 
 def test_ice40_pll_48_from_12():
@@ -60,6 +61,7 @@ def test_constraints_reach_the_generated_files():
     assert 'FREQUENCY NET "clk" 54.1667 MHz;' in lpf            # constraints/ulx3s-85f.toml core_mhz 54: 25 x 13 / 6
     assert top.weights == "rom" and top.pll == dict(CLKI_DIV=6, CLKFB_DIV=13, CLKOP_DIV=11)
     assert top.link.divisor == 18                                  # 3.009 Mbaud
+    assert ulx.core_hz == top.pll_mhz * 1e6                        # the registry's clock is the PLL's real output
 
 
 @pytest.mark.parametrize("name", BOARD_NAMES)

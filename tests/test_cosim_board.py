@@ -7,6 +7,7 @@ from ipvae.golden_model import protocol as proto
 from ipvae.golden_model.data import DataSpec, prepare
 from ipvae.golden_model.formats import encode_input
 from ipvae.golden_model.random_model import random_bundle
+from ipvae.rtl.timing import UART_BYTE_BITS
 from ipvae.sim.board import run_board
 
 
@@ -42,6 +43,8 @@ def test_board_link_default_bundle(default_bundle, tmp_path):
     s = res["stream"]
     assert s["inferences"] == 6 and s["divisor"] == 10
     assert abs(s["cycles_per_inference"] / s["model_cycles_per_inference"] - 1) < 0.02, s
-    request, reply = proto.infer_bytes(64, 128, default_bundle.fmt.count_bits)
+    n, k = default_bundle.fixed.n_inputs, default_bundle.fixed.n_latents
+    request, reply = proto.infer_bytes(n, k, default_bundle.fmt.count_bits)
+    byte = UART_BYTE_BITS * s["divisor"]
     compute = sum(s["core_cycles"][1:]) / 5
-    assert s["cycles_per_inference"] < compute + 64 + reply * 100 / 10, s
+    assert s["cycles_per_inference"] < compute + n + reply * byte / 10, s

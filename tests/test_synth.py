@@ -50,4 +50,4 @@ def test_a_failing_tool_is_one_line_naming_its_error(tmp_path):
         _run(cmd, tmp_path, tmp_path / "tool.log", "nextpnr seed 1", log=lambda s: None)
     assert isinstance(err.value, IpvaeError) and "\n" not in str(err.value)
     assert err.value.said == "ERROR: Failed to expand region of 5290 ICESTORM_LCs"
-    assert "nextpnr seed 1 failed (exit 125)" in str(err.value) and str(tmp_path / "tool.log") in str(err.value)
+    assert "nextpnr seed 1 (exit 125) failed" in str(err.value) and str(tmp_path / "tool.log") in str(err.value)
