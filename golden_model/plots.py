@@ -91,24 +91,40 @@ def plot_cycles_per_iteration(spikes, cycles, slots, path, title):
 
 
 def plot_pareto(points, path, title):
-    """points: dicts with us, logic_pct, r2, label, pareto (bool), fits (bool)."""
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    """points: dicts with us, logic_pct, r2, label, pareto (bool), fits (bool), and optionally met
+    (bool: the build meets its clock) and group (a name: one colour each, e.g. the clock).
+    Colour is R² when the points' R² differ, else the group; hollow markers missed their clock."""
+    fig, ax = plt.subplots(figsize=(7, 4.8))
     ok = [p for p in points if p["fits"]]
     bad = [p for p in points if not p["fits"]]
-    if ok:
+    by_r2 = len({round(p["r2"], 3) for p in ok}) > 1
+    groups = sorted({p.get("group", "") for p in points}, key=lambda g: (len(g), g))
+    colour = {g: f"C{i}" for i, g in enumerate(groups)}
+    if ok and by_r2:
         sc = ax.scatter([p["us"] for p in ok], [p["logic_pct"] for p in ok], c=[p["r2"] for p in ok], cmap="viridis",
                         s=[90 if p["pareto"] else 40 for p in ok], edgecolors=["k" if p["pareto"] else "none" for p in ok])
         fig.colorbar(sc, ax=ax, label="R² at T=32 (golden model)")
+    for g in ([] if by_r2 else groups):
+        mine = [p for p in ok if p.get("group", "") == g]
+        for met in (True, False):
+            sel = [p for p in mine if p.get("met", True) == met]
+            if sel:
+                ax.scatter([p["us"] for p in sel], [p["logic_pct"] for p in sel], s=[90 if p["pareto"] else 45 for p in sel],
+                           facecolors=colour[g] if met else "none", edgecolors=["k" if p["pareto"] else colour[g] for p in sel],
+                           linewidths=1.5, label=(g or "built") + ("" if met else ", clock missed"))
     for p in ok:
         ax.annotate(p["label"], (p["us"], p["logic_pct"]), fontsize=7, xytext=(4, 3), textcoords="offset points")
-    for p in bad:
-        ax.scatter([p["us"]], [100], marker="x", color="C3")
-        ax.annotate(p["label"] + " (does not fit)", (p["us"], 100), fontsize=7, xytext=(4, -10),
-                    textcoords="offset points", color="C3")
+    for i, p in enumerate(sorted(bad, key=lambda q: q["us"])):
+        ax.scatter([p["us"]], [100], marker="x", color="C3" if by_r2 else colour[p.get("group", "")])
+        ax.annotate(p["label"], (p["us"], 100), fontsize=7, xytext=(-8, -11 - 9 * (i % 2)), textcoords="offset points",
+                    color="C3")
     ax.set_xscale("log")
-    ax.set_xlabel("µs per inference (cycle model at the achieved Fmax)")
+    ax.set_xlabel("µs per inference (cycle model at the core clock)")
     ax.set_ylabel("logic used (% of the device)")
-    ax.set_title(title + "\nblack rings: Pareto-optimal (µs, logic, R²)", fontsize=9)
+    ax.set_title(title + "\nblack rings: Pareto-optimal among builds that meet their clock (µs, logic, R²); "
+                 "x: does not fit", fontsize=9)
+    if not by_r2 and ok:
+        ax.legend(fontsize=7, loc="lower left")
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

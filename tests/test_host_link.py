@@ -92,11 +92,11 @@ def exchange(link, requests, seed=0, gap=0.3, pause=None, ahead=False, times=Non
     return replies
 
 
-def small_link(weights="ram", input_bits=8, lanes=4, max_iterations=15, weight_bits=8):
+def small_link(weights="ram", input_bits=8, lanes=4, max_iterations=15, weight_bits=8, reply_slice=False):
     tensors, _ = random_float_model(12, 8, seed=3)
     fx = fold(tensors, Formats(input_bits=input_bits, weight_bits=weight_bits))
     core = IpvaeCore(CoreConfig(fx, lanes, max_iterations=max_iterations, weights=weights))
-    return HostLink(core, clock_hz=12_000_000, timeout_cycles=TIMEOUT)
+    return HostLink(core, clock_hz=12_000_000, timeout_cycles=TIMEOUT, reply_slice=reply_slice)
 
 
 def check_result(link, reply, x, t, seed, with_u):
@@ -235,11 +235,13 @@ def test_refused_load_writes_nothing_back_to_back():
     check_result(link, replies[-1], x, 6, 2, False)
 
 
-def test_pipelined_requests_keep_their_order():
+@pytest.mark.parametrize("reply_slice", [False, True])
+def test_pipelined_requests_keep_their_order(reply_slice):
     """INFER is pipelined: the next request is taken while the core computes, and its reply
     follows the running inference's RESULT. A LOAD that arrives during an inference is refused
-    (BUSY) and writes nothing; an INFO waits its turn; every result stays bit-exact."""
-    link = small_link()
+    (BUSY) and writes nothing; an INFO waits its turn; every result stays bit-exact. With the
+    reply slice (the ULX3S-85F's link) too."""
+    link = small_link(reply_slice=reply_slice)
     fx = link.fixed
     f_words, w_words = weight_words(fx, 4)
     loads = [*proto.load_requests(0, f_words, 4, 8), *proto.load_requests(1, w_words, 4, 8)]
@@ -263,12 +265,14 @@ def test_pipelined_requests_keep_their_order():
     assert times["sent"][len(loads) + 1] < first_result_byte
 
 
-def test_counts_drain_while_the_core_computes_the_next():
+@pytest.mark.parametrize("reply_slice", [False, True])
+def test_counts_drain_while_the_core_computes_the_next(reply_slice):
     """A counts-only RESULT waits in the result buffer: the core takes the next INFER while the
     reply drains at a UART's pace. Short runs finish long before their replies are out, so results
     queue behind the writer; a RESULT with u passes straight through; an INFO waits its turn;
-    every result bit-exact and in request order."""
-    link = small_link()
+    every result bit-exact and in request order. With the reply slice, a with-u RESULT's last beat
+    waits in the skid while the next inference starts: it must still reach the writer, not the FIFO."""
+    link = small_link(reply_slice=reply_slice)
     fx = link.fixed
     f_words, w_words = weight_words(fx, 4)
     loads = [*proto.load_requests(0, f_words, 4, 8), *proto.load_requests(1, w_words, 4, 8)]

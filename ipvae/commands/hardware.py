@@ -8,7 +8,8 @@ from pathlib import Path
 from ipvae.rtl.board_registry import BOARD_NAMES, BOARDS  # pure Python, no HDL import at start-up
 from ipvae.rtl.timing import DEFAULT_SEARCH
 
-from .args import bundle_arg, nonneg_int, out_dir, out_file, positive_float, positive_int, positive_ints, prepare_parent
+from .args import (bundle_arg, nonneg_int, out_dir, out_file, positive_float, positive_floats, positive_int,
+                   positive_ints, prepare_parent)
 
 
 def cmd_rtl(a):
@@ -63,7 +64,7 @@ def cmd_sweep(a):
     from ipvae.sweep import run_sweep
 
     run_sweep(a.board, list(a.lanes), list(a.weight_bits), bundle=a.bundle, out=a.out,
-              jobs=a.jobs, seeds=list(range(1, a.seeds + 1)), samples=a.samples,
+              jobs=a.jobs, seeds=list(range(1, a.seeds + 1)), samples=a.samples, clocks=a.clock_mhz or [None],
               log=lambda s: print(s, flush=True))
 
 
@@ -122,12 +123,14 @@ def register(sub):
                    help="store resources and Fmax as the baseline for these tool versions (tests/baselines)")
     s.set_defaults(fn=cmd_synth)
 
-    s = sub.add_parser("sweep", help="lanes x weight widths: golden-model quality, cycle model and synthesis per "
-                                      "point (parallel, cached); Pareto plot")
+    s = sub.add_parser("sweep", help="lanes x weight widths x core clocks: golden-model quality, cycle model and "
+                                      "synthesis per point (parallel, cached); Pareto plot")
     s.add_argument("--board", default="icebreaker", choices=BOARD_NAMES)
     s.add_argument("--lanes", type=positive_ints, default="1,2,4,8", help="comma-separated lane counts")
     s.add_argument("--weight-bits", type=positive_ints, default="6,8,10", help="comma-separated weight widths")
-    s.add_argument("--bundle", type=bundle_arg, help="bundle folder (default: the committed default bundle)")
+    s.add_argument("--clock-mhz", type=positive_floats,
+                   help="comma-separated core clocks to build at (default: the board's, constraints/<board>.toml)")
+    s.add_argument("--bundle", type=bundle_arg, help="bundle folder (default: the board's)")
     s.add_argument("--seeds", type=positive_int, default=1, help="nextpnr seeds per point")
     s.add_argument("--samples", type=positive_int, default=300, help="held-out patches for the quality figures")
     s.add_argument("--jobs", type=positive_int, help="points at a time (default: the CPU count)")
