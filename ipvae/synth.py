@@ -143,7 +143,8 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
     search = board.search if search is None else (search or None)
     t_all = time.time()
 
-    config = CoreConfig(b.fixed, lanes, max_iterations=max_iterations, search=search, weights=weights or board.weights)
+    config = CoreConfig(b.fixed, lanes, max_iterations=max_iterations, search=search, weights=weights or board.weights,
+                        reseed_wait=board.reseed_wait)
     top = BoardTop(board, config, core_mhz=core_mhz)
     log(f"[synth] {board.platform_name}: N={b.fixed.n_inputs}, K={b.fixed.n_latents}, P={lanes}, "
         f"weights in {'SPRAM (loaded over UART)' if top.weights == 'ram' and board.family == 'ice40' else top.weights}, "

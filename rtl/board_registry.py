@@ -49,8 +49,9 @@ class Board:
     bundle: str | None = None   # default bundle for its builds (None: the committed default bundle)
     note: str = ""              # why these lanes and this clock (the measured limit)
     synth_opts: str = ""        # options of Yosys's synth_<family> (how multipliers map)
-    reply_slice: bool = False   # a skid buffer between the result buffer and the reply writer
-                                # (rtl/skid_buffer.py): the writer's ready stops at a register
+    reply_slice: bool = False   # the reply path registered (rtl/host_link.py): a skid buffer in
+                                # front of the reply writer, whose body bytes are chosen a cycle ahead
+    reseed_wait: bool = True    # CoreConfig.reseed_wait (False: the iCE40, a few cells fewer)
 
     @property
     def constraints_file(self):
@@ -94,13 +95,15 @@ BOARDS = {b.name: b for b in (
     # F, W in SPRAM; 4 lanes use all 8 DSPs and 29 of 30 EBR (docs/synthesis.md); multipliers in SB_MAC16
     Board("icebreaker", family="ice40", platform_name="iCEBreaker (iCE40 UP5K-SG48)",
           platform_class="amaranth_boards.icebreaker:ICEBreakerPlatform", nextpnr_device=("--up5k", "--package", "sg48"),
-          weights="ram", lanes=4, search=4, reference="8x8 patches, K=128 (the default bundle)", synth_opts="-dsp"),
-    # 32 lanes: with F and W in 189 of 208 DP16KD, 64 lanes placed (205/208) but nextpnr's router2
-    # did not converge (docs/synthesis.md); 1 threshold per word (768 x 12 bits): one true-dual-port
-    # DP16KD (at most 18 bits wide per port) serves two lanes' tables. Its model is the trained
+          weights="ram", lanes=4, search=4, reference="8x8 patches, K=128 (the default bundle)", synth_opts="-dsp",
+          reseed_wait=False),
+    # 64 lanes with F and W in 205 of 208 DP16KD route only with the 128 products in logic
+    # (-nodsp: 53 k LUT4); with them in 128 MULT18X18D router2 did not converge, at 8- or 7-bit
+    # weights (docs/synthesis.md). 1 threshold per word (768 x 12 bits): one true-dual-port DP16KD
+    # (at most 18 bits wide per port) serves two lanes' tables. Its model is the trained
     # paper-size bundle (golden_model/bundles/paper, issue 12)
-    Board("ulx3s-85f", **_ulx3s(85, lanes=32, reference="16x16 patches, K=512 (the paper configuration)",
-                                bundle="builtin:paper")),
+    Board("ulx3s-85f", **_ulx3s(85, lanes=64, reference="16x16 patches, K=512 (the paper configuration)",
+                                bundle="builtin:paper", synth_opts="-nodsp", reply_slice=True)),
     # the cheaper variants of the same board run the default bundle: the paper model's F and W
     # (3 Mbit) do not fit their block RAM (45F: 108 DP16KD = 1.9 Mbit; 25F: 56 = 1 Mbit). Each lane
     # costs 2 MULT18X18D: 16 lanes use 32 of the 45F's 72, 8 lanes 16 of the 25F's 28.

@@ -227,13 +227,19 @@ class IpvaeCore(wiring.Component):
                     m.d.comb += between.eq(n_in == 0)
                 m.d.comb += [drive.i.valid.eq(self.i.valid), drive.i.payload.eq(self.i.payload),
                              self.i.ready.eq(drive.i.ready)]
+                if self.config.reseed_wait:
+                    # the generators load the seed in every cycle that waits for the last code, so the
+                    # last load is the seed of the handshake cycle; the reseed comes from registers, not
+                    # from the producer's valid (it reaches every lane's 32-bit generator)
+                    m.d.comb += samp.reseed.eq(n_in == N - 1)
                 with m.If(self.i.valid & drive.i.ready):
                     m.d.sync += n_in.eq(n_in + 1)
                     with m.If(n_in == N - 1):
                         m.d.sync += [n_in.eq(0), d_count.eq(0), cycles.eq(0),
                                      t_max.eq(Mux(self.iterations > self.max_iterations, self.max_iterations,
                                                   self.iterations))]
-                        m.d.comb += samp.reseed.eq(1)
+                        if not self.config.reseed_wait:
+                            m.d.comb += samp.reseed.eq(1)
                         m.next = "DRIVE"
             with m.State("DRIVE"):
                 m.d.comb += [self.busy.eq(1), drive.o.ready.eq(1), d_wr.en.eq(drive.o.valid)]

@@ -30,13 +30,17 @@ class CoreConfig:
     max_iterations: the largest T the core accepts (1 .. 2^20 - 1).
     search: Poisson-table thresholds the search sampler reads per cycle (a divisor of count_max + 1),
     or None for the parallel sampler. weights: "rom" (F and W in initialised block RAM) or "ram"
-    (loaded at run time through ``load``; SPRAM on an iCE40). trace: the per-pass trace stream."""
+    (loaded at run time through ``load``; SPRAM on an iCE40). trace: the per-pass trace stream.
+    reseed_wait: the samplers' generators load the seed in every cycle the core waits for the last
+    input code (the reseed comes from registers only), not just in the cycle that takes it; the
+    same generator state either way. False saves logic cells on the iCE40 (rtl/board_registry.py)."""
     fixed: FixedModel
     lanes: int
     max_iterations: int = 1023
     search: int | None = DEFAULT_SEARCH
     weights: str = "rom"
     trace: bool = False
+    reseed_wait: bool = True
 
     def __post_init__(self):
         fx = self.fixed

@@ -55,9 +55,11 @@ class HostLink(wiring.Component):
 
     def __init__(self, core: IpvaeCore, *, clock_hz: int, timeout_cycles: int, reply_slice: bool = False):
         """core: the inference core the link drives (it becomes the link's submodule).
-        reply_slice: a :class:`rtl.skid_buffer.SkidBuffer` between the result buffer and the reply
-        writer, so the writer's ``ready`` reaches the core's output read enables through registers
-        only (one payload register more; no cycle changes while the writer keeps up)."""
+        reply_slice: the reply path registered: a :class:`rtl.skid_buffer.SkidBuffer` between the
+        result buffer and the reply writer, so the writer's ``ready`` reaches the core's output read
+        enables through registers only, and the writer's body bytes chosen a cycle ahead
+        (``ReplyWriter(registered=True)``). One payload register and a byte register more; through a
+        UART no byte leaves later."""
         if not isinstance(core, IpvaeCore):
             raise ParameterError(f"HostLink drives an IpvaeCore, got {type(core).__name__}")
         fixed, lanes, max_iterations, weights = core.fixed, core.lanes, core.max_iterations, core.weights
@@ -86,7 +88,8 @@ class HostLink(wiring.Component):
         m.submodules.receiver = rcv = FrameReceiver(n_inputs=self.fixed.n_inputs, ram=ram,
                                                     timeout_cycles=self.timeout_cycles)
         m.submodules.executor = exe = RequestExecutor(core)
-        m.submodules.reply = writer = ReplyWriter(core, ram=ram, fingerprint=self.fingerprint, clock_hz=self.clock_hz)
+        m.submodules.reply = writer = ReplyWriter(core, ram=ram, fingerprint=self.fingerprint, clock_hz=self.clock_hz,
+                                                  registered=self.reply_slice)
 
         wiring.connect(m, wiring.flipped(self.rx), rcv.rx)
         wiring.connect(m, rcv.frame, exe.frame)

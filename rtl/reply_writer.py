@@ -18,8 +18,10 @@ done : Out(1)       the last byte (the checksum) leaves in this cycle
 
 Timing: the first header byte is offered the cycle after ``start``; then one byte per cycle that
 ``tx.ready`` is high, plus one cycle per body beat taken from ``beats`` and, with counts packed two
-per byte (``count_bits`` <= 4, no u), one cycle per even-numbered neuron (its nibble is held). The checksum is the
-CRC-8 of everything after the magic byte (``ipvae.golden_model.protocol.crc8``).
+per byte (``count_bits`` <= 4, no u), one cycle per even-numbered neuron (its nibble is held); with
+``registered``, every body step takes one cycle more (the byte is chosen into a register, then
+offered). Through a UART (10 or more cycles a byte) the bytes leave at the UART's pace either way.
+The checksum is the CRC-8 of everything after the magic byte (``ipvae.golden_model.protocol.crc8``).
 """
 from __future__ import annotations
 
@@ -65,8 +67,12 @@ ReplyFields = data.StructLayout({
 
 
 class ReplyWriter(wiring.Component):
-    def __init__(self, core, *, ram: bool, fingerprint: int, clock_hz: int):
-        """core: the IpvaeCore whose output beats a RESULT carries (its sizes and formats)."""
+    def __init__(self, core, *, ram: bool, fingerprint: int, clock_hz: int, registered: bool = False):
+        """core: the IpvaeCore whose output beats a RESULT carries (its sizes and formats).
+        registered: each body byte is chosen into a register a cycle before it is offered (two cycles
+        a body step), so the beat's byte select, the CRC and the UART's ready never share a cycle
+        (the ULX3S-85F's 64 lanes: a 192-way select; about 12 logic cells more, which the iCE40 lacks)."""
+        self.registered = bool(registered)
         self.fixed, self.lanes, self.slots = core.fixed, core.lanes, core.slots
         self.max_iterations, self.ram = core.max_iterations, ram
         self.fingerprint, self.clock_hz = fingerprint, clock_hz
@@ -136,6 +142,7 @@ class ReplyWriter(wiring.Component):
                 with m.Case(((3 * p + part) << 1) | 1):  # with u: byte 3p + part
                     m.d.comb += body_byte.eq(value)
         body_last = bidx == P * record - 1
+        byte_r, emit_r, last_r = Signal(8), Signal(), Signal()      # the step chosen in BODY, sent in SEND
         half = Signal()                         # packed counts: a low nibble waits in ``low``
         low = Signal(4)
         zsel = Signal(max(cb, 4))               # lane bidx's count (counts only)
@@ -172,28 +179,51 @@ class ReplyWriter(wiring.Component):
                     m.next = "BODY"
             with m.State("BODY"):
                 # one step per record part; a packed count without its partner waits in ``low``
-                # (no byte that cycle) unless it is the last neuron (an odd K: high nibble 0)
+                # (no byte that step) unless it is the last neuron (an odd K: high nibble 0)
                 emit, out = Signal(), Signal(8)
                 m.d.comb += [self.busy.eq(1), emit.eq(1), out.eq(body_byte)]
                 if packed:
                     with m.If(~with_u):
                         m.d.comb += [emit.eq(half | ((slot == S) & body_last)),
                                      out.eq(Mux(half, Cat(low, zsel[:4]), zsel[:4]))]
-                m.d.comb += [self.tx.valid.eq(emit), self.tx.payload.eq(out)]
-                with m.If(~emit | self.tx.ready):
-                    m.d.sync += bidx.eq(bidx + 1)
-                    with m.If(emit):
-                        m.d.sync += tcrc.eq(crc_next)
+                if self.registered:
+                    # the step in two cycles: the byte chosen here into ``byte_r``, offered in SEND
+                    m.d.sync += [byte_r.eq(out), emit_r.eq(emit), last_r.eq(body_last), bidx.eq(bidx + 1)]
                     if packed:
                         m.d.sync += [half.eq(~half), low.eq(zsel[:4])]
-                    with m.If(body_last):
-                        with m.If(slot == S):
-                            m.next = "TAIL"
-                        with m.Else():
-                            m.next = "BEAT"
+                    m.next = "SEND"
+                else:
+                    m.d.comb += [self.tx.valid.eq(emit), self.tx.payload.eq(out)]
+                    with m.If(~emit | self.tx.ready):
+                        m.d.sync += bidx.eq(bidx + 1)
+                        with m.If(emit):
+                            m.d.sync += tcrc.eq(crc_next)
+                        if packed:
+                            m.d.sync += [half.eq(~half), low.eq(zsel[:4])]
+                        self._after_step(m, body_last, slot == S)
+            if self.registered:
+                with m.State("SEND"):
+                    m.d.comb += [self.busy.eq(1), self.tx.valid.eq(emit_r), self.tx.payload.eq(byte_r)]
+                    with m.If(~emit_r | self.tx.ready):
+                        with m.If(emit_r):
+                            m.d.sync += tcrc.eq(crc_next)
+                        self._after_step(m, last_r, slot == S, back="BODY")
             with m.State("TAIL"):
                 m.d.comb += [self.busy.eq(reply == proto.RESULT), self.tx.valid.eq(1), self.tx.payload.eq(tcrc)]
                 with m.If(self.tx.ready):
                     m.d.comb += self.done.eq(1)
                     m.next = "IDLE"
         return m
+
+    @staticmethod
+    def _after_step(m, beat_done, last_beat, back=None):
+        """The next state once a body step is taken: the checksum after the last beat, the next
+        beat, or (``back``) the next step of this beat."""
+        with m.If(beat_done):
+            with m.If(last_beat):
+                m.next = "TAIL"
+            with m.Else():
+                m.next = "BEAT"
+        if back is not None:
+            with m.Else():
+                m.next = back

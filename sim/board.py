@@ -16,14 +16,15 @@ TOPLEVEL = "ipvae_board_link"
 
 def run_board(sim, bundle_path, lanes, cases, *, weights="rom", clock_hz=1_000_000, baud=125_000,
               max_iterations=63, timeout_cycles=4096, load_chunk_words=64, build_root="sim_build",
-              search=cycle_model.DEFAULT_SEARCH, waves=False, stream=()):
+              search=cycle_model.DEFAULT_SEARCH, waves=False, stream=(), reply_slice=False, reseed_wait=True):
     """cases: [{name, x (codes), iterations, seed, with_u}], each request/response; stream: more
-    cases sent pipelined (counts only), whose rate the results' "stream" reports. Returns the
-    results dict of the cocotb module; raises AssertionError (with the cocotb failure) if any check
-    failed."""
+    cases sent pipelined (counts only), whose rate the results' "stream" reports. reply_slice and
+    reseed_wait: a board's timing choices (rtl/board_registry.py). Returns the results dict of the
+    cocotb module; raises AssertionError (with the cocotb failure) if any check failed."""
     b = bundle_mod.load(bundle_path)
-    config = CoreConfig(b.fixed, lanes, max_iterations=max_iterations, search=search, weights=weights)
-    top = BoardLink(config, clock_hz=clock_hz, baud=baud, timeout_cycles=timeout_cycles)
+    config = CoreConfig(b.fixed, lanes, max_iterations=max_iterations, search=search, weights=weights,
+                        reseed_wait=reseed_wait)
+    top = BoardLink(config, clock_hz=clock_hz, baud=baud, timeout_cycles=timeout_cycles, reply_slice=reply_slice)
     runner, build_dir = compile_design(sim, top, TOPLEVEL, build_root, waves)
     # the longest reply wait: a whole inference at T = max_iterations with every neuron at the count cap
     worst = cycle_model.worst_case(config.fixed, lanes, max_iterations, search)

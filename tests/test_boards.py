@@ -58,9 +58,9 @@ def test_constraints_reach_the_generated_files():
     top = BoardTop(ulx, CoreConfig(_small(), 2, search=ulx.search, weights=ulx.weights))
     lpf = ulx.platform().prepare(top, name="top", **top.timing_constraints()).files["top.lpf"]
     assert 'LOCATE COMP "wifi_gpio0_0__io" SITE "L2";' in lpf
-    assert 'FREQUENCY NET "clk" 54.1667 MHz;' in lpf            # constraints/ulx3s-85f.toml core_mhz 54: 25 x 13 / 6
-    assert top.weights == "rom" and top.pll == dict(CLKI_DIV=6, CLKFB_DIV=13, CLKOP_DIV=11)
-    assert top.link.divisor == 18                                  # 3.009 Mbaud
+    assert 'FREQUENCY NET "clk" 50 MHz;' in lpf                 # constraints/ulx3s-85f.toml core_mhz 50: 25 x 2
+    assert top.weights == "rom" and top.pll == dict(CLKI_DIV=1, CLKFB_DIV=2, CLKOP_DIV=12)
+    assert top.link.divisor == 17                                  # 2.94 Mbaud (2.0 % slow)
     assert ulx.core_hz == top.pll_mhz * 1e6                        # the registry's clock is the PLL's real output
 
 

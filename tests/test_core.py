@@ -52,13 +52,14 @@ def test_core_without_trace_latency(search):
         assert res["latency"] == res["cycles"] + 2
 
 
-@pytest.mark.parametrize("lanes", [4, 1])
-def test_core_with_loaded_weights(lanes):
+@pytest.mark.parametrize("lanes, reseed_wait", [(4, True), (1, True), (4, False)])
+def test_core_with_loaded_weights(lanes, reseed_wait):
     """weights="ram": F and W written through the load port (in a shuffled order) give the
-    same runs as the ROM build; the runs follow immediately after the last load."""
+    same runs as the ROM build; the runs follow immediately after the last load. With
+    reseed_wait off (the iCEBreaker's build) the generators load the seed only with the last code."""
     tensors, _ = random_float_model(12, 8, seed=21)
     fixed = fold(tensors, Formats())
-    core = IpvaeCore(fixed, lanes=lanes, max_iterations=7, trace=True, weights="ram")
+    core = IpvaeCore(fixed, lanes=lanes, max_iterations=7, trace=True, weights="ram", reseed_wait=reseed_wait)
     f_words, w_words = weight_words(fixed, lanes)
     loads = [(0, a, w) for a, w in enumerate(f_words)] + [(1, a, w) for a, w in enumerate(w_words)]
     random.Random(lanes).shuffle(loads)

@@ -17,11 +17,12 @@ def _cases(codes, specs):
 
 
 def test_board_link_loaded_weights(tmp_path):
-    """A small random model whose weights go over the UART first (the iCEBreaker's SPRAM mode)."""
+    """A small random model whose weights go over the UART first (the iCEBreaker's SPRAM mode, with
+    its seed loaded only with the last code)."""
     path = random_bundle(tmp_path / "b", 12, 8, seed=4)
     codes = np.random.default_rng(1).integers(-128, 128, (3, 12))
     res = run_board("verilator", path, 4, _cases(codes, [(5, 1, True), (0, 2, False), (15, 3, True)]),
-                    weights="ram", max_iterations=15, build_root=tmp_path / "sim")
+                    weights="ram", max_iterations=15, build_root=tmp_path / "sim", reseed_wait=False)
     assert res["log"][1] == "LOAD 24 + 16 words"
     assert len(res["results"]) == 3 + 7 + 1
 
@@ -48,3 +49,18 @@ def test_board_link_default_bundle(default_bundle, tmp_path):
     byte = UART_BYTE_BITS * s["divisor"]
     compute = sum(s["core_cycles"][1:]) / 5
     assert s["cycles_per_inference"] < compute + n + reply * byte / 10, s
+
+
+def test_board_link_registered_reply_path(tmp_path):
+    """The ULX3S-85F's link choices: the skid buffer in front of the reply writer and its body bytes
+    chosen a cycle ahead. Replies with u (through the skid) and counts only, bit-exact, then
+    pipelined requests at the link model's rate within 2 %."""
+    path = random_bundle(tmp_path / "b", 12, 8, seed=5)
+    codes = np.random.default_rng(2).integers(-128, 128, (4, 12))
+    stream = [dict(name=f"stream{i}", x=codes[i], iterations=12, seed=40 + i, with_u=False) for i in range(4)]
+    res = run_board("verilator", path, 4, _cases(codes, [(7, 1, True), (3, 2, False), (9, 3, True), (0, 4, False)]),
+                    weights="rom", max_iterations=15, build_root=tmp_path / "sim", stream=stream, reply_slice=True)
+    assert [r["iterations"] for r in res["results"][:4]] == [7, 3, 9, 0]
+    s = res["stream"]
+    assert s["inferences"] == 4
+    assert abs(s["cycles_per_inference"] / s["model_cycles_per_inference"] - 1) < 0.02, s

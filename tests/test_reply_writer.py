@@ -16,10 +16,10 @@ from ipvae.rtl.reply_writer import ReplyWriter
 from ipvae.sim.amaranth_tb import stalls, stream_get, stream_put
 
 
-def _writer(ram=True, k=8, lanes=4, count_bits=4):
+def _writer(ram=True, k=8, lanes=4, count_bits=4, registered=False):
     tensors, _ = random_float_model(12, k, seed=3)
     core = IpvaeCore(fold(tensors, Formats(count_bits=count_bits)), lanes, max_iterations=15)   # sizes only
-    return core, ReplyWriter(core, ram=ram, fingerprint=0x12345678, clock_hz=30_000_000)
+    return core, ReplyWriter(core, ram=ram, fingerprint=0x12345678, clock_hz=30_000_000, registered=registered)
 
 
 def _send(writer, kind, fields, beats=(), pattern="random", seed=0):
@@ -87,10 +87,12 @@ def test_load_reply():
 @pytest.mark.parametrize("with_u, pattern, k, lanes, count_bits", [
     (False, "random", 8, 4, 4), (True, "random", 8, 4, 4), (True, "long", 8, 4, 4), (False, "every_other", 8, 4, 4),
     (False, "random", 9, 3, 4), (False, "bursts", 7, 1, 3), (False, "random", 8, 2, 5), (True, "none", 9, 3, 4)])
-def test_result_reply_carries_the_beats(with_u, pattern, k, lanes, count_bits):
+@pytest.mark.parametrize("registered", [False, True])
+def test_result_reply_carries_the_beats(with_u, pattern, k, lanes, count_bits, registered):
     """Counts only: packed two per byte for count_bits <= 4 (odd K and odd P included: a nibble
-    waits across beats), a byte each above; with u: three bytes per neuron."""
-    core, w = _writer(k=k, lanes=lanes, count_bits=count_bits)
+    waits across beats), a byte each above; with u: three bytes per neuron. The registered
+    writer (body byte chosen a cycle ahead) sends the same bytes."""
+    core, w = _writer(k=k, lanes=lanes, count_bits=count_bits, registered=registered)
     fmt, P, S = core.fixed.fmt, core.lanes, core.slots
     rng = np.random.default_rng(int(with_u) + k)
     z = rng.integers(0, 1 << count_bits, size=(S, P))
