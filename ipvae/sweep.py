@@ -5,7 +5,7 @@ Fmax). A point's latency is its cycles at the clock its PLL really gives; a poin
 Fmax misses that clock is reported but is not a shippable bitstream, so it is never Pareto.
 Points run in parallel on the available cores; each synthesis is cached by its build key, so a
 re-run only builds what changed. The Pareto plot puts µs per inference against logic used,
-coloured by R²."""
+coloured by R² (by clock when every point has the same R²)."""
 import dataclasses
 import json
 import os
@@ -46,20 +46,13 @@ def quality(bundle_path, samples):
     return dict(r2=float(m["r2"]), zeros=float(m["zeros"]))
 
 
-def pll_mhz(board, core_mhz):
-    """The clock a bitstream asking for core_mhz (None: the board's) really runs at."""
-    from ipvae.rtl.pll import pll_output
-    c = board.constraints["clock"]
-    return pll_output(board.family, c["input"], float(core_mhz or c["core_mhz"]))[0]
-
-
 def _point(board_name, bundle_path, lanes, weight_bits, core_mhz, out_dir, seeds, samples):
     """One sweep point in a worker process; a build that does not fit is a result, not a failure."""
     from ipvae.synth import synthesize
     t0 = time.time()
     board = get_board(board_name)
     q = quality(bundle_path, samples)
-    clock = pll_mhz(board, core_mhz)
+    clock = board.pll_mhz(core_mhz)
     rec = dict(lanes=lanes, weight_bits=weight_bits, clock_mhz=clock, **q)
     try:
         rep = synthesize(board_name, bundle=str(bundle_path), lanes=lanes, seeds=seeds, out_dir=out_dir, jobs=1,
@@ -114,12 +107,12 @@ def run_sweep(board_name, lanes_list, widths, bundle=None, out="runs/sweep", job
     if any(c is not None and not 1 <= c <= 400 for c in clocks):
         raise ParameterError(f"core clocks must be 1..400 MHz, got {clocks}")
     for c in clocks:                    # a clock the PLL cannot make fails here, not in a worker
-        pll_mhz(board, c)
+        board.pll_mhz(c)
     jobs = jobs or os.cpu_count() or 1
     t0 = time.time()
     bundles = {w: width_bundle(b, w, out) for w in widths}
     todo = [(p, w, c) for w in widths for c in clocks for p in lanes_list]
-    clock_names = [f"{pll_mhz(board, c):g}" for c in clocks]
+    clock_names = [f"{board.pll_mhz(c):g}" for c in clocks]
     log(f"[sweep] {board.platform_name}: {len(todo)} points (lanes {list(lanes_list)} x weight bits {list(widths)} x "
         f"clocks {', '.join(clock_names)} MHz), {jobs} at a time; each: golden-model quality, cycle model, synthesis (cached)")
     points = []

@@ -31,7 +31,7 @@ class BoardLink(wiring.Component):
 
     def __init__(self, config: CoreConfig, *, clock_hz: int, baud: int, timeout_cycles: int | None = None,
                  reply_slice: bool = False):
-        """reply_slice: a skid buffer in front of the reply writer (HostLink)."""
+        """reply_slice: the reply path registered (``HostLink``'s ``reply_slice``)."""
         self.divisor = uart_divisor(clock_hz, baud)
         self.clock_hz, self.baud = int(clock_hz), int(baud)
         if timeout_cycles is None:

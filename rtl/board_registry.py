@@ -66,11 +66,16 @@ class Board:
         module, cls = self.platform_class.split(":")
         return getattr(importlib.import_module(module), cls)()
 
+    def pll_mhz(self, core_mhz: float | None = None) -> float:
+        """The clock a bitstream asking for ``core_mhz`` (None: constraints' core_mhz) really runs at:
+        the PLL's output nearest it (ParameterError if the PLL cannot come within 1 %)."""
+        c = self.constraints["clock"]
+        return pll_output(self.family, c["input"], float(core_mhz or c["core_mhz"]))[0]
+
     @property
     def core_hz(self) -> float:
         """The core clock the bitstream runs at: the PLL's output nearest constraints' core_mhz."""
-        c = self.constraints["clock"]
-        return pll_output(self.family, c["input"], float(c["core_mhz"]))[0] * 1e6
+        return self.pll_mhz() * 1e6
 
     @property
     def baud(self) -> int:
