@@ -10,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ipvae.energy import SOURCE as ENERGY_SOURCE
+from ipvae.energy import estimate_for_report
+
 T_BENCH = 32
 
 
@@ -92,6 +95,37 @@ def _link_rate(r):
         return dict(uart_per_s=lat["link_inferences_per_s"], baud=r["baud"], link="requests pipelined")
     return dict(uart_per_s=lat["uart_limited_inferences_per_s"], baud=r["baud"],
                 link="request/response: a bitstream built before the pipelined link")
+
+
+def energy_section(reports, loop_s, up):
+    """The energy-per-inference section: the iCE40 estimate (ipvae/energy.py) per report, and the CPU
+    power at which the NumPy loop would match it (the CPU's own power is not readable here)."""
+    lines = ["## Energy per inference (estimate)", "",
+             "From measured currents of the same chip, not from a vendor's per-resource figures (Lattice publishes "
+             f"none for the iCE40 UltraPlus outside its Power Calculator): {ENERGY_SOURCE}. Model, fitted terms and "
+             "what it leaves out: `ipvae/energy.py`. Low end: logic switching like counters, only one phase's DSPs busy; "
+             "high end: logic switching like a multiplier of counters, every DSP busy. Block RAM, SPRAM and I/O "
+             "currents are not in either end (the source did not measure them).", "",
+             "| board | LC | DSP | EBR | SPRAM | clock | µs | core power (mW) | µJ per inference | CPU break-even |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    skipped = []
+    for path in reports:
+        e, why = estimate_for_report(path)
+        if e is None:
+            skipped.append(why)
+            continue
+        cpu_s = loop_s if up is not None and e["board"] == up["board"] else None
+        even = (f"{e['low']['uj'] / (cpu_s * 1e6) * 1e3:.0f}–{e['high']['uj'] / (cpu_s * 1e6) * 1e3:.0f} mW"
+                if cpu_s else "no CPU row of its model")
+        lines.append(f"| {e['board']}, P={e['lanes']} | {e['lc']:,} | {e['dsp']} | {e['ebr']} | {e['spram']} | "
+                     f"{e['mhz']:.1f} MHz | {e['us']:,.0f} | {e['low']['mw']:.1f}–{e['high']['mw']:.1f} | "
+                     f"{e['low']['uj']:.0f}–{e['high']['uj']:.0f} | {even} |")
+    lines += ["", "CPU break-even: the NumPy float32 loop at batch 1 on one core uses less energy per inference than "
+              "the board only if that core draws less than this while running it (energy = power × the loop's time "
+              "above). The CPU's power cannot be read in this VM (no RAPL)."]
+    if skipped:
+        lines += ["", "Not estimated: " + "; ".join(skipped) + "."]
+    return lines + [""]
 
 
 def cosim_speed(bundle_path, build_root, samples=4, iterations=16, lanes=8):
@@ -240,6 +274,7 @@ def run_bench(a):
                   f"At batch 256 the CPU amortises to {loop[256] * 1e6:,.0f} µs (NumPy loop) and {cpu[256][1] * 1e6:,.0f} µs "
                   f"(PyTorch) per inference. Through its UART ({up['baud']:,} baud, {up['link']}) the board runs "
                   f"{up['uart_per_s']:.0f} inferences/s against the core's {1e6 / up['us']:.0f}/s.", ""]
+    lines += energy_section(a.reports, loop[1], up)
     lines += [
         "## Co-simulation", "",
         f"Verilator, default bundle, P=8, T=16, {sim['samples']} held-out patches: "

@@ -1,0 +1,100 @@
+"""Energy per inference of the iCE40 UP5K core: an estimate, bracketed, from measured currents.
+
+Lattice publishes no per-resource dynamic power for the iCE40 UltraPlus in its data sheet (its
+Power Calculator, in Radiant, is not reachable from this project's machines), so the estimate
+rests on the one set of measurements of the same chip we could read: tinyvision.ai's
+``ice40_power`` (github.com/tinyvision-ai-inc/ice40_power, README.md at commit 1af931e): core-rail
+(1.219 V) and PLL-rail currents of an iCE40UP5K on Lattice's breakout board, measured with a
+Joulescope JS110, for counters, a multiplier in logic and in one SB_MAC16, and a PLL at 16/32/48
+MHz. ``MEASURED`` below holds the rows used, as published; every coefficient is fitted from them here.
+
+The model (core rail):  I = I_pll(f) + k·(LC - 28)·f + i_dsp·D·f
+
+- ``I_pll(f)``: the line through the PLL rows (a 24-bit counter clocked from the PLL): the
+  clock network, the PLL's core share, the static current and 28 LCs, at the board's clock f.
+- ``k``: µA per LC per MHz. Low end: the counters' slope (28-bit counters, ~2 of 28 bits change a
+  cycle); high end: the 8×8 multiplier of two counters in logic (180 LCs switching most cycles).
+- ``i_dsp``: µA per SB_MAC16 per MHz, the one-DSP row less its 44 extra LCs at the same ``k``;
+  the low end counts the P DSPs of one phase (drive and lateral never overlap), the high end all.
+
+Not in the model, because the source did not measure them: block RAM (EBR) and SPRAM reads, and
+the I/O banks (the UART moves a few bytes per inference). The ECP5 has no such source here: its
+boards get no estimate. The CPU's power cannot be read on these machines (no RAPL in the VM), so
+the comparison is the break-even: the power a CPU core would have to stay under to match the
+board's energy per inference while running the NumPy loop.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+__all__ = ["MEASURED", "SOURCE", "coefficients", "ice40_estimate", "estimate_for_report"]
+
+SOURCE = ("tinyvision.ai, ice40_power (github.com/tinyvision-ai-inc/ice40_power, README.md at commit 1af931e): "
+          "iCE40UP5K breakout board, Joulescope JS110, core rail at 1.219 V")
+CORE_V = 1.219          # the rail as measured (the UP5K's nominal VCC is 1.2 V)
+
+# core-rail current in µA, as published; "lc" is the design's logic-cell count
+MEASURED = {
+    "counter_32lc_12mhz": dict(mhz=12, lc=32, ua=613.5),       # external 12 MHz, 28-bit counter
+    "counter_228lc_12mhz": dict(mhz=12, lc=228, ua=641.3),     # external 12 MHz, 8 × 28-bit counters
+    "hfosc_counter_12mhz": dict(mhz=12, lc=28, ua=645.0),      # HFOSC 12 MHz, 24-bit counter
+    "math_logic_12mhz": dict(mhz=12, lc=208, ua=996.0),        # + 8×8 multiply of two counters in logic
+    "math_dsp_12mhz": dict(mhz=12, lc=72, dsp=1, ua=882.0),    # + the same multiply in one SB_MAC16
+    "pll_16mhz": dict(mhz=16, lc=28, ua=1419.0, pll_rail_ua=138.6),
+    "pll_32mhz": dict(mhz=32, lc=28, ua=2029.0, pll_rail_ua=138.9),
+    "pll_48mhz": dict(mhz=48, lc=28, ua=2573.0, pll_rail_ua=103.6),
+}
+BASE_LC = 28            # the logic of the PLL rows, already inside I_pll
+
+
+def coefficients():
+    """The model's coefficients fitted from ``MEASURED``: the PLL line (least squares over its three
+    rows), k and i_dsp at the low and the high end, and the PLL rail's largest current."""
+    pll = [v for name, v in MEASURED.items() if name.startswith("pll_")]
+    n = len(pll)
+    mx = sum(v["mhz"] for v in pll) / n
+    my = sum(v["ua"] for v in pll) / n
+    slope = sum((v["mhz"] - mx) * (v["ua"] - my) for v in pll) / sum((v["mhz"] - mx) ** 2 for v in pll)
+    c_lo, c_hi = MEASURED["counter_32lc_12mhz"], MEASURED["counter_228lc_12mhz"]
+    k_low = (c_hi["ua"] - c_lo["ua"]) / ((c_hi["lc"] - c_lo["lc"]) * c_lo["mhz"])
+    base, logic, dsp = MEASURED["hfosc_counter_12mhz"], MEASURED["math_logic_12mhz"], MEASURED["math_dsp_12mhz"]
+    k_high = (logic["ua"] - base["ua"]) / ((logic["lc"] - base["lc"]) * base["mhz"])
+
+    def per_dsp(k):
+        return (dsp["ua"] - base["ua"] - k * (dsp["lc"] - base["lc"]) * base["mhz"]) / (dsp["dsp"] * base["mhz"])
+    # the low-end LCs leave the most of the DSP row to the DSP: pair each k with the DSP share it implies
+    return dict(pll_intercept_ua=my - slope * mx, pll_slope_ua_per_mhz=slope,
+                k_low=k_low, k_high=k_high, dsp_low=per_dsp(k_high), dsp_high=per_dsp(k_low),
+                pll_rail_ua=max(v["pll_rail_ua"] for v in pll))
+
+
+def ice40_estimate(lc, dsp, lanes, mhz, cycles):
+    """Core power and energy per inference of an iCE40 UP5K design: ``lc`` logic cells, ``dsp``
+    SB_MAC16 (``lanes`` of them busy at a time at the low end), clocked from the PLL at ``mhz``,
+    ``cycles`` per inference. Returns the low and high ends (mW, µJ) and the terms behind them."""
+    c = coefficients()
+    base = c["pll_intercept_ua"] + c["pll_slope_ua_per_mhz"] * mhz
+    extra = max(lc - BASE_LC, 0)
+    ends = {}
+    for end, k, i_dsp, busy in (("low", c["k_low"], c["dsp_low"], min(lanes, dsp)),
+                                ("high", c["k_high"], c["dsp_high"], dsp)):
+        logic_ua, dsp_ua = k * extra * mhz, i_dsp * busy * mhz
+        mw = (base + logic_ua + dsp_ua) * CORE_V / 1e3 + c["pll_rail_ua"] * CORE_V / 1e3
+        ends[end] = dict(mw=mw, uj=mw * cycles / mhz / 1e3, base_ua=base, logic_ua=logic_ua, dsp_ua=dsp_ua)
+    return ends
+
+
+def estimate_for_report(report_path):
+    """The estimate for a synthesis report (docs/synthesis/<board>.json) at its bitstream's clock and
+    median cycles, or None with the reason when the chip has no measured figures here."""
+    r = json.loads(Path(report_path).read_text())
+    if r.get("device_family") != "ice40":
+        return None, f"{r['platform']}: no measured or vendor per-resource power figures reachable here"
+    u = r["utilization"]
+    best = max(s["core_fmax_mhz"] for s in r["seeds"])
+    mhz = r["clock"]["pll_mhz"] if best >= r["clock"]["pll_mhz"] else best
+    ends = ice40_estimate(u["LC"]["used"], u["DSP"]["used"], r["lanes"], mhz, r["cycles"]["median"])
+    return dict(board=r["platform"], lc=u["LC"]["used"], dsp=u["DSP"]["used"], ebr=u["EBR"]["used"],
+                spram=u.get("SPRAM", {}).get("used", 0), lanes=r["lanes"], mhz=mhz,
+                us=r["cycles"]["median"] / mhz, **ends), None
