@@ -184,11 +184,11 @@ class ReplyWriter(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 with m.If(self.beats.valid):
                     m.d.comb += self.beats.ready.eq(1)
-                    m.d.sync += [bidx.eq(0), slot.eq(slot + 1)]
                     if self.registered:
-                        m.d.sync += follow.eq(0)
-                    else:
-                        m.d.sync += [beat_z.eq(self.beats.payload.z), beat_u.eq(self.beats.payload.u)]
+                        m.d.sync += [bidx.eq(0), slot.eq(slot + 1), follow.eq(0)]
+                    else:       # (this order of statements is the iCE40's placed netlist: ABC follows it)
+                        m.d.sync += [beat_z.eq(self.beats.payload.z), beat_u.eq(self.beats.payload.u), bidx.eq(0),
+                                     slot.eq(slot + 1)]
                     m.next = "BODY"
             with m.State("BODY"):
                 # one step per record part; a packed count without its partner waits in ``low``
