@@ -297,9 +297,10 @@ def run_bench(a):
         if same:
             model = "same model as the CPU rows"
         elif f["bundle"] in own:
-            r = own[f["bundle"]][0] * 1e6 / f["us"]
+            r, rc = (t * 1e6 / f["us"] for t in own[f["bundle"]])
             model = (f"its own model ({f['bundle']}): " + (f"{r:.1f}× faster" if r >= 1 else f"{1 / r:.1f}× slower")
-                     + " than the NumPy loop of it below")
+                     + " than the NumPy loop of it below, " + (f"{rc:.2f}× faster" if rc >= 1 else f"{1 / rc:.2f}× slower")
+                     + " than the compiled one")
         else:
             model = "another model than the CPU rows"
         rows.append((f"FPGA core, {f['board']}, P={f['lanes']} (N={f['n']}, K={f['k']})", f["us"],
