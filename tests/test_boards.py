@@ -1,5 +1,8 @@
 """Board tops (rtl/boards.py): PLL settings, constraints/ files applied to the generated pin
 and timing constraints, parameter errors. No synthesis tools run here (tests/test_synth.py)."""
+import json
+from pathlib import Path
+
 import pytest
 
 from ipvae.golden_model.errors import ParameterError
@@ -93,3 +96,16 @@ def test_cli_board_choices_come_from_the_registry():
     for cmd in ("synth", "sweep", "flow"):
         board = next(a for a in sub.choices[cmd]._actions if a.dest == "board")
         assert tuple(board.choices) == BOARD_NAMES, cmd
+
+
+@pytest.mark.parametrize("name", BOARD_NAMES)
+def test_committed_report_is_of_the_board_as_configured(name):
+    """docs/synthesis/<board>.json describes the bitstream the board's record and constraints build
+    today: its clock, lanes, weights, sampler, baud and model (a constraint changed without a
+    rebuild fails here)."""
+    board = get_board(name)
+    r = json.loads((Path(__file__).resolve().parent.parent / "docs" / "synthesis" / f"{name}.json").read_text())
+    assert r["clock"]["pll_mhz"] * 1e6 == pytest.approx(board.core_hz)
+    assert (r["lanes"], r["weights"], r["baud"]) == (board.lanes, board.weights, board.baud)
+    assert r["sampler"].startswith(f"search, {board.search} threshold")
+    assert r["bundle"] == (board.bundle or "builtin:default")
