@@ -10,8 +10,9 @@ MHz. ``MEASURED`` below holds the rows used, as published; every coefficient is 
 
 The model (core rail):  I = I_pll(f) + k·(LC - 28)·f + i_dsp·D·f
 
-- ``I_pll(f)``: the line through the PLL rows (a 24-bit counter clocked from the PLL): the
-  clock network, the PLL's core share, the static current and 28 LCs, at the board's clock f.
+- ``I_pll(f)``: the line through the PLL rows: the clock network, the PLL's core share, the static
+  current and the rows' own small design, at the board's clock f. The source does not say what
+  those rows ran; we take it to be the 24-bit counter (28 LCs) of the rows beside them.
 - ``k``: µA per LC per MHz. Low end: the counters' slope (28-bit counters, ~2 of 28 bits change a
   cycle); high end: the 8×8 multiplier of two counters in logic (180 LCs switching most cycles).
 - ``i_dsp``: µA per SB_MAC16 per MHz, the one-DSP row less its 44 extra LCs at the same ``k``;
@@ -45,7 +46,7 @@ MEASURED = {
     "pll_32mhz": dict(mhz=32, lc=28, ua=2029.0, pll_rail_ua=138.9),
     "pll_48mhz": dict(mhz=48, lc=28, ua=2573.0, pll_rail_ua=103.6),
 }
-BASE_LC = 28            # the logic of the PLL rows, already inside I_pll
+BASE_LC = 28            # the logic of the PLL rows (assumed: the 24-bit counter), already inside I_pll
 
 
 def coefficients():
