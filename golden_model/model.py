@@ -18,6 +18,7 @@ import torch.nn.functional as tnf
 from torch import nn
 
 U_MIN = -8.0          # hard lower bound of u and du (authors' code)
+CLAMP = 10.0          # c of the soft upper clamp S_c (the paper's default)
 SIGMA_LOG_CLAMP = 3.45
 RATE_EPS = 1.19e-7    # float32 epsilon added to rates (authors' code)
 
@@ -78,7 +79,7 @@ class IPVAE(nn.Module):
                 + 0.5 * math.log(2 * math.pi)).sum(-1)
 
     @torch.no_grad()
-    def infer(self, x, t_max, seed=0, count_cap=None, record=(), clamp=10.0):
+    def infer(self, x, t_max, seed=0, count_cap=None, record=(), clamp=CLAMP):
         """Exact-Poisson inference (evaluation). Returns dict t -> (u_t, z_out_t) for t in record,
         where z_out_t ~ Poisson(exp(u_t)) is a fresh output sample (the hardware's output)."""
         g = torch.Generator().manual_seed(seed)

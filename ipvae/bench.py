@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ipvae.energy import SOURCE as ENERGY_SOURCE
-from ipvae.energy import estimate_for_report
+from ipvae.energy import estimate
+from ipvae.golden_model.model import CLAMP, U_MIN
 
 T_BENCH = 32
 
@@ -41,9 +42,9 @@ def cpu_latency(b, x, batch, repeats=3):
     return t_np, t_pt
 
 
-def _softclamp(v, c=10.0):
-    """The float model's S_c(v) = c - softplus(c - max(v, -8)), in float32."""
-    v = np.maximum(v, np.float32(-8.0))
+def _softclamp(v, c=CLAMP):
+    """The float model's S_c(v) = c - softplus(c - max(v, U_MIN)), in float32."""
+    v = np.maximum(v, np.float32(U_MIN))
     return np.float32(c) - np.logaddexp(np.float32(0.0), np.float32(c) - v).astype(np.float32)
 
 
@@ -73,9 +74,9 @@ def compiled_loop():
 
     @numba.njit(cache=False)
     def softclamp(v):
-        v = max(v, np.float32(-8.0))
-        a = np.float32(10.0) - v                  # 10 - softplus(a), stable for either sign of a
-        return np.float32(10.0) - (max(a, np.float32(0.0)) + np.float32(np.log1p(np.exp(-abs(a)))))
+        v = max(v, np.float32(U_MIN))
+        a = np.float32(CLAMP) - v                 # c - softplus(a), stable for either sign of a
+        return np.float32(CLAMP) - (max(a, np.float32(0.0)) + np.float32(np.log1p(np.exp(-abs(a)))))
 
     @numba.njit(cache=False)
     def loop(F, WT, c, u0, x, iterations, seed):
@@ -113,10 +114,15 @@ def compiled_loop():
     return loop
 
 
+def fold32(b):
+    """The bundle's folded float model (F, W, c, u0) as contiguous float32 arrays: what the CPU loops run."""
+    return {k: np.ascontiguousarray(np.asarray(v, np.float32)) for k, v in b.float_model().fold().items()}
+
+
 def compiled_loop_latency(b, x, repeats=3):
     """Seconds per inference of :func:`compiled_loop` at batch 1 (the mean over up to 64 patches;
     compiled once before the clock starts)."""
-    fold = {k: np.ascontiguousarray(np.asarray(v, np.float32)) for k, v in b.float_model().fold().items()}
+    fold = fold32(b)
     F, WT, c, u0 = fold["F"], np.ascontiguousarray(fold["W"].T), fold["c"], fold["u0"]
     loop = compiled_loop()
     xs = np.asarray(x, np.float32)
@@ -127,7 +133,7 @@ def compiled_loop_latency(b, x, repeats=3):
 
 def numpy_loop_latency(b, x, batch, repeats=3):
     """Seconds per inference of :func:`numpy_loop` at one batch size (batch 1: the mean over patches)."""
-    fold = {k: np.asarray(v, np.float32) for k, v in b.float_model().fold().items()}
+    fold = fold32(b)
     rng = np.random.default_rng(0)
     xs = np.asarray(x, np.float32)
     if batch == 1:
@@ -144,6 +150,7 @@ def fpga_latency(report_path):
     return dict(board=r["platform"], lanes=r["lanes"], n=r["n_inputs"], k=r["n_latents"], cycles=r["cycles"]["median"],
                 fmax=r["fmax_mhz"]["median"], target=r["clock"]["pll_mhz"], clock=clock,
                 us=r["cycles"]["median"] / clock, source=r["cycles"]["source"], bundle=r["bundle"],
+                family=r["device_family"], used={name: u["used"] for name, u in r["utilization"].items()},
                 **_link_rate(r))
 
 
@@ -157,10 +164,10 @@ def _link_rate(r):
                 link="request/response: a bitstream built before the pipelined link")
 
 
-def energy_section(reports, loop_s, up):
-    """The energy-per-inference section: the iCE40 estimate (ipvae/energy.py) per report, and the CPU
-    power at which a loop of ``loop_s`` seconds per inference (the compiled one) would match it (the
-    CPU's own power is not readable here)."""
+def energy_section(fpga, loop_s, up):
+    """The energy-per-inference section: the iCE40 estimate (ipvae/energy.py) for each FPGA row
+    (:func:`fpga_latency`), and the CPU power at which a loop of ``loop_s`` seconds per inference
+    (the compiled one) would match it (the CPU's own power is not readable here)."""
     lines = ["## Energy per inference (estimate)", "",
              "From measured currents of the same chip, not from a vendor's per-resource figures (Lattice publishes "
              f"none for the iCE40 UltraPlus outside its Power Calculator): {ENERGY_SOURCE}. Model, fitted terms and "
@@ -170,8 +177,8 @@ def energy_section(reports, loop_s, up):
              "| board | LC | DSP | EBR | SPRAM | clock | µs | core power (mW) | µJ per inference | CPU break-even |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     skipped = []
-    for path in reports:
-        e, why = estimate_for_report(path)
+    for f in fpga:
+        e, why = estimate(f)
         if e is None:
             skipped.append(why)
             continue
@@ -345,7 +352,7 @@ def run_bench(a):
                   f"At batch 256 the CPU amortises to {loop[256] * 1e6:,.0f} µs (NumPy loop) and {cpu[256][1] * 1e6:,.0f} µs "
                   f"(PyTorch) per inference. Through its UART ({up['baud']:,} baud, {up['link']}) the board runs "
                   f"{up['uart_per_s']:.0f} inferences/s against the core's {1e6 / up['us']:.0f}/s.", ""]
-    lines += energy_section(a.reports, compiled, up)
+    lines += energy_section(fpga, compiled, up)
     lines += [
         "## Co-simulation", "",
         f"Verilator, default bundle, P=8, T=16, {sim['samples']} held-out patches: "

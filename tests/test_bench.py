@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ipvae.bench import compiled_loop, compiled_loop_latency, fpga_latency, numpy_loop, numpy_loop_latency
+from ipvae.bench import compiled_loop, compiled_loop_latency, fold32, fpga_latency, numpy_loop, numpy_loop_latency
 from ipvae.golden_model.data import heldout, prepare
 from ipvae.golden_model.evaluate import float_metrics
 from ipvae.golden_model.metrics import quality
@@ -15,7 +15,7 @@ from ipvae.rtl.board_registry import get_board
 def test_numpy_loop_is_the_float_model(default_bundle):
     b = default_bundle
     x = heldout(prepare(b.data_spec(), log=lambda s: None), 400)
-    fold = {k: np.asarray(v, np.float32) for k, v in b.float_model().fold().items()}
+    fold = fold32(b)
     batch = quality(x, numpy_loop(fold, np.asarray(x, np.float32), 64, np.random.default_rng(1)), b.phi)
     single = np.stack([numpy_loop(fold, np.asarray(v, np.float32), 64, np.random.default_rng(i)) for i, v in enumerate(x)])
     one = quality(x, single, b.phi)
@@ -30,7 +30,7 @@ def test_compiled_loop_is_the_float_model(default_bundle):
     model's within sampling noise, and one seed gives one result."""
     b = default_bundle
     x = heldout(prepare(b.data_spec(), log=lambda s: None), 400)
-    fold = {k: np.ascontiguousarray(np.asarray(v, np.float32)) for k, v in b.float_model().fold().items()}
+    fold = fold32(b)
     loop, wt = compiled_loop(), np.ascontiguousarray(fold["W"].T)
     xs = np.asarray(x, np.float32)
     z = np.stack([loop(fold["F"], wt, fold["c"], fold["u0"], v, 64, i) for i, v in enumerate(xs)])

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from ipvae.bench import energy_section
-from ipvae.energy import BASE_LC, CORE_V, MEASURED, coefficients, estimate_for_report, ice40_estimate
+from ipvae.bench import energy_section, fpga_latency
+from ipvae.energy import BASE_LC, CORE_V, MEASURED, coefficients, estimate, ice40_estimate
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "synthesis"
 
@@ -45,11 +45,12 @@ def test_the_model_adds_up():
 
 
 def test_reports_and_bench_section():
-    ice, why = estimate_for_report(DOCS / "icebreaker.json")
-    assert why is None and ice["low"]["uj"] < ice["high"]["uj"] and ice["us"] > 0
-    none, why = estimate_for_report(DOCS / "ulx3s-85f.json")
+    fpga = [fpga_latency(DOCS / f"{name}.json") for name in ("icebreaker", "ulx3s-85f")]
+    ice, why = estimate(fpga[0])
+    assert why is None and ice["low"]["uj"] < ice["high"]["uj"] and ice["us"] == fpga[0]["us"]
+    assert ice["low"]["uj"] == pytest.approx(ice["low"]["mw"] * fpga[0]["us"] / 1e3)
+    none, why = estimate(fpga[1])
     assert none is None and "ULX3S" in why
-    up = dict(board=ice["board"])
-    lines = "\n".join(energy_section([DOCS / "icebreaker.json", DOCS / "ulx3s-85f.json"], 1e-3, up))
+    lines = "\n".join(energy_section(fpga, 1e-3, fpga[0]))
     even = f"{ice['low']['uj']:.0f}–{ice['high']['uj']:.0f} mW"     # µJ per 1 ms of CPU time = mW
     assert even in lines and "Not estimated: ULX3S" in lines
