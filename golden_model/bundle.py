@@ -184,7 +184,8 @@ def save(path, fixed: FixedModel, float_state: dict, meta: dict):
         widths=fixed.widths(),
         tensors={k: dict(dtype=str(v.dtype), shape=list(v.shape), sha256=_sha(v)) for k, v in arrays.items()},
     )
-    for name, data in (("tensors.npz", buf.getvalue()), ("bundle.json", json.dumps(meta, indent=1, default=_json_scalar).encode())):
+    meta_bytes = json.dumps(meta, indent=1, default=_json_scalar).encode()
+    for name, data in (("tensors.npz", buf.getvalue()), ("bundle.json", meta_bytes)):
         tmp = path / (name + ".tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path / name)

@@ -50,7 +50,8 @@ class DataSpec:
     seed: int = 0
     path: str | None = None
     whitening: str = "of"      # "of": Olshausen-Field 1/f filter (paper); "zca": ZCA on log patches
-    f0: float = 0.4            # roll-off of the Olshausen-Field filter, cycles per pixel (O&F 1997: 200 cycles per 512 px)
+    # roll-off of the Olshausen-Field filter, cycles per pixel (O&F 1997: 200 cycles per 512 px)
+    f0: float = 0.4
 
     def key(self):
         text = json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -93,12 +93,14 @@ def write_paper_report(b, path, samples=2000, ts=CURVE_TS, seed=1, title="The pa
     if bar is not None:
         lines += ["## The quality bar (issue 12)", "",
                   f"- Distance to the ideal point at T = 256, golden model: **d = {bar['d']:.3f}** (bar ≤ {BAR_D}; "
-                  f"the paper's best iP-VAE: R² {PAPER_BEST['r2']}, zeros {PAPER_BEST['zeros']}, d = {PAPER_BEST['d']}).",
+                  f"the paper's best iP-VAE: R² {PAPER_BEST['r2']}, zeros {PAPER_BEST['zeros']}, d = "
+                  f"{PAPER_BEST['d']}).",
                   "- Golden model against the float model: " + ", ".join(
                       f"T={t}: ΔR² {dr:.3f}, Δzeros {dz:.3f}" for t, (dr, dz) in bar["agree"].items())
                   + f" (bars {BAR_R2} and {BAR_ZEROS}).",
                   f"- **{'Met' if bar['ok'] else 'NOT met'}.**", ""]
-    lines += [f"Runaway check (float model to T = {run['t']} on {run['samples']} patches): {run['runaway_fraction']:.1%} "
+    lines += [f"Runaway check (float model to T = {run['t']} on {run['samples']} patches): "
+              f"{run['runaway_fraction']:.1%} "
               f"ran away; largest u {run['u_max']:.2f}, largest count {run['count_max']}.", "",
               "## Dictionary, reconstructions, spikes", "",
               f"![dictionary]({figs['dictionary']})", "", f"![reconstructions]({figs['reconstructions']})", "",

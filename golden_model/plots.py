@@ -102,15 +102,17 @@ def plot_pareto(points, path, title):
     colour = {g: f"C{i}" for i, g in enumerate(groups)}
     if ok and by_r2:
         sc = ax.scatter([p["us"] for p in ok], [p["logic_pct"] for p in ok], c=[p["r2"] for p in ok], cmap="viridis",
-                        s=[90 if p["pareto"] else 40 for p in ok], edgecolors=["k" if p["pareto"] else "none" for p in ok])
+                        s=[90 if p["pareto"] else 40 for p in ok],
+                        edgecolors=["k" if p["pareto"] else "none" for p in ok])
         fig.colorbar(sc, ax=ax, label="R² at T=32 (golden model)")
     for g in ([] if by_r2 else groups):
         mine = [p for p in ok if p.get("group", "") == g]
         for met in (True, False):
             sel = [p for p in mine if p.get("met", True) == met]
             if sel:
-                ax.scatter([p["us"] for p in sel], [p["logic_pct"] for p in sel], s=[90 if p["pareto"] else 45 for p in sel],
-                           facecolors=colour[g] if met else "none", edgecolors=["k" if p["pareto"] else colour[g] for p in sel],
+                ax.scatter([p["us"] for p in sel], [p["logic_pct"] for p in sel],
+                           s=[90 if p["pareto"] else 45 for p in sel], facecolors=colour[g] if met else "none",
+                           edgecolors=["k" if p["pareto"] else colour[g] for p in sel],
                            linewidths=1.5, label=(g or "built") + ("" if met else ", clock missed"))
     for p in ok:
         ax.annotate(p["label"], (p["us"], p["logic_pct"]), fontsize=7, xytext=(4, 3), textcoords="offset points")

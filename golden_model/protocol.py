@@ -1,5 +1,5 @@
 """The UART host protocol (docs/uart_protocol.md): frame constants, CRC-8, encoders and a
-decoder. The one Python definition, used by the board-top RTL (rtl/host_link.py), the
+decoder. The one Python definition, used by the board-top RTL (rtl/link/host_link.py), the
 co-simulation test and ``ipvae host``."""
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def weight_bytes(weight_bits: int) -> int:
 
 
 def load_requests(matrix: int, words, lanes: int, weight_bits: int, chunk_words: int = 256):
-    """LOAD frames for matrix 0 (F) or 1 (W): core words (rtl/weight_store.py weight_words),
+    """LOAD frames for matrix 0 (F) or 1 (W): core words (rtl/core/loadable_ram.py weight_words),
     lane p's weight as ``weight_bytes`` little-endian two's-complement bytes, lane 0 first;
     ``chunk_words`` words per frame."""
     frames = []

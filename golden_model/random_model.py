@@ -32,6 +32,7 @@ def random_bundle(path, n, k, seed, u0=None, drive_scale=1.0):
     fixed = fold(tensors, Formats())
     fl = dict(phi=phi, log_sigma=0.5 * np.log(sigma2), log_b=np.log(tensors["c"] / eta),
               log_eta=np.array(np.log(eta)), u0_float=tensors["u0"])
-    bundle_mod.save(path, fixed, fl, dict(command=f"ipvae.golden_model.random_model.random_bundle(n={n}, k={k}, seed={seed}, u0={u0})",
+    bundle_mod.save(path, fixed, fl, dict(command=f"ipvae.golden_model.random_model.random_bundle(n={n}, k={k}, "
+                                                  f"seed={seed}, u0={u0})",
                                           metrics={}, data=None))
     return Path(path)

@@ -171,7 +171,8 @@ def energy_section(fpga, loop_s, up):
     lines = ["## Energy per inference (estimate)", "",
              "From measured currents of the same chip, not from a vendor's per-resource figures (Lattice publishes "
              f"none for the iCE40 UltraPlus outside its Power Calculator): {ENERGY_SOURCE}. Model, fitted terms and "
-             "what it leaves out: `ipvae/energy.py`. Low end: logic switching like counters, only one phase's DSPs busy; "
+             "what it leaves out: `ipvae/energy.py`. Low end: logic switching like counters, only one phase's DSPs "
+             "busy; "
              "high end: logic switching like a multiplier of counters, every DSP busy. Block RAM, SPRAM and I/O "
              "currents are not in either end (the source did not measure them).", "",
              "| board | LC | DSP | EBR | SPRAM | clock | µs | core power (mW) | µJ per inference | CPU break-even |",
@@ -188,7 +189,8 @@ def energy_section(fpga, loop_s, up):
         lines.append(f"| {e['board']}, P={e['lanes']} | {e['lc']:,} | {e['dsp']} | {e['ebr']} | {e['spram']} | "
                      f"{e['mhz']:.1f} MHz | {e['us']:,.0f} | {e['low']['mw']:.1f}–{e['high']['mw']:.1f} | "
                      f"{e['low']['uj']:.0f}–{e['high']['uj']:.0f} | {even} |")
-    lines += ["", "CPU break-even: the fastest CPU row, the Numba-compiled loop at batch 1 on one core, uses less energy "
+    lines += ["", "CPU break-even: the fastest CPU row, the Numba-compiled loop at batch 1 on one core, uses less "
+                  "energy "
               "per inference than the board only if that core draws less than this while running it (energy = power × "
               "the loop's time above). The CPU's power cannot be read in this VM (no RAPL)."]
     if skipped:
@@ -276,13 +278,15 @@ def run_bench(a):
         loop[batch] = numpy_loop_latency(b, x, batch, repeats=3)
         t_np, t_pt = cpu_latency(b, x, batch, repeats=5 if batch == 1 else 2)
         cpu[batch] = (t_np, t_pt)
-        print(f"[bench]   batch {batch}: NumPy float32 loop {loop[batch] * 1e6:.0f} µs, golden model {t_np * 1e6:.0f} µs, "
+        print(f"[bench]   batch {batch}: NumPy float32 loop {loop[batch] * 1e6:.0f} µs, golden model {t_np * 1e6:.0f} "
+              f"µs, "
               f"PyTorch {t_pt * 1e6:.0f} µs per inference", flush=True)
     compiled = compiled_loop_latency(b, x, repeats=3)
     print(f"[bench]   batch 1: Numba-compiled float32 loop {compiled * 1e6:.0f} µs per inference", flush=True)
     fpga = [fpga_latency(p) for p in a.reports]
     for f in fpga:
-        print(f"[bench] FPGA {f['board']}: {f['cycles']:.0f} cycles at {f['clock']:.1f} MHz = {f['us']:.0f} µs", flush=True)
+        print(f"[bench] FPGA {f['board']}: {f['cycles']:.0f} cycles at {f['clock']:.1f} MHz = {f['us']:.0f} µs",
+              flush=True)
     # a board that runs another shipped model (the ULX3S-85F: the paper bundle) gets its own anchor
     n, k = b.fixed.n_inputs, b.fixed.n_latents
     own = {}
@@ -306,13 +310,15 @@ def run_bench(a):
         elif f["bundle"] in own:
             r, rc = (t * 1e6 / f["us"] for t in own[f["bundle"]])
             model = (f"its own model ({f['bundle']}): " + (f"{r:.1f}× faster" if r >= 1 else f"{1 / r:.1f}× slower")
-                     + " than the NumPy loop of it below, " + (f"{rc:.2f}× faster" if rc >= 1 else f"{1 / rc:.2f}× slower")
+                     + " than the NumPy loop of it below, " + (f"{rc:.2f}× faster" if rc >= 1 else f"{1 / rc:.2f}× "
+                                                                                                   f"slower")
                      + " than the compiled one")
         else:
             model = "another model than the CPU rows"
         rows.append((f"FPGA core, {f['board']}, P={f['lanes']} (N={f['n']}, K={f['k']})", f["us"],
                      f"{f['cycles']:.0f} cycles at {f['clock']:.1f} MHz (the bitstream's clock; median Fmax over seeds "
-                     f"{f['fmax']:.1f} MHz); through its UART at {f['baud']:,} baud ({f['link']}): {f['uart_per_s']:.0f} inferences/s "
+                     f"{f['fmax']:.1f} MHz); through its UART at {f['baud']:,} baud ({f['link']}): "
+                     f"{f['uart_per_s']:.0f} inferences/s "
                      f"= {1e6 / f['uart_per_s']:,.0f} µs each; {model}"))
     for label, (t, tc) in own.items():
         ob = next(f for f in fpga if f["bundle"] == label)
@@ -324,9 +330,11 @@ def run_bench(a):
                  "the same loop compiled (Numba): exact Poisson, event-driven lateral, one core"))
     for batch in (1, 256):
         rows.append((f"NumPy float32 loop of the folded model, batch {batch}", loop[batch] * 1e6,
-                     "what a user writes first: exact Poisson, " + ("event-driven lateral, " if batch == 1 else "dense lateral, ")
+                     "what a user writes first: exact Poisson, "
+                     + ("event-driven lateral, " if batch == 1 else "dense lateral, ")
                      + "one core"))
-        rows.append((f"NumPy golden model, batch {batch}", cpu[batch][0] * 1e6, "bit-exact integer model (a specification, "
+        rows.append((f"NumPy golden model, batch {batch}", cpu[batch][0] * 1e6, "bit-exact integer model (a "
+                                                                                "specification, "
                      "not written for speed), one core"))
         rows.append((f"PyTorch float model, batch {batch}", cpu[batch][1] * 1e6,
                      f"exact Poisson, {torch.get_num_threads()} threads"))
@@ -343,13 +351,16 @@ def run_bench(a):
     ]
     if up:
         r = loop[1] * 1e6 / up["us"]
-        lines += [f"The honest anchor is the plain NumPy loop at batch 1: the {up['board']} core takes {up['us']:,.0f} µs, "
+        lines += [f"The honest anchor is the plain NumPy loop at batch 1: the {up['board']} core takes {up['us']:,.0f} "
+                  f"µs, "
                   f"the loop {loop[1] * 1e6:,.0f} µs, so the core is " + (f"{r:.1f}× faster" if r >= 1 else
-                  f"{1 / r:.1f}× slower") + f" than one CPU core running it (PyTorch at batch 1: {cpu[1][1] * 1e6:,.0f} µs); "
+                  f"{1 / r:.1f}× slower") + f" than one CPU core running it (PyTorch at batch 1: "
+                                            f"{cpu[1][1] * 1e6:,.0f} µs); "
                   f"compiled with Numba the loop takes {compiled * 1e6:,.0f} µs, and the core is "
                   + (f"{compiled * 1e6 / up['us']:.1f}× faster" if compiled * 1e6 >= up["us"] else
                      f"{up['us'] / (compiled * 1e6):.1f}× slower") + " than that. "
-                  f"At batch 256 the CPU amortises to {loop[256] * 1e6:,.0f} µs (NumPy loop) and {cpu[256][1] * 1e6:,.0f} µs "
+                  f"At batch 256 the CPU amortises to {loop[256] * 1e6:,.0f} µs (NumPy loop) and "
+                  f"{cpu[256][1] * 1e6:,.0f} µs "
                   f"(PyTorch) per inference. Through its UART ({up['baud']:,} baud, {up['link']}) the board runs "
                   f"{up['uart_per_s']:.0f} inferences/s against the core's {1e6 / up['us']:.0f}/s.", ""]
     lines += energy_section(fpga, compiled, up)
@@ -364,7 +375,8 @@ def run_bench(a):
         f"arrivals per relaxed sample), {tr['eval_s'] * 1e3:.0f} ms per validation pass; {tr['steps']:,} steps at the "
         f"mean of the two and 20 validations: about {tr['total_s'] / 60:.0f} min."
         + (f" The committed default bundle's recorded training took {recorded:.0f} s." if recorded else ""), "",
-        "Re-run: `.venv/bin/ipvae bench` (after `ipvae synth` for the boards whose reports it reads), on an idle machine.", "",
+        "Re-run: `.venv/bin/ipvae bench` (after `ipvae synth` for the boards whose reports it reads), on an idle "
+        "machine.", "",
     ]
     Path(a.write).parent.mkdir(parents=True, exist_ok=True)
     Path(a.write).write_text("\n".join(lines))

@@ -28,7 +28,7 @@ def run_flow(a):
     from ipvae.golden_model.evaluate import fixed_metrics, float_metrics, metrics_table, runaway_check
     from ipvae.golden_model.formats import encode_input
     from ipvae.golden_model.golden import trace_one
-    from ipvae.rtl.boards import get_board
+    from ipvae.rtl.boards.top import get_board
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     total = 6
@@ -101,7 +101,7 @@ def run_flow(a):
 
     _stage(6, total, f"report -> {out}")
     from ipvae.golden_model.golden import run as golden_run
-    from ipvae.rtl import cycle_model
+    from ipvae.rtl.core import cycle_model
     T_LAT = synth["cycles"]["iterations"]
     lat_x = x[:64]
     lat_codes, _ = encode_input(lat_x, b.fmt)

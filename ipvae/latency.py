@@ -1,6 +1,6 @@
 """Latency and memory tables of the core for the reference configurations (docs/latency.md).
 
-Cycles come from rtl/cycle_model.py over measured spikes: the golden model runs held-out patches
+Cycles come from rtl/core/cycle_model.py over measured spikes: the golden model runs held-out patches
 of the bundle and its driving samples z_t feed the cycle model. The 16x16, K=512 (ECP5-85F) rows
 use the ULX3S-85F's own bundle (the trained paper bundle) the same way; only when that board names
 an untrained random bundle are its spikes drawn per neuron with the default bundle's measured
@@ -13,10 +13,11 @@ import numpy as np
 from ipvae.golden_model.formats import encode_input
 from ipvae.golden_model.golden import run
 from ipvae.golden_model.layout import seeds_for
-from ipvae.rtl import cycle_model
-from ipvae.rtl.poisson_search import table_shape
+from ipvae.rtl.boards import ecp5, ice40
+from ipvae.rtl.core import cycle_model, timing
+from ipvae.rtl.core.poisson_search import table_shape
 
-SEARCH = cycle_model.DEFAULT_SEARCH
+SEARCH = timing.DEFAULT_SEARCH
 
 
 def _search_shape(fmt, per_cycle=SEARCH):
@@ -24,8 +25,8 @@ def _search_shape(fmt, per_cycle=SEARCH):
 
 
 
-ICE40_MODES = ((256, 16), (512, 8), (1024, 4), (2048, 2))                  # SB_RAM40_4K
-ECP5_MODES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))  # DP16KD
+ICE40_MODES = ice40.BLOCK_RAM_MODES     # SB_RAM40_4K
+ECP5_MODES = ecp5.BLOCK_RAM_MODES       # DP16KD
 
 
 def blocks(depth, width, modes):
@@ -74,10 +75,11 @@ def _link_section(n0, k0, fmt0, up, ne, ke, fmt_e, ec):
     """Through the UART (docs/uart_protocol.md): core-only and link-paced inferences per second of
     the two reference boards at their shipped lanes, clock and baud (rtl/cycle_model.link_cycles)."""
     from ipvae.golden_model import protocol as proto
-    from ipvae.rtl.board_registry import get_board
-    from ipvae.rtl.uart import uart_divisor
+    from ipvae.rtl.boards.registry import get_board
+    from ipvae.rtl.link.uart import uart_divisor
     lines = ["", "## Through the UART (INFER pipelined, counts only)", "",
-             "| board | P | core cycles | request + reply bytes | baud | link cycles per inference | µs | inferences/s (core alone) |",
+             "| board | P | core cycles | request + reply bytes | baud | link cycles per inference | µs | inferences/s "
+             "(core alone) |",
              "|---|---|---|---|---|---|---|---|"]
     for name, n, k, fm, rows in (("icebreaker", n0, k0, fmt0, up), ("ulx3s-85f", ne, ke, fmt_e, ec)):
         board = get_board(name)
@@ -88,10 +90,11 @@ def _link_section(n0, k0, fmt0, up, ne, ke, fmt_e, ec):
         divisor = uart_divisor(board.core_hz, board.baud)
         link = cycle_model.link_cycles(n, req, rep, row["cycles"], divisor, k // board.lanes)
         mhz = board.core_hz / 1e6
-        lines.append(f"| {board.platform_name} | {board.lanes} | {row['cycles']:.0f} | {req} + {rep} | {board.baud:,} | "
+        lines.append(f"| {board.platform_name} | {board.lanes} | {row['cycles']:.0f} | {req} + {rep} | {board.baud:,} "
+                     f"| "
                      f"{link:.0f} | {link / mhz:.1f} | {mhz * 1e6 / link:.0f} ({mhz * 1e6 / row['cycles']:.0f}) |")
     lines += ["", "The next request arrives while the core computes, and the counts wait in the link's result buffer",
-              "(rtl/result_buffer.py) so the core takes the next codes while the reply drains: a pipelined",
+              "(rtl/link/result_buffer.py) so the core takes the next codes while the reply drains: a pipelined",
               "stream costs the compute, the feed (N + 2 cycles) and the hand-over of the K/P output beats, or",
               "the reply's bytes if the UART is slower than the core. tests/test_cosim_board.py measures it",
               "through the UART pins within 2 % of this model."]
@@ -113,7 +116,7 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1, ecp5=None):
             return np.where(spike, rng.choice(zs_ref, size=spike.shape), 0)
         return draw
 
-    from ipvae.rtl.board_registry import get_board
+    from ipvae.rtl.boards.registry import get_board
     w, w_ecp5 = get_board("icebreaker").search, get_board("ulx3s-85f").search
     UP5K = dict(clock_mhz=get_board("icebreaker").core_hz / 1e6)          # constraints/<board>.toml
     ECP5 = dict(clock_mhz=get_board("ulx3s-85f").core_hz / 1e6)
@@ -133,22 +136,27 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1, ecp5=None):
     lines = [
         "# Latency of the inference core",
         "",
-        "Cycles per inference are exact: `rtl/cycle_model.py` is asserted against simulation of the",
+        "Cycles per inference are exact: `rtl/core/cycle_model.py` is asserted against simulation of the",
         "core for every run of the test suite (tests/test_core.py). With S = K/P slots,",
         "",
-        f"    cycles = S·N + {cycle_model.DRIVE_TAIL} + Σ_{{t≤T}} (Σ_s C_ts + {cycle_model.PASS_OVERHEAD}) + Σ_{{t<T, n_t>0}} ({cycle_model.LATERAL_HANDOFF} + {cycle_model.ENTRY_OVERHEAD}·e_t + n_t·S)",
+        f"    cycles = S·N + {cycle_model.DRIVE_TAIL} + Σ_{{t≤T}} (Σ_s C_ts + {timing.PASS_OVERHEAD}) + "
+        f"Σ_{{t<T, n_t>0}} ({timing.LATERAL_HANDOFF} + {timing.LATERAL_ENTRY_CYCLES}·e_t + n_t·S)",
         "",
         "counted from the cycle after the last input beat to the first cycle of the output phase; the",
         "first output beat follows 2 cycles later, then K/P output beats. n_t is the number of",
         "neurons that spiked in pass t, e_t the number of P-neuron slots holding at least one spike,",
-        f"C_ts the sampler's cycles for slot s: 1 (parallel sampler) or max_p floor(z_p/W) + {cycle_model.SEARCH_OVERHEAD}, one less per pass (search",
+        f"C_ts the sampler's cycles for slot s: 1 (parallel sampler) or max_p floor(z_p/W) + {timing.SEARCH_OVERHEAD}, "
+        f"one less per pass (search",
         f"sampler, the default, reading W = {SEARCH} thresholds per cycle from a narrow table per lane).",
-        f"The lane-limited bound is N·K/P + Σ_t (n_t + 1)·K/P; the overhead is {cycle_model.DRIVE_TAIL} cycles of drive pipeline, {cycle_model.PASS_OVERHEAD} per pass plus the sampler's search",
-        f"(pipeline drain), {cycle_model.ENTRY_OVERHEAD} per non-empty slot (spike-list read) and {cycle_model.LATERAL_HANDOFF} per lateral phase,",
+        f"The lane-limited bound is N·K/P + Σ_t (n_t + 1)·K/P; the overhead is {cycle_model.DRIVE_TAIL} cycles of "
+        f"drive pipeline, {timing.PASS_OVERHEAD} per pass plus the sampler's search",
+        f"(pipeline drain), {timing.LATERAL_ENTRY_CYCLES} per non-empty slot (spike-list read) and "
+        f"{timing.LATERAL_HANDOFF} per lateral phase,",
         "all independent of K².",
         "",
         f"Spiking per iteration (default bundle, {len(x)} held-out patches, T={iterations}): "
-        + ", ".join(f"t={t}: {p_t[t]:.2f}" for t in sorted({0, 1, 4, 8, 16, iterations - 1} & set(range(iterations)))) + ".",
+        + ", ".join(f"t={t}: {p_t[t]:.2f}" for t in sorted({0, 1, 4, 8, 16, iterations - 1} & set(range(iterations))))
+        + ".",
         "",
         f"## iCE40 UP5K reference: {int(np.sqrt(n0))}×{int(np.sqrt(n0))} patches, N={n0}, K={k0}, T={iterations} "
         f"(measured spikes of the default bundle, search sampler W={w})",
@@ -162,7 +170,8 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1, ecp5=None):
               + ", ".join(f"P={r['lanes']}: {r['cycles']:.0f} ({r['ratio']:.3f}×)" for r in up_par) + "."]
     lines += [
         "",
-        f"## ECP5-85F reference: 16×16 patches, N={ne}, K={ke}, T={iterations} ({ec_source}, search sampler W={w_ecp5})",
+        f"## ECP5-85F reference: 16×16 patches, N={ne}, K={ke}, T={iterations} ({ec_source}, "
+        f"search sampler W={w_ecp5})",
         "",
         f"| P | cycles (median) | cycles (max) | bound | cycles / bound | µs at {round(ECP5['clock_mhz'], 2):g} MHz |",
         "|---|---|---|---|---|---|",
@@ -172,9 +181,12 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1, ecp5=None):
     lines += _link_section(n0, k0, fmt, up, ne, ke, ecp5[0].fmt if ecp5 else fmt, ec)
     lines += ["", "## Block RAMs after rounding (estimate; docs/synthesis.md has the placed builds)", "",
               "Each memory rounded up to whole SB_RAM40_4K (iCE40: 256×16 … 2048×2) or DP16KD (ECP5: 512×36 … 16384×1)",
-              f"blocks. UP5K builds read W = {w} thresholds per cycle from a {_search_shape(fmt, w)[0]}×{_search_shape(fmt, w)[1]} "
-              f"table per lane ({blocks(*_search_shape(fmt, w), ICE40_MODES)} EBR); ECP5 builds read W = {w_ecp5} from a "
-              f"{_search_shape(fmt, w_ecp5)[0]}×{_search_shape(fmt, w_ecp5)[1]} table shared by two lanes through the two ports of "
+              f"blocks. UP5K builds read W = {w} thresholds per cycle from a "
+              f"{_search_shape(fmt, w)[0]}×{_search_shape(fmt, w)[1]} "
+              f"table per lane ({blocks(*_search_shape(fmt, w), ICE40_MODES)} EBR); ECP5 builds read W = {w_ecp5} from "
+              f"a "
+              f"{_search_shape(fmt, w_ecp5)[0]}×{_search_shape(fmt, w_ecp5)[1]} table shared by two lanes through the "
+              f"two ports of "
               "one true dual-port DP16KD (at most 18 bits wide per port). u and the prior u0 share one memory.", "",
               "| configuration | P | F | W | tables | state | total | available |", "|---|---|---|---|---|---|---|---|"]
     for name, n, k, lanes, modes, avail, pc, shared in (

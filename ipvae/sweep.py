@@ -15,10 +15,10 @@ from pathlib import Path
 
 from ipvae.golden_model import bundle as bundle_mod
 from ipvae.golden_model.errors import ParameterError
-from ipvae.rtl.board_registry import get_board
+from ipvae.rtl.boards.family import family_of
+from ipvae.rtl.boards.registry import get_board
 
 T_SWEEP = 32
-LOGIC = {"ice40": "LC", "ecp5": "LUT4"}
 
 
 def width_bundle(b, weight_bits, out):
@@ -58,7 +58,7 @@ def _point(board_name, bundle_path, lanes, weight_bits, core_mhz, out_dir, seeds
         rep = synthesize(board_name, bundle=str(bundle_path), lanes=lanes, seeds=seeds, out_dir=out_dir, jobs=1,
                          core_mhz=core_mhz, iterations=T_SWEEP, log=lambda s: None)
         fam = rep["device_family"]
-        logic = rep["utilization"][LOGIC[fam]]
+        logic = rep["utilization"][family_of(fam).LOGIC]
         fmax = rep["fmax_mhz"]["median"]
         rec.update(fits=True, cycles=rep["cycles"]["median"], fmax_mhz=fmax, clock_mhz=rep["clock"]["pll_mhz"],
                    met=fmax >= rep["clock"]["pll_mhz"], us=rep["cycles"]["median"] / rep["clock"]["pll_mhz"],
@@ -114,7 +114,8 @@ def run_sweep(board_name, lanes_list, widths, bundle=None, out="runs/sweep", job
     todo = [(p, w, c) for w in widths for c in clocks for p in lanes_list]
     clock_names = [f"{board.pll_mhz(c):g}" for c in clocks]
     log(f"[sweep] {board.platform_name}: {len(todo)} points (lanes {list(lanes_list)} x weight bits {list(widths)} x "
-        f"clocks {', '.join(clock_names)} MHz), {jobs} at a time; each: golden-model quality, cycle model, synthesis (cached)")
+        f"clocks {', '.join(clock_names)} MHz), {jobs} at a time; each: golden-model quality, cycle model, synthesis "
+        f"(cached)")
     points = []
     with ProcessPoolExecutor(jobs) as pool:
         futs = {pool.submit(_point, board_name, bundles[w], p, w, c,
@@ -135,15 +136,17 @@ def run_sweep(board_name, lanes_list, widths, bundle=None, out="runs/sweep", job
     from ipvae.golden_model.plots import plot_pareto
     plot_pareto(points, out / "pareto.png", f"{board.platform_name}, T={T_SWEEP}")
     (out / "sweep.json").write_text(json.dumps(points, indent=1))
-    logic = LOGIC[board.family]
+    logic = board.fpga.LOGIC
     lines = [f"# Sweep: {board.platform_name}", "",
              f"Bundle `{bundle_label}` (N={b.fixed.n_inputs}, K={k}). "
-             f"Lanes {list(lanes_list)} × weight widths {list(widths)} × core clocks {', '.join(clock_names)} MHz (the PLL's "
+             f"Lanes {list(lanes_list)} × weight widths {list(widths)} × core clocks {', '.join(clock_names)} MHz (the "
+             f"PLL's "
              f"real outputs); T={T_SWEEP}; quality on {samples} held-out patches (golden model); latency = cycle-model "
              f"median at the core clock; a point whose median Fmax misses its clock is listed but never Pareto; "
              f"nextpnr seeds {list(seeds)}. {time.time() - t0:.0f} s.", "",
              "![Pareto plot](pareto.png)", "",
-             f"| P | weight bits | clock (MHz) | R² | zeros | cycles | Fmax (MHz) | met | µs | {logic} | DSP | block RAM "
+             f"| P | weight bits | clock (MHz) | R² | zeros | cycles | Fmax (MHz) | met | µs | {logic} | DSP | block "
+             f"RAM "
              "| Pareto |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in points:
@@ -154,7 +157,8 @@ def run_sweep(board_name, lanes_list, widths, bundle=None, out="runs/sweep", job
             dsp = u.get("DSP", u.get("DSP (MULT18X18D)", ""))
             ram = u.get("EBR", u.get("DP16KD", ""))
             lines.append(head + f"{p['fmax_mhz']:.1f} | {'yes' if p['met'] else 'no'} | {p['us']:.0f} | "
-                         f"{p['logic_used']} ({p['logic_pct']:.0f} %) | {dsp} | {ram} | {'yes' if p['pareto'] else ''} |")
+                         f"{p['logic_used']} ({p['logic_pct']:.0f} %) | {dsp} | {ram} | {'yes' if p['pareto'] else ''} "
+                         f"|")
         else:
             lines.append(head + f"– | – | {p['us']:.0f} at the clock | does not fit: {p['error']} | | | |")
     (out / "sweep.md").write_text("\n".join(lines) + "\n")

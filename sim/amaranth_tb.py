@@ -14,7 +14,7 @@ and the deterministic worst cases beside it:
 
 :func:`stream_put` and :func:`stream_get` move one beat through an ``amaranth.lib.stream``
 interface under a pattern; :func:`run_stream_block` drives a block's ``i`` and drains its ``o``;
-:func:`simulate_core` runs inferences through rtl/core.py. No cocotb here: this is the fast tier.
+:func:`simulate_core` runs inferences through rtl/core/ipvae_core.py. No cocotb here: this is the fast tier.
 """
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ def run_stream_block(block, beats, setup=None, stall=0.3, seed=0, timeout=100_00
 
 
 def simulate_core(core, runs, stall=0.3, seed=0, max_cycles=2_000_000, loads=(), source="random", sink="random"):
-    """Run inferences through rtl/core.py in Amaranth's simulator.
+    """Run inferences through rtl/core/ipvae_core.py in Amaranth's simulator.
 
     loads: (matrix, addr, word) writes through the core's load port first (weights="ram").
     runs: list of (x_codes, iterations, seed). Returns a list of dicts with z, u (K,), trace

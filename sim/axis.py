@@ -1,4 +1,4 @@
-"""Build the AXI4-Stream IP top (rtl/ip_top.py) and run sim/cocotb_axis.py against it: the core as
+"""Build the AXI4-Stream IP top (rtl/ip/top.py) and run sim/cocotb_axis.py against it: the core as
 a foreign flow drives it, through cocotbext-axi's source and sink."""
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import uuid
 from pathlib import Path
 
 from ipvae.golden_model import bundle as bundle_mod
-from ipvae.rtl.core import IpvaeCore
-from ipvae.rtl.core_config import CoreConfig
-from ipvae.rtl.ip_top import AxisIpTop
+from ipvae.rtl.core.config import CoreConfig
+from ipvae.rtl.core.ipvae_core import IpvaeCore
+from ipvae.rtl.ip.top import AxisIpTop
 
 from .runner import SimulationError, compile_design
 

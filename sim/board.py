@@ -1,13 +1,13 @@
-"""Build the simulated board top (rtl/board_link.py: UARTs, host link, core) and run
+"""Build the simulated board top (rtl/link/board_link.py: UARTs, host link, core) and run
 sim/cocotb_board.py against it: the host protocol end to end through the UART pins."""
 import json
 import uuid
 from pathlib import Path
 
 from ipvae.golden_model import bundle as bundle_mod
-from ipvae.rtl import cycle_model
-from ipvae.rtl.board_link import BoardLink
-from ipvae.rtl.core_config import CoreConfig
+from ipvae.rtl.core import cycle_model, timing
+from ipvae.rtl.core.config import CoreConfig
+from ipvae.rtl.link.board_link import BoardLink
 
 from .runner import compile_design
 
@@ -16,10 +16,10 @@ TOPLEVEL = "ipvae_board_link"
 
 def run_board(sim, bundle_path, lanes, cases, *, weights="rom", clock_hz=1_000_000, baud=125_000,
               max_iterations=63, timeout_cycles=4096, load_chunk_words=64, build_root="sim_build",
-              search=cycle_model.DEFAULT_SEARCH, waves=False, stream=(), reply_slice=False, reseed_wait=True):
+              search=timing.DEFAULT_SEARCH, waves=False, stream=(), reply_slice=False, reseed_wait=True):
     """cases: [{name, x (codes), iterations, seed, with_u}], each request/response; stream: more
     cases sent pipelined (counts only), whose rate the results' "stream" reports. reply_slice and
-    reseed_wait: a board's timing choices (rtl/board_registry.py). Returns the results dict of the
+    reseed_wait: a board's timing choices (rtl/boards/registry.py). Returns the results dict of the
     cocotb module; raises AssertionError (with the cocotb failure) if any check failed."""
     b = bundle_mod.load(bundle_path)
     config = CoreConfig(b.fixed, lanes, max_iterations=max_iterations, search=search, weights=weights,
@@ -37,7 +37,8 @@ def run_board(sim, bundle_path, lanes, cases, *, weights="rom", clock_hz=1_000_0
         load_chunk_words=load_chunk_words, reply_timeout_cycles=worst + 2 * timeout_cycles,
         cases=[dict(c, x=[int(v) for v in c["x"]]) for c in cases],
         stream=[dict(c, x=[int(v) for v in c["x"]]) for c in stream])))
-    xml = runner.test(test_module="ipvae.sim.cocotb_board", hdl_toplevel=TOPLEVEL, build_dir=build_dir, test_dir=build_dir,
+    xml = runner.test(test_module="ipvae.sim.cocotb_board", hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+                      test_dir=build_dir,
                       waves=waves, results_xml=str(build_dir / f"results-{tag}.xml"),
                       extra_env={"IPVAE_BOARD_PLAN": str(plan_file), "IPVAE_BOARD_RESULTS": str(results_file)},
                       log_file=build_dir / f"test-{tag}.log")

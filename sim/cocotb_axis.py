@@ -1,4 +1,4 @@
-"""cocotb test module: the IP top (rtl/ip_top.py) as a foreign flow sees it, driven by cocotbext-axi's
+"""cocotb test module: the IP top (rtl/ip/top.py) as a foreign flow sees it, driven by cocotbext-axi's
 AXI4-Stream source and sink with pause patterns on both streams. Each result is checked against the
 golden model (z, u) and the cycle model, and its tuser against the frame's framing. The plan comes
 from IPVAE_AXIS_PLAN (written by sim/axis.py); results go to IPVAE_AXIS_RESULTS."""
@@ -17,8 +17,8 @@ from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStream
 from ipvae.golden_model import bundle as bundle_mod
 from ipvae.golden_model.golden import trace_one
 from ipvae.golden_model.layout import unpack
-from ipvae.rtl import cycle_model
-from ipvae.rtl.axi_stream import pack_user
+from ipvae.rtl.core import cycle_model
+from ipvae.rtl.ip.axi_stream import pack_user
 from ipvae.sim.amaranth_tb import stalls
 
 

@@ -1,4 +1,4 @@
-"""cocotb test module for the simulated board top (rtl/board_link.py): the host protocol of
+"""cocotb test module for the simulated board top (rtl/link/board_link.py): the host protocol of
 docs/uart_protocol.md driven through the UART pins by sim/uart_model.py. Every reply is checked
 bit-exact: RESULT counts, u and cycle count against the golden model and the cycle model,
 INFO against the bundle, and each malformed request against the error it must produce,
@@ -19,7 +19,7 @@ from ipvae.golden_model import bundle as bundle_mod
 from ipvae.golden_model import protocol as proto
 from ipvae.golden_model.golden import trace_one
 from ipvae.golden_model.layout import weight_words
-from ipvae.rtl import cycle_model
+from ipvae.rtl.core import cycle_model
 from ipvae.sim.uart_model import UartSink, UartSource
 
 PERIOD_NS = 10
@@ -177,7 +177,8 @@ async def board_link(dut):
     log.append(f"{len(results)} INFER bit-exact")
     stream = await pipelined(tb, plan, fixed, P, plan.get("stream", []))
     if stream:
-        log.append(f"{stream['inferences']} pipelined INFER bit-exact, {stream['cycles_per_inference']:.0f} cycles each "
+        log.append(f"{stream['inferences']} pipelined INFER bit-exact, {stream['cycles_per_inference']:.0f} cycles "
+                   f"each "
                    f"(model {stream['model_cycles_per_inference']:.0f})")
 
     # malformed requests, each followed by a good one that must still work

@@ -14,7 +14,7 @@ import numpy as np
 
 from ipvae.golden_model import bundle as bundle_mod
 from ipvae.golden_model.golden import first_divergence, trace_one
-from ipvae.rtl import cycle_model
+from ipvae.rtl.core import cycle_model
 from ipvae.sim.testbench import CoreTestbench
 
 

@@ -1,7 +1,8 @@
 """Build the core's Verilog with cocotb_tools.runner on Icarus or Verilator and run a
 regression of cases through sim/cocotb_core.py. One build directory per (simulator, Verilog
 text, waves), named by a hash of the generated Verilog, so parallel pytest workers never share
-one, re-runs reuse the build, and a changed core never runs on a stale one. ``WAVES=1`` in the environment dumps waveforms."""
+one, re-runs reuse the build, and a changed core never runs on a stale one. ``WAVES=1`` in the
+environment dumps waveforms."""
 from __future__ import annotations
 
 import hashlib
@@ -18,10 +19,10 @@ from amaranth.back import verilog
 from ipvae.golden_model import bundle as bundle_mod
 from ipvae.golden_model.errors import IpvaeError, ParameterError
 from ipvae.golden_model.golden import run as golden_run
-from ipvae.rtl import cycle_model
-from ipvae.rtl.core import IpvaeCore
-from ipvae.rtl.core_config import CoreConfig
-from ipvae.rtl.generate import core_parameters
+from ipvae.rtl.core import cycle_model, timing
+from ipvae.rtl.core.config import CoreConfig
+from ipvae.rtl.core.ipvae_core import IpvaeCore
+from ipvae.rtl.core.verilog_export import core_parameters
 
 SIMULATORS = ("icarus", "verilator")
 TOPLEVEL = "ipvae_core"
@@ -127,7 +128,7 @@ def _progress_printer(path, log, stop, every=10.0):
                 f"in {p['wall']:.0f} s")
 
 
-def run_regression(sim, bundle_path, lanes, cases, build_root="sim_build", search=cycle_model.DEFAULT_SEARCH, gap=0.3,
+def run_regression(sim, bundle_path, lanes, cases, build_root="sim_build", search=timing.DEFAULT_SEARCH, gap=0.3,
                    backpressure=0.3, tb_seed=0, waves=None, log=None):
     """Run cases [{name, x (codes), iterations, seed}] and return the results dict written by the
     cocotb module (per-inference records, simulated cycles, wall seconds). With ``log`` (e.g. print),
@@ -139,7 +140,8 @@ def run_regression(sim, bundle_path, lanes, cases, build_root="sim_build", searc
     cases_file, results_file = build_dir / f"cases-{tag}.json", build_dir / f"results-{tag}.json"
     cases_file.write_text(json.dumps(dict(
         # absolute: the cocotb module runs inside the build folder, where a relative path means nothing
-        bundle=str(Path(bundle_path or bundle_mod.DEFAULT_BUNDLE).resolve()), params=params, gap=gap, backpressure=backpressure,
+        bundle=str(Path(bundle_path or bundle_mod.DEFAULT_BUNDLE).resolve()), params=params, gap=gap,
+        backpressure=backpressure,
         tb_seed=tb_seed, cases=[dict(c, x=[int(v) for v in c["x"]]) for c in cases])))
     progress_file = build_dir / f"progress-{tag}.jsonl"
     stop = threading.Event()

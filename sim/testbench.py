@@ -1,4 +1,4 @@
-"""cocotb testbench for the generated Verilog of rtl/core.py: clock, reset, an input-stream
+"""cocotb testbench for the generated Verilog of rtl/core/ipvae_core.py: clock, reset, an input-stream
 driver with random gaps and output/trace monitors with random backpressure.
 
 Signals follow Amaranth's flattening: i__valid/i__ready/i__payload, o__*, trace__* (payload

@@ -1,5 +1,5 @@
 """8N1 UART models for cocotb, timed in clock cycles of the design (one bit = ``divisor``
-cycles): a source that drives a pin and a sink that decodes one. Independent of rtl/uart.py,
+cycles): a source that drives a pin and a sink that decodes one. Independent of rtl/link/uart.py,
 so the co-simulation checks the RTL's UART against a second implementation."""
 import cocotb
 from cocotb.queue import Queue

@@ -1,4 +1,4 @@
-"""rtl/axi_stream.py: the core behind AXI4-Stream framing. Results bit-exact with the golden model
+"""rtl/ip/axi_stream.py: the core behind AXI4-Stream framing. Results bit-exact with the golden model
 and cycle-exact with the cycle model under pauses on both streams; early and missing tlast give the
 documented results, count as errors, and leave the next frame aligned."""
 import numpy as np
@@ -10,8 +10,8 @@ from ipvae.golden_model.formats import Formats
 from ipvae.golden_model.golden import fold, trace_one
 from ipvae.golden_model.layout import unpack
 from ipvae.golden_model.random_model import random_float_model
-from ipvae.rtl.axi_stream import AxiStreamCore, pack_user
-from ipvae.rtl.core import IpvaeCore
+from ipvae.rtl.core.ipvae_core import IpvaeCore
+from ipvae.rtl.ip.axi_stream import AxiStreamCore, pack_user
 from ipvae.sim.amaranth_tb import stalls, stream_get, stream_put
 
 N, K, P = 12, 8, 4

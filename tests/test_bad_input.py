@@ -208,7 +208,8 @@ def test_resume_errors(tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["rtl", "--lanes", "3"], "lanes (3) must divide the number of latents K (128)"),
     (["rtl", "--search", "3"], "search must divide 16 (count_max + 1) or be None, got 3"),
-    (["synth", "--board", "icebreaker", "--bundle", "random:0x5"], "a random bundle is random:NxK with N and K in 1..4096"),
+    (["synth", "--board", "icebreaker", "--bundle", "random:0x5"], "a random bundle is random:NxK with N and K in "
+                                                                   "1..4096"),
     (["synth", "--board", "icebreaker", "--bundle", "random:axb"], "a random bundle is random:NxK"),
     (["synth", "--board", "icebreaker", "--seed", "1", "--seeds", "2"], "give --seed S or --seeds N, not both"),
     (["eval", "--bundle", "/nonexistent/bundle"], "is not a directory"),
@@ -280,7 +281,8 @@ def test_bundle_schema(edit, message, tmp_path, capsys):
 
 def test_bundle_integer_tensors_must_be_integers(tmp_path, capsys):
     path = _edit_bundle(tmp_path, edit_arrays=lambda a: a.update(F=a["F"].astype(np.float64) + 0.25))
-    _project_error(["eval", "--bundle", path], capsys, "tensor 'F' must hold integers (the hardware's codes), got float64")
+    _project_error(["eval", "--bundle", path], capsys, "tensor 'F' must hold integers (the hardware's codes), got "
+                                                       "float64")
     _project_error(["rtl", "--bundle", path, "--out", tmp_path / "o"], capsys, "must hold integers")
     _project_error(["latency", "--bundle", path, "--write", tmp_path / "l.md"], capsys, "must hold integers")
 

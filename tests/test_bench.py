@@ -9,7 +9,7 @@ from ipvae.bench import compiled_loop, compiled_loop_latency, fold32, fpga_laten
 from ipvae.golden_model.data import heldout, prepare
 from ipvae.golden_model.evaluate import float_metrics
 from ipvae.golden_model.metrics import quality
-from ipvae.rtl.board_registry import get_board
+from ipvae.rtl.boards.registry import get_board
 
 
 def test_numpy_loop_is_the_float_model(default_bundle):
@@ -17,7 +17,8 @@ def test_numpy_loop_is_the_float_model(default_bundle):
     x = heldout(prepare(b.data_spec(), log=lambda s: None), 400)
     fold = fold32(b)
     batch = quality(x, numpy_loop(fold, np.asarray(x, np.float32), 64, np.random.default_rng(1)), b.phi)
-    single = np.stack([numpy_loop(fold, np.asarray(v, np.float32), 64, np.random.default_rng(i)) for i, v in enumerate(x)])
+    single = np.stack([numpy_loop(fold, np.asarray(v, np.float32), 64, np.random.default_rng(i))
+                       for i, v in enumerate(x)])
     one = quality(x, single, b.phi)
     ref = float_metrics(b.float_model(), x, (64,))[64]
     for got in (batch, one):       # sampling noise on 400 patches: a few thousandths
@@ -43,4 +44,5 @@ def test_compiled_loop_is_the_float_model(default_bundle):
 
 def test_fpga_rows_read_the_committed_reports():
     f = fpga_latency(Path(__file__).resolve().parent.parent / "docs" / "synthesis" / "icebreaker.json")
-    assert f["us"] == f["cycles"] / f["clock"] and f["baud"] == get_board("icebreaker").baud and 0 < f["uart_per_s"] < 1e6 / f["us"]
+    assert f["us"] == f["cycles"] / f["clock"] and f["baud"] == get_board("icebreaker").baud
+    assert 0 < f["uart_per_s"] < 1e6 / f["us"]

@@ -1,4 +1,4 @@
-"""Board tops (rtl/boards.py): PLL settings, constraints/ files applied to the generated pin
+"""Board tops (rtl/boards/top.py): PLL settings, constraints/ files applied to the generated pin
 and timing constraints, parameter errors. No synthesis tools run here (tests/test_synth.py)."""
 import json
 from pathlib import Path
@@ -9,9 +9,10 @@ from ipvae.golden_model.errors import ParameterError
 from ipvae.golden_model.formats import Formats
 from ipvae.golden_model.golden import fold
 from ipvae.golden_model.random_model import random_float_model
-from ipvae.rtl.boards import BOARD_NAMES, BoardTop, get_board
-from ipvae.rtl.core_config import CoreConfig
-from ipvae.rtl.pll import ecp5_pll, ice40_pll
+from ipvae.rtl.boards.ecp5 import pll as ecp5_pll
+from ipvae.rtl.boards.ice40 import pll as ice40_pll
+from ipvae.rtl.boards.top import BOARD_NAMES, BoardTop, get_board
+from ipvae.rtl.core.config import CoreConfig
 
 
 def test_ice40_pll_48_from_12():
@@ -84,7 +85,8 @@ def test_registry_record_matches_its_platform(name):
     if b.family == "ice40":
         assert device == "ice40up5k" and flag == "--up5k"
     else:
-        assert device == f"lfe5u-{flag[2:-1]}f" and b.nextpnr_device[1:] == ("--package", "CABGA381", "--speed", plat.speed)
+        assert device == f"lfe5u-{flag[2:-1]}f"
+        assert b.nextpnr_device[1:] == ("--package", "CABGA381", "--speed", plat.speed)
     assert b.resources[0][0] == ("LC" if b.family == "ice40" else "LUT4")
     assert b.weights in ("rom", "ram") and b.lanes >= 1 and b.search >= 0
 

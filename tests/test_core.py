@@ -11,7 +11,7 @@ from ipvae.golden_model.formats import Formats, encode_input
 from ipvae.golden_model.golden import first_divergence, fold, trace_one
 from ipvae.golden_model.layout import weight_words
 from ipvae.golden_model.random_model import random_float_model
-from ipvae.rtl.core import IpvaeCore
+from ipvae.rtl.core.ipvae_core import IpvaeCore
 from ipvae.sim.amaranth_tb import simulate_core as simulate
 
 

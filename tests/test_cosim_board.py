@@ -7,7 +7,7 @@ from ipvae.golden_model import protocol as proto
 from ipvae.golden_model.data import DataSpec, prepare
 from ipvae.golden_model.formats import encode_input
 from ipvae.golden_model.random_model import random_bundle
-from ipvae.rtl.timing import UART_BYTE_BITS
+from ipvae.rtl.core.timing import UART_BYTE_BITS
 from ipvae.sim.board import run_board
 
 

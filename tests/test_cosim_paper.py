@@ -5,7 +5,7 @@ photographs."""
 import pytest
 
 from ipvae.golden_model.bundle import builtin
-from ipvae.rtl.board_registry import get_board
+from ipvae.rtl.boards.registry import get_board
 from ipvae.sim.regression import assert_exact, heldout_cases, run, summarise
 
 PAPER = builtin("paper")

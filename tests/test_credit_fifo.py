@@ -1,10 +1,10 @@
-"""rtl/credit_fifo.py: a producer issuing on credits through a fixed-latency pipeline never finds
+"""rtl/core/credit_fifo.py: a producer issuing on credits through a fixed-latency pipeline never finds
 the FIFO full, loses or duplicates no beat under every consumer stall pattern, and with
 ``timing.issue_credits`` credits runs at the consumer's pace."""
 
 import pytest
 
-from ipvae.rtl import timing
+from ipvae.rtl.core import timing
 from ipvae.sim.amaranth_tb import STALL_PATTERNS, stalls
 
 LAG = timing.MEMORY_READ + timing.MEMBRANE_LATENCY   # the core's issue -> FIFO input pipeline
@@ -18,7 +18,7 @@ def run_credited(n_beats, depth, sink="none", seed=0, lag=LAG, max_cycles=20_000
     from amaranth.lib import data
     from amaranth.sim import Simulator
 
-    from ipvae.rtl.credit_fifo import CreditFifo
+    from ipvae.rtl.core.credit_fifo import CreditFifo
     m = Module()
     m.submodules.fifo = fifo = CreditFifo(data.StructLayout({"v": unsigned(16)}), depth)
     in_flight = Signal(range(depth + 1))

@@ -1,4 +1,4 @@
-"""rtl/drive.py against the golden model's drive, with input gaps and output backpressure."""
+"""rtl/core/drive.py against the golden model's drive, with input gaps and output backpressure."""
 import numpy as np
 import pytest
 
@@ -16,7 +16,7 @@ def test_feed_forward_drive_matches_model(n, k, lanes, pattern):
     from amaranth.sim import Simulator
 
     from ipvae.golden_model.golden import drive
-    from ipvae.rtl.drive import FeedForwardDrive
+    from ipvae.rtl.core.drive import FeedForwardDrive
 
     tensors, _ = random_float_model(n, k, seed=n + k)
     fixed = fold(tensors, Formats())
@@ -48,7 +48,7 @@ def test_feed_forward_drive_matches_model(n, k, lanes, pattern):
 
 
 def test_lane_copies_one_register_per_group_kept_only_when_several():
-    from ipvae.rtl.fanout import LANES_PER_COPY, copy_of, lane_copies
+    from ipvae.rtl.core.fanout import LANES_PER_COPY, copy_of, lane_copies
     few, many = lane_copies("x", 4, LANES_PER_COPY), lane_copies("x", 4, 4 * LANES_PER_COPY + 1)
     assert len(few) == 1 and not few[0].attrs
     assert len(many) == 5 and all(c.attrs == {"keep": 1} for c in many)

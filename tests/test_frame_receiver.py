@@ -1,10 +1,10 @@
-"""rtl/frame_receiver.py on its own: payload bytes handed on with their index, header errors,
+"""rtl/link/frame_receiver.py on its own: payload bytes handed on with their index, header errors,
 checksum verdict, timeout and bad-magic aborts, the executor's hold, and the wait for resume."""
 import pytest
 from amaranth.sim import Simulator
 
 from ipvae.golden_model import protocol as proto
-from ipvae.rtl.frame_receiver import FrameReceiver
+from ipvae.rtl.link.frame_receiver import FrameReceiver
 from ipvae.sim.amaranth_tb import stalls, stream_put
 
 N = 5

@@ -11,9 +11,9 @@ from ipvae.golden_model.formats import Formats
 from ipvae.golden_model.golden import fold
 from ipvae.golden_model.random_model import random_float_model
 from ipvae.host.client import BoardError, BoardSession, stream
-from ipvae.rtl.core import IpvaeCore
-from ipvae.rtl.core_config import CoreConfig
-from ipvae.rtl.host_link import HostLink
+from ipvae.rtl.core.config import CoreConfig
+from ipvae.rtl.core.ipvae_core import IpvaeCore
+from ipvae.rtl.link.host_link import HostLink
 
 
 class Bundleish:

@@ -1,4 +1,4 @@
-"""The host link (rtl/host_link.py) at the byte level in Amaranth's simulator: every request
+"""The host link (rtl/link/host_link.py) at the byte level in Amaranth's simulator: every request
 type, every error reply, recovery after each, weights loaded in chunks, results bit-exact
 with the golden model and the cycle model. (sim/cocotb_board.py runs the same protocol
 through the UART pins on the generated Verilog.)"""
@@ -15,10 +15,10 @@ from ipvae.golden_model.formats import Formats
 from ipvae.golden_model.golden import fold, trace_one
 from ipvae.golden_model.layout import weight_words
 from ipvae.golden_model.random_model import random_float_model
-from ipvae.rtl import cycle_model
-from ipvae.rtl.core import IpvaeCore
-from ipvae.rtl.core_config import CoreConfig
-from ipvae.rtl.host_link import HostLink
+from ipvae.rtl.core import cycle_model
+from ipvae.rtl.core.config import CoreConfig
+from ipvae.rtl.core.ipvae_core import IpvaeCore
+from ipvae.rtl.link.host_link import HostLink
 from ipvae.sim.amaranth_tb import stalls, stream_put
 
 TIMEOUT = 300
@@ -296,7 +296,7 @@ def test_counts_drain_while_the_core_computes_the_next(reply_slice):
 
 def test_board_link_refuses_a_baud_rate_too_fast_to_pipeline():
     """Feeding a waiting INFER's N codes must fit in three byte times (docs/uart_protocol.md)."""
-    from ipvae.rtl.board_link import BoardLink
+    from ipvae.rtl.link.board_link import BoardLink
     tensors, _ = random_float_model(128, 8, seed=3)
     config = CoreConfig(fold(tensors, Formats()), 4, max_iterations=15)
     BoardLink(config, clock_hz=1_000_000, baud=200_000)                   # divisor 5: 150 cycles >= 144

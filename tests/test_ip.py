@@ -90,7 +90,8 @@ def test_the_testbench_catches_a_wrong_result(tmp_path):
     text = tb.read_text()
     m = re.search(r"want\[3\] = (\d+)'h([0-9a-f]+);", text)
     digits = m.group(2)
-    tb.write_text(text.replace(m.group(0), f"want[3] = {m.group(1)}'h{digits[:-1]}{'1' if digits[-1] == '0' else '0'};"))
+    flipped = digits[:-1] + ("1" if digits[-1] == "0" else "0")
+    tb.write_text(text.replace(m.group(0), f"want[3] = {m.group(1)}'h{flipped};"))
     r = _fusesoc(ip, "run", "--build-root", str(tmp_path / "build"), "--target", "sim", "ipvae:fpga:ipvae_axis")
     out = r.stdout + r.stderr
     assert "FAIL: 1 mismatches" in out and "beat 3: got" in out and "PASS" not in out
@@ -112,7 +113,8 @@ def test_ip_resources_from_yosys(tmp_path):
     out = tmp_path / "ip"
     assert main(["ip", "--bundle", str(b), "--lanes", "4", "--resources", "--out", str(out)]) == 0
     text = (out / "README.md").read_text()
-    rows = re.findall(r"^\| (iCE40 UP5K \(iCEBreaker\)|ECP5-85F \(ULX3S\)) \| (\w+) \| ([\d,]+) \| ([\d,]+) \|$", text, re.M)
+    rows = re.findall(r"^\| (iCE40 UP5K \(iCEBreaker\)|ECP5-85F \(ULX3S\)) \| (\w+) \| ([\d,]+) \| ([\d,]+) \|$",
+                      text, re.M)
     assert [(f, r) for f, r, _, _ in rows] == [("iCE40 UP5K (iCEBreaker)", "LUT4"), ("iCE40 UP5K (iCEBreaker)", "DSP"),
                                               ("iCE40 UP5K (iCEBreaker)", "EBR"), ("ECP5-85F (ULX3S)", "LUT4"),
                                               ("ECP5-85F (ULX3S)", "DSP"), ("ECP5-85F (ULX3S)", "DP16KD")]

@@ -1,4 +1,4 @@
-"""rtl/lateral.py against the event-driven lateral model: values and busy cycles."""
+"""rtl/core/lateral.py against the event-driven lateral model: values and busy cycles."""
 import numpy as np
 import pytest
 
@@ -17,7 +17,7 @@ def test_lateral_units_match_event_driven_model(n, k, lanes):
     from amaranth.sim import Simulator
 
     from ipvae.golden_model.golden import lateral_dense
-    from ipvae.rtl.lateral import LateralUnits
+    from ipvae.rtl.core.lateral import LateralUnits
 
     tensors, _ = random_float_model(n, k, seed=k)
     fixed = fold(tensors, Formats())
@@ -58,5 +58,5 @@ def test_lateral_units_match_event_driven_model(n, k, lanes):
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    for z, l in zip(phases, got):
-        assert np.array_equal(l, lateral_dense(fixed, z[None, :])[0])
+    for z, sums in zip(phases, got):
+        assert np.array_equal(sums, lateral_dense(fixed, z[None, :])[0])

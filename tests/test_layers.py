@@ -60,6 +60,43 @@ def test_no_upward_imports():
     assert violations() == []
 
 
+#: the rooms of rtl/ (rtl/__init__.py) and which rooms each may import (besides itself)
+ROOMS = {"core": set(), "link": {"core"}, "ip": {"core"}, "boards": {"core", "link"}}
+
+
+def _room_of(module: str):
+    parts = module.split(".")
+    if parts[:2] == ["ipvae", "rtl"] and len(parts) > 2:
+        return parts[2]
+    return None
+
+
+def room_violations():
+    found = []
+    for room in ROOMS:
+        for path in sorted((ROOT / "rtl" / room).rglob("*.py")):
+            package = "ipvae.rtl." + room
+            for line, mod in imports_of(path, package):
+                target = _room_of(mod)
+                if target is not None and target != room and target not in ROOMS[room]:
+                    found.append(f"{path.relative_to(ROOT)}:{line} ({room}) imports {mod} ({target})")
+    return found
+
+
+def test_rtl_rooms_import_one_way():
+    assert sorted(p.name for p in (ROOT / "rtl").iterdir() if p.is_dir() and p.name != "__pycache__") == sorted(ROOMS)
+    assert [p.name for p in (ROOT / "rtl").glob("*.py")] == ["__init__.py"], "every rtl module lives in a room"
+    assert room_violations() == []
+
+
+def test_the_room_checker_sees_a_core_importing_the_link(tmp_path):
+    bad = tmp_path / "x.py"
+    bad.write_text("from ..link.uart import UARTReceiver\nfrom .timing import FIRST_BEAT\n")
+    got = imports_of(bad, "ipvae.rtl.core")
+    assert got == [(1, "ipvae.rtl.link.uart"), (2, "ipvae.rtl.core.timing")]
+    assert [_room_of(m) for _, m in got] == ["link", "core"]
+
+
 def test_the_rule_checker_sees_an_upward_import(tmp_path):
     bad = tmp_path / "x.py"
     bad.write_text("def f():\n    from ipvae.sim.runner import build\n    from ..rtl import core\n")
@@ -69,8 +106,9 @@ def test_the_rule_checker_sees_an_upward_import(tmp_path):
     assert _layer_of("ipvae.cli") == "app" and _layer_of("numpy") is None
 
 
-@pytest.mark.parametrize("module", ["ipvae.rtl.cycle_model", "ipvae.rtl.timing", "ipvae.rtl.board_registry",
-                                    "ipvae.rtl.pll"])
+@pytest.mark.parametrize("module", ["ipvae.rtl.core.cycle_model", "ipvae.rtl.core.timing",
+                                    "ipvae.rtl.boards.registry", "ipvae.rtl.boards.family",
+                                    "ipvae.rtl.boards.ice40", "ipvae.rtl.boards.ecp5"])
 def test_timing_and_boards_import_without_amaranth(module):
     code = f"import sys, {module}; bad = [m for m in sys.modules if m.startswith(('amaranth', 'scipy', 'torch'))]; " \
            "print(sorted({m.split('.')[0] for m in bad})); sys.exit(1 if bad else 0)"

@@ -1,4 +1,4 @@
-"""rtl/membrane.py against the golden model's update, under random and deterministic stalls."""
+"""rtl/core/membrane.py against the golden model's update, under random and deterministic stalls."""
 import numpy as np
 import pytest
 
@@ -6,12 +6,13 @@ from ipvae.golden_model.formats import Formats
 from ipvae.golden_model.golden import fold, update
 from ipvae.golden_model.layout import pack
 from ipvae.golden_model.random_model import random_float_model
-from ipvae.rtl.membrane import MembraneUpdate
+from ipvae.rtl.core.membrane import MembraneUpdate
 from ipvae.sim.amaranth_tb import run_stream_block
 from ipvae.sim.amaranth_tb import unpack_list as _unpack
 
 
-@pytest.mark.parametrize("lanes, pattern", [(1, "random"), (4, "random"), (4, "every_other"), (2, "bursts"), (3, "long")])
+@pytest.mark.parametrize("lanes, pattern",
+                         [(1, "random"), (4, "random"), (4, "every_other"), (2, "bursts"), (3, "long")])
 def test_membrane_update_matches_model(lanes, pattern):
     tensors, _ = random_float_model(12, 20, seed=5)
     fixed = fold(tensors, Formats())
@@ -35,7 +36,7 @@ def test_membrane_update_matches_model(lanes, pattern):
 
 
 def test_membrane_latency_property():
-    from ipvae.rtl import timing
+    from ipvae.rtl.core import timing
     assert MembraneUpdate.latency == timing.MEMBRANE_LATENCY == 2
 
 
@@ -44,7 +45,7 @@ def test_clamp_compares_on_the_unshifted_difference(s):
     """shift_clamp_bounds: clamp(shift_round(v, s)) decided on v alone, for every v around both
     bounds, at shifts either side of zero."""
     from ipvae.golden_model.formats import saturate, shift_round
-    from ipvae.rtl.membrane import shift_clamp_bounds
+    from ipvae.rtl.core.membrane import shift_clamp_bounds
     fmt = Formats()
     lo, hi = fmt.u_lo, fmt.u_hi
     below, above = shift_clamp_bounds(s, lo, hi)

@@ -1,4 +1,4 @@
-"""rtl/output.py: every slot once per run, in order, under backpressure, runs back to back."""
+"""rtl/core/output.py: every slot once per run, in order, under backpressure, runs back to back."""
 
 
 
@@ -9,7 +9,7 @@ def test_output_streamer_backpressure_and_back_to_back_runs():
 
     from amaranth.sim import Simulator
 
-    from ipvae.rtl.output import OutputStreamer
+    from ipvae.rtl.core.output import OutputStreamer
 
     S = 5
     block = OutputStreamer(S, 8, 16)

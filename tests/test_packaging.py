@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ipvae.rtl.board_registry import BOARD_NAMES
+from ipvae.rtl.boards.registry import BOARD_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,8 @@ def test_one_import_root(wheel):
 
 def test_package_data_ships(wheel):
     wheel_names = set(wheel.namelist())
-    assert {"ipvae/golden_model/bundles/default/bundle.json", "ipvae/golden_model/bundles/default/tensors.npz"} <= wheel_names
+    shipped = {"ipvae/golden_model/bundles/default/bundle.json", "ipvae/golden_model/bundles/default/tensors.npz"}
+    assert shipped <= wheel_names
     assert {f"ipvae/constraints/{name}.toml" for name in BOARD_NAMES} <= wheel_names
 
 

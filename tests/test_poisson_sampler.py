@@ -1,11 +1,11 @@
-"""rtl/poisson_sampler.py (parallel form) against the golden model's PRNG lanes and table, under
+"""rtl/core/poisson_sampler.py (parallel form) against the golden model's PRNG lanes and table, under
 random and deterministic stalls."""
 import numpy as np
 import pytest
 
 from ipvae.golden_model.formats import Formats
 from ipvae.golden_model.sampler import poisson_table
-from ipvae.rtl.poisson_sampler import PoissonSampler
+from ipvae.rtl.core.poisson_sampler import PoissonSampler
 from tests.sampler_check import check_sampler_block
 
 
@@ -19,7 +19,10 @@ def test_poisson_sampler_matches_model(lanes, fmt):
     assert zs.sum() > 0
 
 
-@pytest.mark.parametrize("source, sink", [(p, q) for p in ["every_other", "bursts", "long"] for q in ["every_other", "bursts", "long"]])
+PATTERNS = ["every_other", "bursts", "long"]
+
+
+@pytest.mark.parametrize("source, sink", [(p, q) for p in PATTERNS for q in PATTERNS])
 def test_poisson_sampler_under_deterministic_stalls(source, sink):
     fmt, lanes = Formats(), 2
     rng = np.random.default_rng(5)
@@ -29,5 +32,5 @@ def test_poisson_sampler_under_deterministic_stalls(source, sink):
 
 
 def test_sampler_latency_property():
-    from ipvae.rtl import timing
+    from ipvae.rtl.core import timing
     assert PoissonSampler.latency == timing.SAMPLER_LATENCY == 2

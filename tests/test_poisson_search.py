@@ -1,10 +1,10 @@
-"""rtl/poisson_search.py (search form) against the golden model, beat for beat, under stalls."""
+"""rtl/core/poisson_search.py (search form) against the golden model, beat for beat, under stalls."""
 import numpy as np
 import pytest
 
 from ipvae.golden_model.formats import Formats
 from ipvae.golden_model.sampler import poisson_table
-from ipvae.rtl.poisson_search import PoissonSearch
+from ipvae.rtl.core.poisson_search import PoissonSearch
 from tests.sampler_check import check_sampler_block
 
 
@@ -19,7 +19,10 @@ def test_poisson_search_matches_model(lanes, fmt, per_cycle):
     assert zs.max() == fmt.count_max  # the cap is reached
 
 
-@pytest.mark.parametrize("source, sink", [(p, q) for p in ["every_other", "bursts", "long"] for q in ["every_other", "bursts", "long"]])
+PATTERNS = ["every_other", "bursts", "long"]
+
+
+@pytest.mark.parametrize("source, sink", [(p, q) for p in PATTERNS for q in PATTERNS])
 def test_poisson_search_under_deterministic_stalls(source, sink):
     fmt, lanes = Formats(), 2
     rng = np.random.default_rng(6)

@@ -1,4 +1,4 @@
-"""rtl/priority_encoder.py: the lowest set bit, exhaustively up to 8 bits, at random up to 64."""
+"""rtl/core/priority_encoder.py: the lowest set bit, exhaustively up to 8 bits, at random up to 64."""
 import numpy as np
 import pytest
 
@@ -8,7 +8,7 @@ def test_priority_encoder_finds_lowest_set_bit(n):
     from amaranth import Module, Signal
     from amaranth.sim import Simulator
 
-    from ipvae.rtl.priority_encoder import index_bits, lowest_set
+    from ipvae.rtl.core.priority_encoder import index_bits, lowest_set
     m = Module()
     bits, found, index = Signal(n), Signal(), Signal(index_bits(n))
     any_, idx = lowest_set(bits)

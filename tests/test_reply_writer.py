@@ -1,4 +1,5 @@
-"""rtl/reply_writer.py on its own (the host link's reply side; tests/test_host_link.py runs it in the link): every reply type as the protocol's parsers read it, the RESULT
+"""rtl/link/reply_writer.py on its own (the host link's reply side; tests/test_host_link.py runs it
+in the link): every reply type as the protocol's parsers read it, the RESULT
 body from output beats under stalls on both streams, and the checksum."""
 import io
 
@@ -11,8 +12,8 @@ from ipvae.golden_model.formats import Formats
 from ipvae.golden_model.golden import fold
 from ipvae.golden_model.layout import pack
 from ipvae.golden_model.random_model import random_float_model
-from ipvae.rtl.core import IpvaeCore
-from ipvae.rtl.reply_writer import ReplyWriter
+from ipvae.rtl.core.ipvae_core import IpvaeCore
+from ipvae.rtl.link.reply_writer import ReplyWriter
 from ipvae.sim.amaranth_tb import stalls, stream_get, stream_put
 
 

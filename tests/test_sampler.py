@@ -37,7 +37,7 @@ def test_xorshift32_known_values():
 
 def test_lane_seeds():
     s = lane_seeds(0, 4)
-    assert [int(v) for v in s] == [(0x9E3779B9 * (l + 1)) & 0xFFFFFFFF for l in range(4)]
+    assert [int(v) for v in s] == [(0x9E3779B9 * (lane + 1)) & 0xFFFFFFFF for lane in range(4)]
     assert int(lane_seeds(0x9E3779B9, 1)[0]) == 0x9E3779B9  # zero state replaced by C_l
     with pytest.raises(ParameterError, match="seed must be a 32-bit unsigned integer, got -1"):
         lane_seeds(-1, 2)

@@ -1,4 +1,4 @@
-"""rtl/skid_buffer.py: no beat lost, duplicated or reordered under every producer and consumer
+"""rtl/link/skid_buffer.py: no beat lost, duplicated or reordered under every producer and consumer
 stall pattern; an empty buffer adds no latency; ``i.ready`` never follows ``o.ready`` within a
 cycle (it is a register)."""
 import pytest
@@ -14,7 +14,7 @@ def run_skid(n_beats, source, sink, seed=0, max_cycles=5_000):
     from amaranth.lib import data
     from amaranth.sim import Simulator
 
-    from ipvae.rtl.skid_buffer import SkidBuffer
+    from ipvae.rtl.link.skid_buffer import SkidBuffer
     dut = SkidBuffer(data.StructLayout({"v": unsigned(16)}))
     out, when, took, comb = [], [], [], [0]
     src, snk = stalls(source, seed), stalls(sink, seed + 1)

@@ -1,4 +1,4 @@
-"""UART receiver and transmitter (rtl/uart.py) in Amaranth's simulator: a transmitter feeding a
+"""UART receiver and transmitter (rtl/link/uart.py) in Amaranth's simulator: a transmitter feeding a
 receiver with random gaps and backpressure, bit timing on the pin, framing errors, glitches."""
 import random
 
@@ -7,7 +7,7 @@ from amaranth import Module
 from amaranth.sim import Simulator
 
 from ipvae.golden_model.errors import ParameterError
-from ipvae.rtl.uart import UARTReceiver, UARTTransmitter, uart_divisor
+from ipvae.rtl.link.uart import UARTReceiver, UARTTransmitter, uart_divisor
 from ipvae.sim.amaranth_tb import stalls, stream_put
 
 

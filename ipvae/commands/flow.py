@@ -3,7 +3,7 @@
 Heavy modules are imported inside the command functions: `ipvae --help` and argument errors stay fast."""
 from __future__ import annotations
 
-from ipvae.rtl.board_registry import BOARD_NAMES  # pure Python
+from ipvae.rtl.boards.registry import BOARD_NAMES  # pure Python
 
 from .args import bundle_arg, out_dir, positive_int
 
@@ -15,7 +15,8 @@ def cmd_flow(a):
 
 def register(sub):
     s = sub.add_parser("flow", help="the main job: bundle -> data -> golden model -> RTL co-simulation -> report")
-    s.add_argument("--bundle", type=bundle_arg, help="bundle folder (default: the board's model: the paper bundle for ulx3s-85f, the default bundle otherwise)")
+    s.add_argument("--bundle", type=bundle_arg, help="bundle folder (default: the board's model: the paper bundle for "
+                                                     "ulx3s-85f, the default bundle otherwise)")
     s.add_argument("--retrain", action="store_true", help="train a fresh default model first")
     s.add_argument("--out", type=out_dir, default="runs/flow", help="report folder")
     s.add_argument("--samples", type=positive_int, default=1000, help="held-out samples for the quality figures")
@@ -24,5 +25,6 @@ def register(sub):
     s.add_argument("--board", default="icebreaker", choices=BOARD_NAMES,
                    help="board to synthesise for (ulx3s-85f: about 20 min per seed on 2 cores)")
     s.add_argument("--lanes", type=positive_int, help="lanes P (default: the board's)")
-    s.add_argument("--seeds", type=positive_int, default=3, help="nextpnr seeds: the Fmax distribution; the bitstream is the fastest")
+    s.add_argument("--seeds", type=positive_int, default=3, help="nextpnr seeds: the Fmax distribution; the bitstream "
+                                                                 "is the fastest")
     s.set_defaults(fn=cmd_flow)

@@ -5,15 +5,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ipvae.rtl.board_registry import BOARD_NAMES, BOARDS  # pure Python, no HDL import at start-up
-from ipvae.rtl.timing import DEFAULT_SEARCH
+from ipvae.rtl.boards.registry import BOARD_NAMES, BOARDS  # pure Python, no HDL import at start-up
+from ipvae.rtl.core.timing import DEFAULT_SEARCH
 
-from .args import (bundle_arg, nonneg_int, out_dir, out_file, positive_float, positive_floats, positive_int,
-                   positive_ints, prepare_parent)
+from .args import (
+    bundle_arg,
+    nonneg_int,
+    out_dir,
+    out_file,
+    positive_float,
+    positive_floats,
+    positive_int,
+    positive_ints,
+    prepare_parent,
+)
 
 
 def cmd_rtl(a):
-    from ipvae.rtl.generate import generate
+    from ipvae.rtl.core.verilog_export import generate
     search = None if a.search == 0 else a.search
     v, j = generate(a.bundle, a.lanes, a.out, max_iterations=a.max_iterations, trace=a.trace, search=search)
     print(f"wrote {v} and {j}")
@@ -31,7 +40,7 @@ def cmd_latency(a):
     from ipvae.golden_model import bundle as bundle_mod
     from ipvae.golden_model.data import heldout, prepare
     from ipvae.latency import write_latency_doc
-    from ipvae.rtl.board_registry import get_board
+    from ipvae.rtl.boards.registry import get_board
     b = bundle_mod.load(a.bundle)
     data = prepare(b.data_spec())
     prepare_parent(a.write)
@@ -107,7 +116,8 @@ def register(sub):
     s.add_argument("--board", required=True, choices=BOARD_NAMES)
     s.add_argument("--bundle", type=bundle_arg, help="bundle folder, or random:NxK for untrained weights of that size "
                                     "(default: the committed default bundle)")
-    s.add_argument("--lanes", type=positive_int, help="parallel lanes P (default: the board's, " + _board_defaults("lanes") + ")")
+    s.add_argument("--lanes", type=positive_int,
+                   help="parallel lanes P (default: the board's, " + _board_defaults("lanes") + ")")
     s.add_argument("--seed", type=positive_int, help="one nextpnr seed (default: seeds 1..3)")
     s.add_argument("--seeds", type=positive_int, help="seed sweep: seeds 1..N, the Fmax distribution in the report")
     s.add_argument("--jobs", type=positive_int, help="nextpnr runs at a time (default: the CPU count)")
@@ -117,7 +127,7 @@ def register(sub):
     s.add_argument("--max-iterations", type=positive_int, default=1023)
     s.add_argument("--iterations", type=positive_int, default=32, help="T for the latency figures")
     s.add_argument("--search", type=nonneg_int, help="sampler thresholds per cycle; 0: parallel sampler "
-                                          "(default: the board's, rtl/boards.py)")
+                                          "(default: the board's, rtl/boards/top.py)")
     s.add_argument("--out", type=out_dir, help="output folder (default runs/synth/<board>)")
     s.add_argument("--record-baseline", action="store_true",
                    help="store resources and Fmax as the baseline for these tool versions (tests/baselines)")

@@ -14,8 +14,10 @@ def cmd_host(a):
 def register(sub):
     s = sub.add_parser("host", help="stream inputs to a board over its UART and print the results")
     s.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1 (iCEBreaker: the second FTDI channel)")
-    s.add_argument("--baud", type=positive_int, default=3_000_000, help="the board's UART rate (constraints/<board>.toml; default %(default)s)")
-    s.add_argument("--bundle", type=bundle_arg, help="the bundle the board was built from (default: the committed default)")
+    s.add_argument("--baud", type=positive_int, default=3_000_000,
+                   help="the board's UART rate (constraints/<board>.toml; default %(default)s)")
+    s.add_argument("--bundle", type=bundle_arg, help="the bundle the board was built from (default: the committed "
+                                                     "default)")
     s.add_argument("--samples", type=positive_int, default=10, help="held-out patches to send")
     s.add_argument("--iterations", type=positive_int, default=32)
     s.add_argument("--seed", type=seed32, default=1)

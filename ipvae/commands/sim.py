@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ipvae.rtl.timing import DEFAULT_SEARCH  # pure Python, no HDL import at start-up
+from ipvae.rtl.core.timing import DEFAULT_SEARCH  # pure Python, no HDL import at start-up
 
 from .args import bundle_arg, nonneg_int, out_dir, out_file, positive_int, prepare_parent, seed32, stall_probability
 
@@ -48,7 +48,8 @@ def register(sub):
     s.add_argument("--samples", type=positive_int, default=20)
     s.add_argument("--iterations", type=positive_int, default=16)
     s.add_argument("--lanes", type=positive_int, default=16)
-    s.add_argument("--search", type=nonneg_int, default=DEFAULT_SEARCH, help="sampler thresholds per cycle; 0: parallel")
+    s.add_argument("--search", type=nonneg_int, default=DEFAULT_SEARCH,
+                   help="sampler thresholds per cycle; 0: parallel")
     s.add_argument("--seed", type=seed32, default=1)
     s.add_argument("--gap", type=stall_probability, default=0.0, help="probability of an idle input cycle")
     s.add_argument("--backpressure", type=stall_probability, default=0.0, help="probability of an output stall")

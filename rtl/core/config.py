@@ -1,0 +1,62 @@
+"""What an inference core is built from, in one validated object (pure Python: no Amaranth).
+
+:class:`CoreConfig` travels whole from the CLI and the board records through the board top, the
+board link and the host link to :class:`ipvae.rtl.core.ipvae_core.IpvaeCore`, so adding a core parameter
+touches this class and the block that uses it, not every signature on the way.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from ipvae.golden_model.errors import ParameterError
+from ipvae.golden_model.golden import FixedModel, check_lanes
+
+from .timing import DEFAULT_SEARCH
+
+__all__ = ["CoreConfig", "WEIGHT_PLACEMENTS", "check_weights"]
+
+#: where F and W live: initialised block RAM, or memory loaded at run time
+WEIGHT_PLACEMENTS = ("rom", "ram")
+
+
+def check_weights(weights):
+    if weights not in WEIGHT_PLACEMENTS:
+        raise ParameterError(f"weights must be one of {WEIGHT_PLACEMENTS}, got {weights!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class CoreConfig:
+    """fixed: the integer model (formats, tensors, tables). lanes: P, a divisor of K.
+    max_iterations: the largest T the core accepts (1 .. 2^20 - 1).
+    search: Poisson-table thresholds the search sampler reads per cycle (a divisor of count_max + 1),
+    or None for the parallel sampler. weights: "rom" (F and W in initialised block RAM) or "ram"
+    (loaded at run time through ``load``; SPRAM on an iCE40). trace: the per-pass trace stream.
+    reseed_wait: the samplers' generators load the seed in every cycle the core waits for the last
+    input code (the reseed comes from registers only), not just in the cycle that takes it; the
+    same generator state either way. False saves logic cells on the iCE40 (rtl/boards/registry.py)."""
+    fixed: FixedModel
+    lanes: int
+    max_iterations: int = 1023
+    search: int | None = DEFAULT_SEARCH
+    weights: str = "rom"
+    trace: bool = False
+    reseed_wait: bool = True
+
+    def __post_init__(self):
+        fx = self.fixed
+        check_lanes(fx.n_latents, self.lanes)
+        check_weights(self.weights)
+        s = self.search
+        if s is not None and (not isinstance(s, int) or s < 1 or (fx.fmt.count_max + 1) % s):
+            raise ParameterError(f"search must divide {fx.fmt.count_max + 1} (count_max + 1) or be None, got {s!r}")
+        if not isinstance(self.max_iterations, int) or not 1 <= self.max_iterations < 2 ** 20:
+            raise ParameterError(f"max_iterations must be in 1..2^20-1, got {self.max_iterations!r}")
+        fx.check()
+
+    @property
+    def slots(self) -> int:
+        """S = K / P: P-neuron words per pass."""
+        return self.fixed.n_latents // self.lanes
+
+    def replace(self, **changes) -> CoreConfig:
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,96 @@
+"""Analytical cycle model of the inference core (rtl/core/ipvae_core.py): one function, used by the tests,
+the latency docs and the reports.
+
+Cycles are counted from the first cycle after the last input beat to the first cycle of the
+output phase; trace streaming is not counted (the core's ``cycles`` counter pauses).
+
+    cycles = S N + 5                                   drive: one multiply-accumulate per lane and cycle
+           + sum_{t=0..T} [ sum_s C_{t,s} + 7 ]        T update passes and the output sampling pass
+           + sum_{t<T, n_t>0} [ 3 + 2 e_t + n_t S ]    event-driven lateral phases
+
+with S = K / P slots, n_t the neurons that spiked in pass t, e_t the slots (P-neuron words) of
+pass t holding at least one spike, and C_{t,s} the cycles the sampler spends on slot s of pass t:
+1 for the parallel sampler; for the search sampler reading W thresholds per cycle,
+max_p floor(z_p / W) + 3 (the compares until every lane has missed, the first word's read, and
+the cycle that hands the next slot in), one less in total per pass (the last slot hands nothing in). The lower
+bound set by the lanes is N K/P + sum_{t<T} (n_t + 1) K/P.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+# every constant comes from rtl/core/timing.py, which the blocks read too (pure Python: no Amaranth here);
+# it is named there, by one import path (timing.X), never re-exported from here
+from . import timing
+
+__all__ = ["cycles", "worst_case", "iteration_cycles", "sampler_cycles", "slot_stats", "bound", "link_cycles",
+           "DRIVE_TAIL"]
+
+#: the drive phase's cycles beyond S N: the block's latency tail and its output beat
+DRIVE_TAIL = timing.DRIVE_LATENCY_TAIL + timing.DRIVE_OUTPUT_BEAT
+
+
+def slot_stats(z, lanes):
+    """(n_t, e_t) of one pass: spiking neurons and non-empty P-neuron slots."""
+    z = np.asarray(z).reshape(-1, lanes)
+    return int(np.count_nonzero(z)), int(np.count_nonzero((z != 0).any(axis=1)))
+
+
+def sampler_cycles(z, lanes, per_cycle):
+    """sum_s C_s of one pass with counts z (K,); per_cycle=None: the parallel sampler."""
+    z = np.asarray(z).reshape(-1, lanes)
+    if per_cycle is None:
+        return len(z)
+    return int((z.max(axis=1) // per_cycle + timing.SEARCH_OVERHEAD).sum()) - 1
+
+
+def iteration_cycles(n_latents, lanes, iterations, z_passes, per_cycle=timing.DEFAULT_SEARCH):
+    """Cycles of each sampling pass t = 0 .. T together with the lateral phase that follows it
+    (none after the last pass): the terms of the sum in ``cycles``."""
+    s = n_latents // lanes
+    out = []
+    for t in range(iterations + 1):
+        c = sampler_cycles(z_passes[t], lanes, per_cycle) + timing.PASS_OVERHEAD
+        if t < iterations:
+            n, e = slot_stats(z_passes[t], lanes)
+            if n:
+                c += timing.LATERAL_HANDOFF + timing.LATERAL_ENTRY_CYCLES * e + n * s
+        out.append(c)
+    return out
+
+
+def cycles(n_inputs, n_latents, lanes, iterations, z_passes, per_cycle=timing.DEFAULT_SEARCH):
+    """Exact cycles per inference. z_passes: the counts of every sampling pass t = 0 .. T
+    ((T+1) x K, e.g. the golden model's trace['z']). per_cycle: thresholds the search sampler
+    reads per cycle, or None for the parallel sampler."""
+    s = n_latents // lanes
+    return s * n_inputs + DRIVE_TAIL + sum(iteration_cycles(n_latents, lanes, iterations, z_passes, per_cycle))
+
+
+def worst_case(fixed, lanes, iterations, per_cycle=timing.DEFAULT_SEARCH):
+    """The most cycles an inference can take: every neuron spikes at the count cap in every pass."""
+    z = np.full((iterations + 1, fixed.n_latents), fixed.fmt.count_max)
+    return cycles(fixed.n_inputs, fixed.n_latents, lanes, iterations, z, per_cycle)
+
+
+def bound(n_inputs, n_latents, lanes, iterations, z_passes):
+    """The lane-limited lower bound N K/P + sum_{t<T} (n_t + 1) K/P."""
+    s = n_latents // lanes
+    return s * n_inputs + sum((slot_stats(z_passes[t], lanes)[0] + 1) * s for t in range(iterations))
+
+
+def link_cycles(n_inputs, request_bytes, reply_bytes, compute_cycles, divisor, slots):
+    """Steady-state cycles per inference through the UART host link with pipelined, counts-only
+    INFER (docs/uart_protocol.md): the next request arrives while the core computes; the core
+    hands its K/P output beats to the result buffer (rtl/link/result_buffer.py) and takes the waiting
+    request's codes while the reply drains, so the slowest of three paces the stream:
+
+        period = max(feed + compute + first beat + K/P + handoff, reply, request)
+
+    with feed N + 2, handoff ``timing.RESULT_HANDOFF`` (the core's return to taking input, seen by the
+    executor), and reply and request their bytes times 10 bit times of ``divisor`` cycles.
+    A model of the link's pace (the byte gaps of the UART are not modelled); the board
+    co-simulation measures it."""
+    byte = timing.UART_BYTE_BITS * divisor
+    inner = n_inputs + timing.FEED_OVERHEAD + compute_cycles + timing.FIRST_BEAT + slots + timing.RESULT_HANDOFF
+    return max(inner, reply_bytes * byte, request_bytes * byte)

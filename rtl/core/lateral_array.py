@@ -1,0 +1,209 @@
+"""A neuron-parallel lateral engine: W read a whole column per spike, one accumulator per neuron."""
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ipvae.golden_model.errors import ParameterError
+from ipvae.golden_model.golden import FixedModel
+
+from .bits import index_bits
+
+__all__ = ["LateralArray", "broadcast", "broadcast_levels", "spike_event_layout"]
+
+#: leaves one register of a broadcast tree drives (rtl/core/fanout.py measured 8 per copy on the ECP5)
+BROADCAST_FANOUT = 8
+
+
+def spike_event_layout(fmt, n_latents):
+    """One spiking neuron: its index j, its count z_j > 0, and whether it opens a lateral phase."""
+    return data.StructLayout({"j": unsigned(index_bits(n_latents)), "z": unsigned(fmt.count_bits),
+                              "first": unsigned(1)})
+
+
+def broadcast(m, name, value, leaves, fanout=BROADCAST_FANOUT):
+    """A registered tree copying ``value`` to ``leaves`` registers, each register driving at most
+    ``fanout`` others: returns (leaf registers, levels), the leaves ``levels`` cycles behind
+    ``value``. Every copy carries ``keep`` so synthesis does not merge the copies back into one net
+    spanning the chip (rtl/core/fanout.py)."""
+    level, depth = [value], 0
+    while True:
+        count = min(leaves, len(level) * fanout) if depth else 1
+        nxt = [Signal.like(value, name=f"{name}_l{depth}_copy{i}", attrs={"keep": 1}) for i in range(count)]
+        m.d.sync += [s.eq(level[i * len(level) // count]) for i, s in enumerate(nxt)]
+        level, depth = nxt, depth + 1
+        if count >= leaves:
+            return level, depth
+
+
+def broadcast_levels(leaves, fanout=BROADCAST_FANOUT):
+    """Levels of :func:`broadcast` for ``leaves`` copies."""
+    count, depth = 1, 1
+    while count < leaves:
+        count, depth = count * fanout, depth + 1
+    return depth
+
+
+class LateralArray(wiring.Component):
+    """Lateral accumulation l = sum_j z_j W[:, j], one spike per cycle (docs/arithmetic.md §4, 3b).
+
+    L lanes each own ``K / L`` neurons (``per_lane``); neuron ``i`` lives in lane ``i mod L`` as its
+    ``i div L``-th accumulator. W is stored once, column-major at full read width: word
+    ``j per_lane + h`` holds ``W[h L + p, j]`` in lane p's bits, split into tiles of ``tile_lanes``
+    lanes, each tile its own memory (so its block RAMs, address copy and lanes can be placed
+    together; with 8-bit weights a 36-lane tile is eight 512 x 36 block RAMs on the ECP5).
+    W = W^T in the shipped bundles, but the column is read as a column: any W is right.
+
+    Members
+    -------
+    spikes : In(stream.Signature(spike_event_layout))
+        One spiking neuron (j, z_j, first) per beat; ``first`` marks the first spike of a lateral
+        phase (its products overwrite the accumulators instead of adding). Always ready when
+        ``per_lane`` is 1; otherwise one beat per ``per_lane`` cycles.
+    head : Out(unsigned(gather_lanes * lateral_bits))
+        The sums of neurons 0 .. gather_lanes - 1 (neuron k in bits k lateral_bits and up), straight
+        from their registers.
+    shift : In(1); shift_ready : Out(1)
+        A cycle with ``shift`` and ``shift_ready`` high issues a rotation of the sums by
+        ``gather_lanes`` neurons (neuron i takes neuron i + gather_lanes's sum, modulo K). It
+        travels down the same registered tree as the spikes, behind the spikes issued before it,
+        and reaches the sums ``latency`` cycles later; K / gather_lanes shifts read every sum in
+        index order through ``head`` and leave them where they were. No mux gathers the sums: each
+        register takes its neighbour's, a wire to the lane ``gather_lanes`` further on, and no
+        global enable reaches the lanes. ``spikes.ready`` is low in a cycle with ``shift`` high.
+    busy : Out(1)
+        A spike is still on its way to the accumulators.
+
+    Timing
+    ------
+    A spike accepted in cycle c is in every accumulator from cycle ``c + latency`` on, where
+    ``latency = broadcast levels + 4`` (address copy, block-RAM read, weight register, product,
+    add). Throughput: one spike per ``per_lane`` cycles. A phase of n spikes costs
+    ``n per_lane + latency`` cycles before its sums are read.
+
+    Parameters
+    ----------
+    fixed : FixedModel
+        The integer model: K, W_int, widths.
+    lanes : int
+        L, a divisor of K.
+    tile_lanes : int
+        Lanes per memory tile (a family fact: how many weights a group of block RAMs gives per read).
+    gather_lanes : int
+        Accumulators the gather port returns per read.
+    """
+
+    def __init__(self, fixed: FixedModel, lanes: int, *, tile_lanes: int = 36, gather_lanes: int = 32):
+        K = fixed.n_latents
+        if lanes < 1 or K % lanes:
+            raise ParameterError(f"lateral lanes must divide K = {K}, got {lanes}")
+        if gather_lanes < 1 or K % gather_lanes:
+            raise ParameterError(f"gather_lanes must divide K = {K}, got {gather_lanes}")
+        if tile_lanes < 1:
+            raise ParameterError(f"tile_lanes must be positive, got {tile_lanes}")
+        self.fixed, self.lanes, self.per_lane = fixed, lanes, K // lanes
+        self.tile_lanes, self.gather_lanes = tile_lanes, gather_lanes
+        self.lateral_bits = fixed.widths()["lateral"]
+        self.levels = broadcast_levels(-(-lanes // tile_lanes))
+        super().__init__({
+            "spikes": In(stream.Signature(spike_event_layout(fixed.fmt, K))),
+            "head": Out(unsigned(gather_lanes * self.lateral_bits)),
+            "shift": In(1),
+            "shift_ready": Out(1),
+            "busy": Out(1),
+        })
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a spike's acceptance until its products are in the accumulators."""
+        return self.levels + 4
+
+    def tile_words(self, t):
+        """Initial contents of tile t's memory (lanes t tile_lanes ..): word j per_lane + h."""
+        fx, L, n = self.fixed, self.lanes, self.per_lane
+        wb = fx.fmt.weight_bits
+        lanes = range(t * self.tile_lanes, min((t + 1) * self.tile_lanes, L))
+        words = []
+        for j in range(fx.n_latents):
+            for h in range(n):
+                v = 0
+                for k, p in enumerate(lanes):
+                    v |= (int(fx.W[h * L + p, j]) & ((1 << wb) - 1)) << (k * wb)
+                words.append(v)
+        return len(lanes), words
+
+    def elaborate(self, platform):
+        m = Module()
+        fx, fmt, L, n = self.fixed, self.fixed.fmt, self.lanes, self.per_lane
+        K, wb, cb, lb = fx.n_latents, fmt.weight_bits, fmt.count_bits, self.lateral_bits
+
+        # accept: one spike per n cycles; h counts the column's words
+        h = Signal(range(max(n, 2)))
+        held = Signal.like(self.spikes.payload)
+        have = Signal()
+        shifting = Signal()
+        if n == 1:
+            m.d.comb += [self.spikes.ready.eq(~self.shift), self.shift_ready.eq(1)]
+            m.d.sync += [have.eq(self.spikes.valid & self.spikes.ready), held.eq(self.spikes.payload),
+                         shifting.eq(self.shift)]
+            step = Const(0, 1)
+        else:
+            last = Signal()
+            m.d.comb += [last.eq(~have | (h == n - 1)), self.shift_ready.eq(last),
+                         self.spikes.ready.eq(last & ~self.shift)]
+            with m.If(have):
+                m.d.sync += h.eq(h + 1)
+                with m.If(h == n - 1):
+                    m.d.sync += [h.eq(0), have.eq(0)]
+            with m.If(self.spikes.valid & self.spikes.ready):
+                m.d.sync += [have.eq(1), held.eq(self.spikes.payload), h.eq(0)]
+            m.d.sync += shifting.eq(self.shift & last)
+            step = h
+        # one event per cycle into the tree: (address, z, first, h, valid)
+        ev_layout = data.StructLayout({"addr": unsigned(index_bits(K * n)), "z": unsigned(cb),
+                                       "first": unsigned(1), "h": unsigned(index_bits(n)), "valid": unsigned(1),
+                                       "shift": unsigned(1)})
+        ev = Signal(ev_layout)
+        m.d.comb += [ev.addr.eq(held.j * n + step), ev.z.eq(held.z), ev.first.eq(held.first),
+                     ev.h.eq(step), ev.valid.eq(have & ~shifting), ev.shift.eq(shifting)]
+
+        tiles = -(-L // self.tile_lanes)
+        leaves, levels = broadcast(m, "ev", ev, tiles)
+        assert levels == self.levels, (levels, self.levels)
+        accs = [[None] * n for _ in range(L)]
+        for t in range(tiles):
+            width, words = self.tile_words(t)
+            mem = memory.Memory(shape=unsigned(width * wb), depth=K * n, init=words)
+            m.submodules[f"w_tile{t}"] = mem
+            rd = mem.read_port()
+            e0 = leaves[t]
+            m.d.comb += rd.addr.eq(e0.addr)
+            # stage 1 (block RAM read under way): the event follows a cycle behind
+            e1 = Signal(ev_layout, name=f"ev_t{t}_1")
+            # stage 2: the weights registered beside their lanes, the event with them
+            e2 = Signal(ev_layout, name=f"ev_t{t}_2")
+            w2 = Signal(width * wb, name=f"w_t{t}")
+            # stage 3: the products
+            e3 = Signal(ev_layout, name=f"ev_t{t}_3")
+            m.d.sync += [e1.eq(e0), e2.eq(e1), w2.eq(rd.data), e3.eq(e2)]
+            for k in range(width):
+                p = t * self.tile_lanes + k
+                prod = Signal(signed(cb + wb + 1), name=f"zw{p}")
+                m.d.sync += prod.eq(e2.z * w2.word_select(k, wb).as_signed())
+                for hh in range(n):
+                    accs[p][hh] = (Signal(signed(lb), name=f"l{hh * L + p}"), e3, prod)
+        # each sum: a spike's product (overwriting at a phase's first spike), or its neighbour's
+        # sum G neurons on (shift), or held
+        G = self.gather_lanes
+        neuron = [accs[i % L][i // L] for i in range(K)]
+        for i, (acc, e3, prod) in enumerate(neuron):
+            hh = i // L
+            hit = e3.valid & (e3.h == hh) if n > 1 else e3.valid
+            with m.If(e3.shift):
+                m.d.sync += acc.eq(neuron[(i + G) % K][0])
+            with m.Elif(hit):
+                m.d.sync += acc.eq(Mux(e3.first, prod, acc + prod))
+        m.d.comb += [self.busy.eq(have | shifting),
+                     self.head.eq(Cat(*[neuron[k][0].as_unsigned() for k in range(G)]))]
+        return m
