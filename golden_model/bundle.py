@@ -192,15 +192,37 @@ def save(path, fixed: FixedModel, float_state: dict, meta: dict):
     return path
 
 
+def resolve(spec=None) -> Path:
+    """The folder of a bundle spec: None (the committed default bundle), ``builtin:NAME`` (a bundle
+    the package ships; an unknown NAME names the shipped ones) or a folder path (made absolute)."""
+    if spec is None:
+        return DEFAULT_BUNDLE
+    shipped = builtin_spec(spec)
+    return shipped if shipped is not None else Path(spec).absolute()
+
+
+#: bundles loaded in this process, by folder and the bytes of their two files (a changed file is
+#: loaded and validated again; an unchanged one is read and hashed, not parsed and checked again)
+_LOADED: dict[tuple, Bundle] = {}
+
+
 def load(path=None) -> Bundle:
-    """Load and validate a bundle directory (default: the committed default bundle)."""
-    path = Path(path) if path is not None else DEFAULT_BUNDLE
+    """Load and validate a bundle (a spec as :func:`resolve` takes; default: the committed default
+    bundle). Loaded once per process: a second load of unchanged files returns the same object."""
+    path = resolve(path)
     jfile, nfile = path / "bundle.json", path / "tensors.npz"
     if not path.is_dir():
         raise BundleError(f"bundle {path} is not a directory")
     for f in (jfile, nfile):
         if not f.is_file():
             raise BundleError(f"bundle {path} is missing {f.name}")
+    key = (str(path), hashlib.sha256(jfile.read_bytes()).hexdigest(), hashlib.sha256(nfile.read_bytes()).hexdigest())
+    if key not in _LOADED:
+        _LOADED[key] = _load(path, jfile, nfile)
+    return _LOADED[key]
+
+
+def _load(path, jfile, nfile) -> Bundle:
     try:
         meta = json.loads(jfile.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -297,7 +297,7 @@ def prepare(spec: DataSpec, cache=True, log=print) -> Dataset:
     cfile = CACHE_DIR / f"data-{spec.dataset}-{spec.key()}.npz"
     if cache and cfile.exists():
         with np.load(cfile, allow_pickle=False) as z:
-            return Dataset(z["train"], z["valid"], tuple(z["shape"]), spec, json.loads(str(z["norm"])))
+            return Dataset(z["train"], z["valid"], tuple(int(v) for v in z["shape"]), spec, json.loads(str(z["norm"])))
     rng = np.random.default_rng(spec.seed)
     if spec.dataset == "photos":
         tr, va, norm = _photo_dataset(spec, [load_photo(n) for n in PHOTOS_TRAIN],

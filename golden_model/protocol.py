@@ -17,6 +17,8 @@ MAGIC_REQUEST, MAGIC_REPLY = 0xA5, 0x5A
 INFO, LOAD, INFER = 0x01, 0x02, 0x03
 # reply types
 INFO_REPLY, LOAD_REPLY, RESULT, ERROR = 0x81, 0x82, 0x83, 0xFF
+#: the reply types a board sends besides ERROR
+REPLY_TYPES = (INFO_REPLY, LOAD_REPLY, RESULT)
 INFER_HEADER = 7           # flags, T (2), seed (4) before the N input codes
 LOAD_HEADER = 3            # matrix, first word (2) before the words
 INFO_FORMAT = "<BHHHHBBBBBBII"   # version, N, K, P, max T, 4 widths, RAM weights, loaded, fingerprint, clock
@@ -46,7 +48,15 @@ def crc8(data: bytes, crc: int = 0) -> int:
     return crc
 
 
+#: the largest payload a frame's 16-bit length field can state
+MAX_PAYLOAD = 0xFFFF
+
+
 def frame(kind: int, payload: bytes, magic: int = MAGIC_REQUEST) -> bytes:
+    """One frame: magic, type, 16-bit little-endian length, payload, CRC-8 of type..payload."""
+    if len(payload) > MAX_PAYLOAD:
+        raise ParameterError(f"a frame's payload is at most {MAX_PAYLOAD:,} bytes (its 16-bit length field), "
+                             f"got {len(payload):,}")
     body = bytes([kind]) + struct.pack("<H", len(payload)) + bytes(payload)
     return bytes([magic]) + body + bytes([crc8(body)])
 
@@ -145,6 +155,9 @@ def read_reply(read) -> tuple[int, bytes]:
         code = payload[0] if payload else 0
         about = payload[1] if len(payload) > 1 else 0
         raise ProtocolError(f"board error {ERRORS.get(code, code)} (frame type 0x{about:02x})")
+    if kind not in REPLY_TYPES:
+        raise ProtocolError(f"reply of unknown type 0x{kind:02x} (known: "
+                            + ", ".join(f"0x{k:02x}" for k in sorted(REPLY_TYPES)) + ")")
     return kind, payload
 
 

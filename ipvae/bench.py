@@ -2,6 +2,7 @@
 patches / the Fmax of a synthesis report) side by side with the NumPy golden model and the
 PyTorch float model on this CPU (batch 1 and batch 256), the co-simulation speed and the
 training time, all measured in one run on one machine; writes docs/benchmarks.md."""
+import dataclasses
 import json
 import os
 import platform
@@ -143,7 +144,23 @@ def numpy_loop_latency(b, x, batch, repeats=3):
 
 
 def fpga_latency(report_path):
-    r = json.loads(Path(report_path).read_text())
+    """The FPGA row of a synthesis report (``ipvae synth``'s report.json); a file that is not one is a
+    ParameterError naming it."""
+    from ipvae.golden_model.errors import ParameterError
+    path = Path(report_path)
+    if not path.is_file():
+        raise ParameterError(f"synthesis report not found: {path} (run ipvae synth first, or name others with "
+                             "--reports)")
+    try:
+        r = json.loads(path.read_text())
+        return _fpga_row(r)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ParameterError(f"synthesis report {path} is not valid JSON ({exc})") from None
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+        raise ParameterError(f"synthesis report {path} is not an ipvae synth report (no usable {exc})") from None
+
+
+def _fpga_row(r):
     best = max(s["core_fmax_mhz"] for s in r["seeds"])
     # the shipped bitstream (the fastest seed) runs at the PLL clock when it meets it
     clock = r["clock"]["pll_mhz"] if best >= r["clock"]["pll_mhz"] else best
@@ -256,38 +273,52 @@ def training_speed(b, steps=30):
                 total_s=(early + late) / 2 * cfg.steps + 20 * per_eval)
 
 
-def run_bench(a):
+@dataclasses.dataclass(frozen=True)
+class BenchConfig:
+    """What ``ipvae bench`` measures: the model for the CPU rows (a bundle spec), the synthesis
+    reports for the FPGA rows, the co-simulation's build folder, and the document it writes."""
+    bundle: str | None
+    reports: tuple
+    build: Path
+    write: Path
+
+
+@dataclasses.dataclass
+class CpuRows:
+    load: float
+    cpu: dict          # batch -> (golden model s, PyTorch s)
+    loop: dict         # batch -> NumPy loop s
+    compiled: float    # Numba loop s, batch 1
+
+
+def stage_reports(cfg: BenchConfig) -> list:
+    """The FPGA rows, read first: a missing or corrupt report stops the run before minutes of work."""
+    return [fpga_latency(p) for p in cfg.reports]
+
+
+def stage_cpu(b, x) -> CpuRows:
+    """The CPU anchors on the default model: NumPy loop, golden model, PyTorch, Numba loop."""
     import torch
-
-    from ipvae.golden_model.errors import ParameterError
-    missing = [str(p) for p in a.reports if not Path(p).is_file()]
-    if missing:   # checked first: the benchmark runs for minutes before it reads them
-        raise ParameterError(f"synthesis report(s) not found: {', '.join(missing)} (run ipvae synth first, or "
-                             "name others with --reports)")
-
-    from ipvae.golden_model import bundle as bundle_mod
-    from ipvae.golden_model.data import prepare
     torch.set_num_threads(os.cpu_count() or 1)
     load = os.getloadavg()[0]
-    b = bundle_mod.load(a.bundle)
-    x = prepare(b.data_spec(), log=lambda s: None).valid[:256]
-    rows = []
     print(f"[bench] CPU (load average {load:.2f}): NumPy loop, golden model, PyTorch, T={T_BENCH}", flush=True)
     cpu, loop = {}, {}
     for batch in (1, 256):
         loop[batch] = numpy_loop_latency(b, x, batch, repeats=3)
         t_np, t_pt = cpu_latency(b, x, batch, repeats=5 if batch == 1 else 2)
         cpu[batch] = (t_np, t_pt)
-        print(f"[bench]   batch {batch}: NumPy float32 loop {loop[batch] * 1e6:.0f} µs, golden model {t_np * 1e6:.0f} "
-              f"µs, "
-              f"PyTorch {t_pt * 1e6:.0f} µs per inference", flush=True)
+        print(f"[bench]   batch {batch}: NumPy float32 loop {loop[batch] * 1e6:.0f} µs, golden model "
+              f"{t_np * 1e6:.0f} µs, PyTorch {t_pt * 1e6:.0f} µs per inference", flush=True)
     compiled = compiled_loop_latency(b, x, repeats=3)
     print(f"[bench]   batch 1: Numba-compiled float32 loop {compiled * 1e6:.0f} µs per inference", flush=True)
-    fpga = [fpga_latency(p) for p in a.reports]
-    for f in fpga:
-        print(f"[bench] FPGA {f['board']}: {f['cycles']:.0f} cycles at {f['clock']:.1f} MHz = {f['us']:.0f} µs",
-              flush=True)
-    # a board that runs another shipped model (the ULX3S-85F: the paper bundle) gets its own anchor
+    return CpuRows(load, cpu, loop, compiled)
+
+
+def stage_own_models(fpga, b) -> dict:
+    """A board that runs another shipped model (the ULX3S-85F: the paper bundle) gets its own
+    anchors: bundle label -> (NumPy loop s, Numba loop s)."""
+    from ipvae.golden_model import bundle as bundle_mod
+    from ipvae.golden_model.data import prepare
     n, k = b.fixed.n_inputs, b.fixed.n_latents
     own = {}
     for f in fpga:
@@ -297,12 +328,39 @@ def run_bench(a):
             print(f"[bench] NumPy float32 loop of {f['bundle']} (N={f['n']}, K={f['k']}), batch 1 ...", flush=True)
             ox = prepare(ob.data_spec(), log=lambda s: None).valid[:64]
             own[f["bundle"]] = (numpy_loop_latency(ob, ox, 1, repeats=3), compiled_loop_latency(ob, ox, repeats=3))
+    return own
+
+
+def run_bench(cfg: BenchConfig) -> str:
+    """Every stage in order; writes and returns the document."""
+    from ipvae.golden_model import bundle as bundle_mod
+    from ipvae.golden_model.data import prepare
+    fpga = stage_reports(cfg)
+    b = bundle_mod.load(cfg.bundle)
+    x = prepare(b.data_spec(), log=lambda s: None).valid[:256]
+    c = stage_cpu(b, x)
+    for f in fpga:
+        print(f"[bench] FPGA {f['board']}: {f['cycles']:.0f} cycles at {f['clock']:.1f} MHz = {f['us']:.0f} µs",
+              flush=True)
+    own = stage_own_models(fpga, b)
     print("[bench] co-simulation speed (Verilator) ...", flush=True)
-    sim = cosim_speed(a.bundle, a.build)
+    sim = cosim_speed(cfg.bundle, cfg.build)
     print("[bench] training speed (default config, late in training) ...", flush=True)
     tr = training_speed(b)
-    recorded = b.meta.get("training", {}).get("seconds")
+    text = "\n".join(bench_document(b, fpga, c, own, sim, tr))
+    Path(cfg.write).parent.mkdir(parents=True, exist_ok=True)
+    Path(cfg.write).write_text(text)
+    print(text)
+    return text
 
+
+def bench_document(b, fpga, c: CpuRows, own, sim, tr) -> list:
+    """docs/benchmarks.md's lines from the measured rows."""
+    import torch
+    cpu, loop, compiled, load = c.cpu, c.loop, c.compiled, c.load
+    n, k = b.fixed.n_inputs, b.fixed.n_latents
+    recorded = b.meta.get("training", {}).get("seconds")
+    rows = []
     for f in fpga:
         same = (f["n"], f["k"]) == (n, k)
         if same:
@@ -310,9 +368,8 @@ def run_bench(a):
         elif f["bundle"] in own:
             r, rc = (t * 1e6 / f["us"] for t in own[f["bundle"]])
             model = (f"its own model ({f['bundle']}): " + (f"{r:.1f}× faster" if r >= 1 else f"{1 / r:.1f}× slower")
-                     + " than the NumPy loop of it below, " + (f"{rc:.2f}× faster" if rc >= 1 else f"{1 / rc:.2f}× "
-                                                                                                   f"slower")
-                     + " than the compiled one")
+                     + " than the NumPy loop of it below, "
+                     + (f"{rc:.2f}× faster" if rc >= 1 else f"{1 / rc:.2f}× slower") + " than the compiled one")
         else:
             model = "another model than the CPU rows"
         rows.append((f"FPGA core, {f['board']}, P={f['lanes']} (N={f['n']}, K={f['k']})", f["us"],
@@ -333,9 +390,8 @@ def run_bench(a):
                      "what a user writes first: exact Poisson, "
                      + ("event-driven lateral, " if batch == 1 else "dense lateral, ")
                      + "one core"))
-        rows.append((f"NumPy golden model, batch {batch}", cpu[batch][0] * 1e6, "bit-exact integer model (a "
-                                                                                "specification, "
-                     "not written for speed), one core"))
+        rows.append((f"NumPy golden model, batch {batch}", cpu[batch][0] * 1e6,
+                     "bit-exact integer model (a specification, not written for speed), one core"))
         rows.append((f"PyTorch float model, batch {batch}", cpu[batch][1] * 1e6,
                      f"exact Poisson, {torch.get_num_threads()} threads"))
     up = next((f for f in fpga if (f["n"], f["k"]) == (n, k)), None)
@@ -351,11 +407,10 @@ def run_bench(a):
     ]
     if up:
         r = loop[1] * 1e6 / up["us"]
-        lines += [f"The honest anchor is the plain NumPy loop at batch 1: the {up['board']} core takes {up['us']:,.0f} "
-                  f"µs, "
-                  f"the loop {loop[1] * 1e6:,.0f} µs, so the core is " + (f"{r:.1f}× faster" if r >= 1 else
-                  f"{1 / r:.1f}× slower") + f" than one CPU core running it (PyTorch at batch 1: "
-                                            f"{cpu[1][1] * 1e6:,.0f} µs); "
+        lines += [f"The honest anchor is the plain NumPy loop at batch 1: the {up['board']} core takes "
+                  f"{up['us']:,.0f} µs, the loop {loop[1] * 1e6:,.0f} µs, so the core is "
+                  + (f"{r:.1f}× faster" if r >= 1 else f"{1 / r:.1f}× slower")
+                  + f" than one CPU core running it (PyTorch at batch 1: {cpu[1][1] * 1e6:,.0f} µs); "
                   f"compiled with Numba the loop takes {compiled * 1e6:,.0f} µs, and the core is "
                   + (f"{compiled * 1e6 / up['us']:.1f}× faster" if compiled * 1e6 >= up["us"] else
                      f"{up['us'] / (compiled * 1e6):.1f}× slower") + " than that. "
@@ -378,6 +433,4 @@ def run_bench(a):
         "Re-run: `.venv/bin/ipvae bench` (after `ipvae synth` for the boards whose reports it reads), on an idle "
         "machine.", "",
     ]
-    Path(a.write).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.write).write_text("\n".join(lines))
-    print("\n".join(lines))
+    return lines

@@ -32,8 +32,7 @@ def run_probe(board_name="ulx3s-85f", bundle=None, lanes=None, seeds=(1, 2, 3), 
         raise ParameterError(f"the lateral probe is built for ECP5 boards (its tiles are DP16KD-sized), "
                              f"not {board_name} ({board.family})")
     spec = bundle if bundle is not None else board.bundle
-    path = bundle_mod.builtin_spec(spec) if spec else bundle_mod.DEFAULT_BUNDLE
-    b = bundle_mod.load(path if path is not None else spec)
+    b = bundle_mod.load(spec)
     K = b.fixed.n_latents
     lanes = lanes or K
     top = LateralProbeTop(board, b.fixed, lanes, core_mhz, tile_lanes=tile_lanes, gather_lanes=gather_lanes)

@@ -126,7 +126,8 @@ def _cell_counts(stat_path):
 
 def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, max_iterations=1023, weights=None,
                core_mhz=None, iterations=32, jobs=None, log=_say, search=None):
-    """search: sampler thresholds per cycle, 0 for the parallel sampler, None for the board's."""
+    """search: sampler thresholds per cycle (timing.PARALLEL_SAMPLER: the parallel sampler), None for the
+    board's."""
     board = get_board(board_name)
     seeds = [int(s) for s in seeds]
     if not seeds or any(s < 1 for s in seeds):
@@ -136,7 +137,7 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
     build.mkdir(parents=True, exist_ok=True)
     b, bundle_label = resolve_bundle(bundle if bundle is not None else board.bundle, out, log)
     lanes = lanes or board.lanes
-    search = board.search if search is None else (search or None)
+    search = board.search if search is None else search
     t_all = time.time()
 
     config = CoreConfig(b.fixed, lanes, max_iterations=max_iterations, search=search, weights=weights or board.weights,

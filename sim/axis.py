@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 
 from ipvae.golden_model import bundle as bundle_mod
 from ipvae.rtl.core.config import CoreConfig
@@ -27,7 +26,7 @@ def run_axis(sim, bundle_path, lanes, cases, *, search=4, max_iterations=63, sou
     tag = uuid.uuid4().hex[:8]
     plan, results = build_dir / f"axis-plan-{tag}.json", build_dir / f"axis-results-{tag}.json"
     plan.write_text(json.dumps(dict(
-        bundle=str(Path(bundle_path or bundle_mod.DEFAULT_BUNDLE).resolve()), lanes=lanes, search=search,
+        bundle=str(bundle_mod.resolve(bundle_path)), lanes=lanes, search=search,
         max_iterations=max_iterations, source_pause=source_pause, sink_pause=sink_pause, weights=weights,
         load_addr_bits=len(top.core.load.payload.addr) if weights == "ram" else None,
         cases=[dict(c, x=[int(v) for v in c["x"]]) for c in cases])))

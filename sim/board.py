@@ -31,7 +31,7 @@ def run_board(sim, bundle_path, lanes, cases, *, weights="rom", clock_hz=1_000_0
     tag = uuid.uuid4().hex[:8]
     plan_file, results_file = build_dir / f"plan-{tag}.json", build_dir / f"results-{tag}.json"
     plan_file.write_text(json.dumps(dict(
-        bundle=str(Path(bundle_path or bundle_mod.DEFAULT_BUNDLE).resolve()), lanes=lanes, weights=weights,
+        bundle=str(bundle_mod.resolve(bundle_path)), lanes=lanes, weights=weights,
         divisor=top.divisor,
         clock_hz=clock_hz, max_iterations=max_iterations, timeout_cycles=timeout_cycles, search=search,
         load_chunk_words=load_chunk_words, reply_timeout_cycles=worst + 2 * timeout_cycles,

@@ -140,7 +140,7 @@ def run_regression(sim, bundle_path, lanes, cases, build_root="sim_build", searc
     cases_file, results_file = build_dir / f"cases-{tag}.json", build_dir / f"results-{tag}.json"
     cases_file.write_text(json.dumps(dict(
         # absolute: the cocotb module runs inside the build folder, where a relative path means nothing
-        bundle=str(Path(bundle_path or bundle_mod.DEFAULT_BUNDLE).resolve()), params=params, gap=gap,
+        bundle=str(bundle_mod.resolve(bundle_path)), params=params, gap=gap,
         backpressure=backpressure,
         tb_seed=tb_seed, cases=[dict(c, x=[int(v) for v in c["x"]]) for c in cases])))
     progress_file = build_dir / f"progress-{tag}.jsonl"

@@ -207,13 +207,13 @@ def test_resume_errors(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["rtl", "--lanes", "3"], "lanes (3) must divide the number of latents K (128)"),
-    (["rtl", "--search", "3"], "search must divide 16 (count_max + 1) or be None, got 3"),
+    (["rtl", "--search", "3"], "search must divide 16 (count_max + 1) or be 0 (the parallel sampler), got 3"),
     (["synth", "--board", "icebreaker", "--bundle", "random:0x5"], "a random bundle is random:NxK with N and K in "
                                                                    "1..4096"),
     (["synth", "--board", "icebreaker", "--bundle", "random:axb"], "a random bundle is random:NxK"),
     (["synth", "--board", "icebreaker", "--seed", "1", "--seeds", "2"], "give --seed S or --seeds N, not both"),
     (["eval", "--bundle", "/nonexistent/bundle"], "is not a directory"),
-    (["bench", "--reports", "/nonexistent/report.json"], "synthesis report(s) not found: /nonexistent/report.json"),
+    (["bench", "--reports", "/nonexistent/report.json"], "synthesis report not found: /nonexistent/report.json"),
     (["eval", "--samples", "100000"], "--samples 100000 asks for more held-out samples than the dataset has (5,000"),
     (["latency", "--samples", "6000"], "--samples 6000 asks for more held-out samples than the dataset has"),
     (["sim", "--samples", "9000"], "--samples 9000 asks for more held-out samples than the dataset has"),
@@ -293,6 +293,67 @@ def test_bundle_float_tensors_must_be_finite(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ host API and protocol
+def test_data_plot_of_samples_without_an_image_shape(tmp_path, capsys):
+    """(samples, features) data is valid data, but --plot draws images: one clear line, and the
+    stats line prints the sample shape as plain integers."""
+    np.save(tmp_path / "flat.npy", np.random.default_rng(0).standard_normal((400, 16)))
+    code, err = run_cli(["data", "--dataset", "file", "--path", tmp_path / "flat.npy", "--plot",
+                         tmp_path / "p.png"], capsys)
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert err.startswith("ipvae data: error: --plot draws samples as images, and these samples are 16 features")
+    code, err = run_cli(["data", "--dataset", "file", "--path", tmp_path / "flat.npy"], capsys)
+    assert code == 0
+
+
+def test_data_stats_print_plain_shapes(tmp_path, capsys):
+    np.save(tmp_path / "flat.npy", np.random.default_rng(0).standard_normal((400, 16)))
+    for _ in range(2):          # the second run reads the cache, whose shape was a NumPy array
+        assert main(["data", "--dataset", "file", "--path", str(tmp_path / "flat.npy")]) == 0
+        assert "sample shape (16,)" in capsys.readouterr().out
+
+
+def test_bench_refuses_a_corrupt_report_before_measuring(tmp_path, capsys):
+    import time
+    bad = tmp_path / "r.json"
+    bad.write_text('{"board": "x", ')
+    t0 = time.time()
+    err = _project_error(["bench", "--reports", bad, "--write", tmp_path / "b.md"], capsys,
+                         f"synthesis report {bad} is not valid JSON")
+    assert time.time() - t0 < 5 and len(err.strip().splitlines()) == 1
+    bad.write_text('{"board": "x"}')
+    _project_error(["bench", "--reports", bad, "--write", tmp_path / "b.md"], capsys,
+                   f"synthesis report {bad} is not an ipvae synth report")
+
+
+def test_frame_payload_over_the_length_field():
+    with pytest.raises(ParameterError, match=r"^a frame's payload is at most 65,535 bytes .* got 65,536$"):
+        proto.frame(proto.INFER, bytes(65536))
+    assert len(proto.frame(proto.INFER, bytes(65535))) == 65535 + 5
+
+
+def test_reply_of_an_unknown_type_is_refused():
+    body = bytes([0x84]) + (0).to_bytes(2, "little")
+    reply = bytes([proto.MAGIC_REPLY]) + body + bytes([proto.crc8(body)])
+    with pytest.raises(proto.ProtocolError, match=r"^reply of unknown type 0x84 \(known: 0x81, 0x82, 0x83\)$"):
+        proto.read_reply(io.BytesIO(reply).read)
+
+
+@pytest.mark.parametrize("args", [["latency", "--bundle", "builtin:paper", "--samples", "999999"],
+                                  ["eval", "--bundle", "builtin:paper", "--samples", "999999"]])
+def test_builtin_bundles_on_the_command_line(args, tmp_path, capsys):
+    """builtin:NAME names a shipped bundle wherever a bundle is taken (here it loads: the error is
+    the sample count's, not "not a directory")."""
+    if args[0] == "latency":
+        args = args + ["--write", str(tmp_path / "l.md")]
+    _project_error(args, capsys, "--samples 999999 asks for more held-out samples than the dataset has")
+
+
+def test_unknown_builtin_bundle_names_the_shipped_ones(capsys):
+    code, err = run_cli(["eval", "--bundle", "builtin:nope"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert "argument --bundle: no built-in bundle 'nope'; the package ships default, paper" in err
+
+
 def test_protocol_replies_of_the_wrong_length_are_project_errors():
     with pytest.raises(proto.ProtocolError, match="^INFO reply has 3 bytes, expected"):
         proto.parse_info(b"abc")

@@ -26,8 +26,8 @@ def check_runs(core, runs, results):
 
 
 @pytest.mark.parametrize("n, k, lanes, iterations, search", [
-    (16, 16, 4, 4, 4), (12, 20, 5, 3, 1), (12, 20, 4, 5, None), (12, 20, 1, 2, 2),
-    (8, 12, 12, 3, 4), (8, 12, 12, 3, None), (10, 6, 3, 0, 8), (16, 16, 4, 4, None),
+    (16, 16, 4, 4, 4), (12, 20, 5, 3, 1), (12, 20, 4, 5, 0), (12, 20, 1, 2, 2),
+    (8, 12, 12, 3, 4), (8, 12, 12, 3, 0), (10, 6, 3, 0, 8), (16, 16, 4, 4, 0),
 ])
 def test_core_bit_exact_with_stalls(n, k, lanes, iterations, search):
     tensors, _ = random_float_model(n, k, seed=n * 100 + k)
@@ -38,7 +38,7 @@ def test_core_bit_exact_with_stalls(n, k, lanes, iterations, search):
     check_runs(core, runs, simulate(core, runs, stall=0.3, seed=k))
 
 
-@pytest.mark.parametrize("search", [None, 4])
+@pytest.mark.parametrize("search", [0, 4])
 def test_core_without_trace_latency(search):
     """Without the trace port: same outputs; first output beat two cycles after the counted cycles."""
     tensors, _ = random_float_model(12, 20, seed=9)
@@ -84,5 +84,6 @@ def test_core_parameter_errors(small_fixed):
         IpvaeCore(small_fixed, lanes=4, max_iterations=0)
     with pytest.raises(ParameterError, match=r"weights must be one of \('rom', 'ram'\), got 'flash'"):
         IpvaeCore(small_fixed, lanes=4, weights="flash")
-    with pytest.raises(ParameterError, match=r"search must divide 16 \(count_max \+ 1\) or be None, got 3"):
+    with pytest.raises(ParameterError,
+                       match=r"search must divide 16 \(count_max \+ 1\) or be 0 \(the parallel sampler\), got 3"):
         IpvaeCore(small_fixed, lanes=4, search=3)

@@ -96,10 +96,54 @@ def in_path(text):
 
 
 def bundle_arg(text):
-    """A bundle folder (absolute), or random:NxK for untrained weights of that size."""
+    """A bundle folder (absolute), builtin:NAME (a bundle the package ships, as the README and the
+    board registry name them), or random:NxK for untrained weights of that size."""
     if str(text).startswith("random:"):
         return text
+    if str(text).startswith("builtin:"):
+        from ipvae.golden_model.bundle import builtin
+        from ipvae.golden_model.errors import BundleError
+        try:
+            builtin(str(text)[len("builtin:"):])
+        except BundleError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
     return in_path(text)
+
+
+#: ``--lanes`` by what the command does with the lanes: the one definition of the option and its
+#: defaults (None: the board's, or what the board reports)
+LANES = {
+    # a core on its own (rtl, ip): 8 divides K of every shipped bundle
+    "core": (8, "parallel lanes P (must divide K)"),
+    # co-simulation: 16 lanes keep a regression of the default bundle quick on the simulators
+    "cosim": (16, "parallel lanes P of the simulated core (must divide K)"),
+    # the golden model's PRNG lanes: the spikes depend on P (docs/arithmetic.md §6); 1 is the reference
+    "golden": (1, "PRNG lanes P the golden model samples with (the spikes depend on P)"),
+    # a board build or run: the board record's lanes
+    "board": (None, "parallel lanes P (default: the board's)"),
+    # a board already built: its INFO reply says
+    "host": (None, "lanes the board was built with (checked against INFO)"),
+}
+
+
+def add_lanes(parser, purpose: str, help_text: str | None = None):
+    """The ``--lanes`` option for a command of ``purpose`` (a key of :data:`LANES`)."""
+    default, text = LANES[purpose]
+    parser.add_argument("--lanes", type=positive_int, default=default, help=help_text or text)
+
+
+def add_search(parser, board: bool = False):
+    """The ``--search`` option: Poisson-table thresholds the sampler reads per cycle (a divisor of
+    count_max + 1), 0 (``timing.PARALLEL_SAMPLER``) for the parallel sampler; the same integer
+    reaches CoreConfig and the cycle model unchanged. ``board``: no default (the board's)."""
+    from ipvae.rtl.core.timing import DEFAULT_SEARCH, PARALLEL_SAMPLER
+    text = (f"Poisson-table thresholds the sampler reads per cycle (divides 16); {PARALLEL_SAMPLER}: the parallel "
+            "sampler")
+    if board:
+        parser.add_argument("--search", type=nonneg_int, help=text + " (default: the board's, rtl/boards/registry.py)")
+    else:
+        parser.add_argument("--search", type=nonneg_int, default=DEFAULT_SEARCH, help=text + " (default %(default)s)")
 
 
 def prepare_parent(path: Path):

@@ -7,8 +7,8 @@ from .args import bundle_arg, in_path, out_dir, out_file
 
 
 def cmd_bench(a):
-    from ipvae.bench import run_bench
-    run_bench(a)
+    from ipvae.bench import BenchConfig, run_bench
+    run_bench(BenchConfig(bundle=a.bundle, reports=tuple(a.reports), build=a.build, write=a.write))
 
 
 def register(sub):

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from ipvae.rtl.boards.registry import BOARD_NAMES  # pure Python
 
-from .args import bundle_arg, out_dir, positive_int
+from .args import add_lanes, bundle_arg, out_dir, positive_int
 
 
 def cmd_flow(a):
-    from ipvae.flow import run_flow
-    run_flow(a)
+    from ipvae.flow import FlowConfig, run_flow
+    run_flow(FlowConfig.create(a.out, a.board, lanes=a.lanes, bundle=a.bundle, retrain=a.retrain, samples=a.samples,
+                               sim_samples=a.sim_samples, sim_iterations=a.sim_iterations,
+                               seeds=tuple(range(1, a.seeds + 1))))
 
 
 def register(sub):
@@ -24,7 +26,7 @@ def register(sub):
     s.add_argument("--sim-iterations", type=positive_int, default=16)
     s.add_argument("--board", default="icebreaker", choices=BOARD_NAMES,
                    help="board to synthesise for (ulx3s-85f: about 20 min per seed on 2 cores)")
-    s.add_argument("--lanes", type=positive_int, help="lanes P (default: the board's)")
+    add_lanes(s, "board")
     s.add_argument("--seeds", type=positive_int, default=3, help="nextpnr seeds: the Fmax distribution; the bitstream "
                                                                  "is the fastest")
     s.set_defaults(fn=cmd_flow)

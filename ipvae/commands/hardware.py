@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ipvae.rtl.boards.registry import BOARD_NAMES, BOARDS  # pure Python, no HDL import at start-up
-from ipvae.rtl.core.timing import DEFAULT_SEARCH
 
 from .args import (
+    add_lanes,
+    add_search,
     bundle_arg,
-    nonneg_int,
     out_dir,
     out_file,
     positive_float,
@@ -23,14 +23,13 @@ from .args import (
 
 def cmd_rtl(a):
     from ipvae.rtl.core.verilog_export import generate
-    search = None if a.search == 0 else a.search
-    v, j = generate(a.bundle, a.lanes, a.out, max_iterations=a.max_iterations, trace=a.trace, search=search)
+    v, j = generate(a.bundle, a.lanes, a.out, max_iterations=a.max_iterations, trace=a.trace, search=a.search)
     print(f"wrote {v} and {j}")
 
 
 def cmd_ip(a):
     from ipvae.ip import write_ip
-    paths = write_ip(a.bundle, a.lanes, a.out, search=None if a.search == 0 else a.search,
+    paths = write_ip(a.bundle, a.lanes, a.out, search=a.search,
                      max_iterations=a.max_iterations, weights=a.weights, resources=a.resources,
                      log=lambda s: print(s, flush=True))
     print("wrote " + ", ".join(str(p) for p in paths))
@@ -84,20 +83,18 @@ def _board_defaults(attr):
 def register(sub):
     s = sub.add_parser("rtl", help="write the core's Verilog and a JSON of its parameters")
     s.add_argument("--bundle", type=bundle_arg, help="bundle folder (default: the committed default bundle)")
-    s.add_argument("--lanes", type=positive_int, default=8, help="parallel lanes P (must divide K)")
+    add_lanes(s, "core")
     s.add_argument("--max-iterations", type=positive_int, default=1023)
     s.add_argument("--trace", action="store_true", help="include the per-iteration trace stream")
-    s.add_argument("--search", type=nonneg_int, default=DEFAULT_SEARCH,
-                   help="Poisson-table thresholds the sampler reads per cycle (divides 16); 0: parallel sampler")
+    add_search(s)
     s.add_argument("--out", type=out_dir, default="build/rtl")
     s.set_defaults(fn=cmd_rtl)
 
     s = sub.add_parser("ip", help="the core as portable IP: AXI4-Stream Verilog, parameters, FuseSoC core, README")
     s.add_argument("--bundle", type=bundle_arg, help="bundle folder (default: the committed default bundle)")
-    s.add_argument("--lanes", type=positive_int, default=8, help="parallel lanes P (must divide K)")
+    add_lanes(s, "core")
     s.add_argument("--max-iterations", type=positive_int, default=1023)
-    s.add_argument("--search", type=nonneg_int, default=DEFAULT_SEARCH,
-                   help="Poisson-table thresholds the sampler reads per cycle (divides 16); 0: parallel sampler")
+    add_search(s)
     s.add_argument("--weights", choices=("rom", "ram"), default="rom",
                    help="F and W as initialised block RAM (rom), or loaded at run time over w_axis (ram)")
     s.add_argument("--resources", action="store_true",
@@ -116,8 +113,7 @@ def register(sub):
     s.add_argument("--board", required=True, choices=BOARD_NAMES)
     s.add_argument("--bundle", type=bundle_arg, help="bundle folder, or random:NxK for untrained weights of that size "
                                     "(default: the committed default bundle)")
-    s.add_argument("--lanes", type=positive_int,
-                   help="parallel lanes P (default: the board's, " + _board_defaults("lanes") + ")")
+    add_lanes(s, "board", "parallel lanes P (default: the board's, " + _board_defaults("lanes") + ")")
     s.add_argument("--seed", type=positive_int, help="one nextpnr seed (default: seeds 1..3)")
     s.add_argument("--seeds", type=positive_int, help="seed sweep: seeds 1..N, the Fmax distribution in the report")
     s.add_argument("--jobs", type=positive_int, help="nextpnr runs at a time (default: the CPU count)")
@@ -126,8 +122,7 @@ def register(sub):
     s.add_argument("--clock-mhz", type=positive_float, help="core clock (default: constraints/<board>.toml)")
     s.add_argument("--max-iterations", type=positive_int, default=1023)
     s.add_argument("--iterations", type=positive_int, default=32, help="T for the latency figures")
-    s.add_argument("--search", type=nonneg_int, help="sampler thresholds per cycle; 0: parallel sampler "
-                                          "(default: the board's, rtl/boards/top.py)")
+    add_search(s, board=True)
     s.add_argument("--out", type=out_dir, help="output folder (default runs/synth/<board>)")
     s.add_argument("--record-baseline", action="store_true",
                    help="store resources and Fmax as the baseline for these tool versions (tests/baselines)")

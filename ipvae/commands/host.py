@@ -3,7 +3,7 @@
 Heavy modules are imported inside the command functions: `ipvae --help` and argument errors stay fast."""
 from __future__ import annotations
 
-from .args import bundle_arg, positive_float, positive_int, seed32
+from .args import add_lanes, bundle_arg, positive_float, positive_int, seed32
 
 
 def cmd_host(a):
@@ -21,7 +21,7 @@ def register(sub):
     s.add_argument("--samples", type=positive_int, default=10, help="held-out patches to send")
     s.add_argument("--iterations", type=positive_int, default=32)
     s.add_argument("--seed", type=seed32, default=1)
-    s.add_argument("--lanes", type=positive_int, help="lanes the board was built with (checked against INFO)")
+    add_lanes(s, "host")
     s.add_argument("--with-u", action="store_true", help="ask for the final u as well as z")
     s.add_argument("--timeout", type=positive_float, default=5.0, help="seconds to wait for a reply")
     s.set_defaults(fn=cmd_host)

@@ -11,6 +11,7 @@ from pathlib import Path
 from .args import (
     _format_args,
     _formats,
+    add_lanes,
     bundle_arg,
     in_path,
     nonneg_float,
@@ -41,7 +42,11 @@ def cmd_data(a):
     print(f"train {ds.train.shape}, valid {ds.valid.shape}, sample shape {ds.shape}, "
           f"mean {ds.train.mean():.3f}, sd {ds.train.std():.3f}, |x| max {abs(ds.train).max():.2f}")
     if a.plot:
+        from ipvae.golden_model.errors import ParameterError
         from ipvae.golden_model.plots import plot_samples
+        if len(ds.shape) != 2:
+            raise ParameterError(f"--plot draws samples as images, and these samples are {ds.shape[0]} features "
+                                 "with no image shape (give the data as (samples, height, width) to plot it)")
         prepare_parent(a.plot)
         plot_samples(ds.valid[:64], ds.shape, a.plot, "held-out samples")
         print(f"wrote {a.plot}")
@@ -209,7 +214,7 @@ def register(sub):
     s.add_argument("--samples", type=positive_int, default=2000)
     s.add_argument("--t", type=positive_ints, default="16,64,256", help="iteration counts, comma separated")
     s.add_argument("--seed", type=seed32, default=1)
-    s.add_argument("--lanes", type=positive_int, default=1)
+    add_lanes(s, "golden")
     s.add_argument("--runaway", type=nonneg_int, default=1000, help="runaway check horizon (0: skip)")
     s.set_defaults(fn=cmd_eval)
 

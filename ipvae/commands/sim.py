@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ipvae.rtl.core.timing import DEFAULT_SEARCH  # pure Python, no HDL import at start-up
-
-from .args import bundle_arg, nonneg_int, out_dir, out_file, positive_int, prepare_parent, seed32, stall_probability
+from .args import (
+    add_lanes,
+    add_search,
+    bundle_arg,
+    out_dir,
+    out_file,
+    positive_int,
+    prepare_parent,
+    seed32,
+    stall_probability,
+)
 
 
 def cmd_sim(a):
@@ -18,7 +26,7 @@ def cmd_sim(a):
     for sim in sims:
         print(f"[sim] {sim}: building and running {len(cases)} inferences (T={a.iterations}, P={a.lanes})",
               flush=True)
-        res = run(sim, a.bundle, a.lanes, cases, a.build, search=None if a.search == 0 else a.search,
+        res = run(sim, a.bundle, a.lanes, cases, a.build, search=a.search,
                   gap=a.gap, backpressure=a.backpressure, log=lambda s: print(s, flush=True))
         bad = [r for r in res["results"] if not r["bit_exact"]]
         for r in bad[:3]:
@@ -47,9 +55,8 @@ def register(sub):
     s.add_argument("--bundle", type=bundle_arg)
     s.add_argument("--samples", type=positive_int, default=20)
     s.add_argument("--iterations", type=positive_int, default=16)
-    s.add_argument("--lanes", type=positive_int, default=16)
-    s.add_argument("--search", type=nonneg_int, default=DEFAULT_SEARCH,
-                   help="sampler thresholds per cycle; 0: parallel")
+    add_lanes(s, "cosim")
+    add_search(s)
     s.add_argument("--seed", type=seed32, default=1)
     s.add_argument("--gap", type=stall_probability, default=0.0, help="probability of an idle input cycle")
     s.add_argument("--backpressure", type=stall_probability, default=0.0, help="probability of an output stall")

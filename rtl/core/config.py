@@ -11,7 +11,7 @@ import dataclasses
 from ipvae.golden_model.errors import ParameterError
 from ipvae.golden_model.golden import FixedModel, check_lanes
 
-from .timing import DEFAULT_SEARCH
+from .timing import DEFAULT_SEARCH, PARALLEL_SAMPLER
 
 __all__ = ["CoreConfig", "WEIGHT_PLACEMENTS", "check_weights"]
 
@@ -29,7 +29,8 @@ class CoreConfig:
     """fixed: the integer model (formats, tensors, tables). lanes: P, a divisor of K.
     max_iterations: the largest T the core accepts (1 .. 2^20 - 1).
     search: Poisson-table thresholds the search sampler reads per cycle (a divisor of count_max + 1),
-    or None for the parallel sampler. weights: "rom" (F and W in initialised block RAM) or "ram"
+    or ``PARALLEL_SAMPLER`` (0) for the parallel sampler, as on the command line and in the board
+    records. weights: "rom" (F and W in initialised block RAM) or "ram"
     (loaded at run time through ``load``; SPRAM on an iCE40). trace: the per-pass trace stream.
     reseed_wait: the samplers' generators load the seed in every cycle the core waits for the last
     input code (the reseed comes from registers only), not just in the cycle that takes it; the
@@ -37,7 +38,7 @@ class CoreConfig:
     fixed: FixedModel
     lanes: int
     max_iterations: int = 1023
-    search: int | None = DEFAULT_SEARCH
+    search: int = DEFAULT_SEARCH
     weights: str = "rom"
     trace: bool = False
     reseed_wait: bool = True
@@ -47,8 +48,9 @@ class CoreConfig:
         check_lanes(fx.n_latents, self.lanes)
         check_weights(self.weights)
         s = self.search
-        if s is not None and (not isinstance(s, int) or s < 1 or (fx.fmt.count_max + 1) % s):
-            raise ParameterError(f"search must divide {fx.fmt.count_max + 1} (count_max + 1) or be None, got {s!r}")
+        if not isinstance(s, int) or isinstance(s, bool) or s < 0 or (s and (fx.fmt.count_max + 1) % s):
+            raise ParameterError(f"search must divide {fx.fmt.count_max + 1} (count_max + 1) or be "
+                                 f"{PARALLEL_SAMPLER} (the parallel sampler), got {s!r}")
         if not isinstance(self.max_iterations, int) or not 1 <= self.max_iterations < 2 ** 20:
             raise ParameterError(f"max_iterations must be in 1..2^20-1, got {self.max_iterations!r}")
         fx.check()

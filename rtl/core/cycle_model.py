@@ -37,9 +37,9 @@ def slot_stats(z, lanes):
 
 
 def sampler_cycles(z, lanes, per_cycle):
-    """sum_s C_s of one pass with counts z (K,); per_cycle=None: the parallel sampler."""
+    """sum_s C_s of one pass with counts z (K,); per_cycle=PARALLEL_SAMPLER (0): the parallel sampler."""
     z = np.asarray(z).reshape(-1, lanes)
-    if per_cycle is None:
+    if per_cycle == timing.PARALLEL_SAMPLER:
         return len(z)
     return int((z.max(axis=1) // per_cycle + timing.SEARCH_OVERHEAD).sum()) - 1
 

@@ -149,7 +149,7 @@ class IpvaeCore(wiring.Component):
         # ---------------------------------------------------------------- sampling pass pipeline
         # issue (read u/u0/d/l) -> MembraneUpdate (1) -> write u, PoissonSampler (2) -> write z, spike list
         m.submodules.membrane = memb = MembraneUpdate(fx, P)
-        if self.search is None:
+        if self.search == timing.PARALLEL_SAMPLER:
             m.submodules.sampler = samp = PoissonSampler(fmt, fx.table, P)
         else:
             m.submodules.sampler = samp = PoissonSearch(fmt, fx.table, P, self.search)

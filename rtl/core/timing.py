@@ -11,7 +11,7 @@ from __future__ import annotations
 __all__ = [
     "DRIVE_LATENCY_TAIL", "DRIVE_OUTPUT_BEAT", "MEMORY_READ", "MEMBRANE_LATENCY", "FIFO_LATENCY", "SAMPLER_LATENCY",
     "COUNT_SETTLE", "CREDIT_RETURN", "issue_credits", "PASS_OVERHEAD", "SEARCH_OVERHEAD", "DEFAULT_SEARCH",
-    "LATERAL_ENTRY_CYCLES",
+    "PARALLEL_SAMPLER", "LATERAL_ENTRY_CYCLES",
     "LATERAL_DRAIN_CYCLES", "LATERAL_HANDOFF", "FEED_OVERHEAD", "FIRST_BEAT", "RESULT_HANDOFF", "UART_BYTE_BITS",
     "FEED_MARGIN",
 ]
@@ -39,6 +39,8 @@ CREDIT_RETURN = 1
 SEARCH_OVERHEAD = 3
 #: Poisson-table thresholds the default (search) sampler reads per cycle
 DEFAULT_SEARCH = 4
+#: the value of ``search`` (CLI, Board, CoreConfig, cycle model alike) that selects the parallel sampler
+PARALLEL_SAMPLER = 0
 
 
 def issue_credits(per_cycle):
@@ -48,7 +50,7 @@ def issue_credits(per_cycle):
     sampler, SEARCH_OVERHEAD for the search), so ceil(R / I) credits keep a beat waiting for it
     whenever it is ready: the pass's cycles are the sampler's, as with a stall chain."""
     trip = MEMORY_READ + MEMBRANE_LATENCY + FIFO_LATENCY + CREDIT_RETURN
-    interval = 1 if per_cycle is None else SEARCH_OVERHEAD
+    interval = 1 if per_cycle == PARALLEL_SAMPLER else SEARCH_OVERHEAD
     return -(-trip // interval)
 
 # -- lateral units (rtl/core/lateral.py) ---------------------------------------------------------------

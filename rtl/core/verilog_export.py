@@ -19,7 +19,7 @@ def core_parameters(core: IpvaeCore, bundle_path=None):
     return dict(
         bundle=str(bundle_path or bundle_mod.DEFAULT_BUNDLE), n_inputs=fx.n_inputs, n_latents=fx.n_latents,
         lanes=core.lanes, slots=core.slots, max_iterations=core.max_iterations, trace=core.has_trace,
-        sampler="parallel" if core.search is None else f"search, {core.search} thresholds per cycle",
+        sampler="parallel" if core.search == timing.PARALLEL_SAMPLER else f"search, {core.search} thresholds per cycle",
         formats=fx.fmt.to_dict(), exponents=dict(e_f=fx.e_f, e_w=fx.e_w, drive_shift=fx.drive_shift,
                                                  delta_shift=fx.delta_shift),
         widths=fx.widths(),
