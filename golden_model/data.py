@@ -1,7 +1,7 @@
 """Offline datasets: whitened natural-image patches, MNIST digits, sklearn digits, user data.
 
 Everything comes from files that PyPI packages ship (see ../shared/DATA.md); nothing is
-downloaded. Natural-image pipeline (PAPER.md §8 explains the per-patch step):
+downloaded. Natural-image pipeline (docs/paper.md §7 explains the per-patch step):
 
     grey (luminance) -> log intensity -> Olshausen-Field whitening of the whole image
     -> random patches -> per-patch z-score (denominator: patch sd + 5 % of the median patch sd)

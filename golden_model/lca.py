@@ -1,4 +1,4 @@
-"""Locally Competitive Algorithm (Rozell et al. 2008): the sparse-coding baseline of PAPER.md §5.2.
+"""Locally Competitive Algorithm (Rozell et al. 2008): the sparse-coding baseline of docs/paper.md §5.
 
 Dynamics for a dictionary D (N x K, unit-norm columns), input x and threshold lambda:
     u <- u + (dt/tau) (D^T x - u - (D^T D - I) a),   a = sign(u) max(|u| - lambda, 0)

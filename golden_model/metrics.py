@@ -2,7 +2,7 @@
 
 R^2 (pooled): 1 - sum ||x - x_hat||^2 / sum ||x - mean(x)||^2, with mean(x) the per-pixel mean
 of the evaluated set and x_hat = Phi z the reconstruction from an output *sample* z
-(PAPER.md §2.6). Zero fraction: share of zero spike counts in that sample.
+(docs/paper.md §4). Zero fraction: share of zero spike counts in that sample.
 """
 from __future__ import annotations
 

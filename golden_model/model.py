@@ -1,4 +1,4 @@
-"""The float iP-VAE in PyTorch (PAPER.md §2.3), the reference the fixed-point model is held to.
+"""The float iP-VAE in PyTorch (docs/paper.md §2), the reference the fixed-point model is held to.
 
 Dynamics for an input x (static over iterations), starting at u = u0:
 

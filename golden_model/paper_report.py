@@ -1,5 +1,5 @@
 """docs/paper_model.md: a bundle's quality against iterations up to T = 1000, beside the paper's
-van Hateren figures (../shared/PAPER.md §5.1, §5.2), with its dictionary, reconstructions and a
+van Hateren figures (docs/paper.md §5), with its dictionary, reconstructions and a
 spike raster, and the issue-12 quality bar checked.
 
 Written for the paper-size bundle (16×16 patches, K = 512), and works on any bundle with a dataset.
@@ -16,10 +16,10 @@ from .evaluate import fixed_metrics, float_metrics, runaway_check
 from .formats import encode_input
 from .golden import trace_one
 
-#: the paper's iP-VAE (β = 24, T_train = 16) on van Hateren 16×16, PAPER.md §5.1 (Fig. 3 data)
+#: the paper's iP-VAE (β = 24, T_train = 16) on van Hateren 16×16, docs/paper.md §5 (Fig. 3 data)
 PAPER_CURVE = {1: (-0.016, 0.254), 16: (0.708, 0.369), 64: (0.813, 0.574), 128: (0.828, 0.688),
                256: (0.830, 0.746), 1000: (0.830, 0.773)}
-#: the paper's best iP-VAE on the sparsity-reconstruction trade-off, PAPER.md §5.2
+#: the paper's best iP-VAE on the sparsity-reconstruction trade-off, docs/paper.md §5
 PAPER_BEST = dict(r2=0.827, zeros=0.775, d=0.284)
 #: issue 12's bar at T = 256 on the integer golden model, and the float/fixed agreement
 BAR_D, BAR_R2, BAR_ZEROS = 0.28, 0.01, 0.01
@@ -27,7 +27,7 @@ CURVE_TS = (1, 4, 16, 32, 64, 128, 256, 512, 1000)
 
 
 def distance(r2, zeros):
-    """Distance to the ideal point (R² = 1, every count zero), PAPER.md §5.2."""
+    """Distance to the ideal point (R² = 1, every count zero), docs/paper.md §5."""
     return math.sqrt((1 - r2) ** 2 + (1 - zeros) ** 2)
 
 
@@ -80,7 +80,7 @@ def write_paper_report(b, path, samples=2000, ts=CURVE_TS, seed=1, title="The pa
              f"Bundle N={b.fixed.n_inputs}, K={b.fixed.n_latents}; made with `{b.meta.get('command', '?')}`"
              + (f", trained with `{b.meta['training'].get('command')}`" if b.meta.get("training") else "") + ".",
              f"Evaluated on {len(x)} held-out patches of the held-out photographs (seed {seed}), exact Poisson "
-             "sampling; the paper's numbers are its van Hateren 16×16 runs (PAPER.md §5.1, §5.2).", "",
+             "sampling; the paper's numbers are its van Hateren 16×16 runs (docs/paper.md §5).", "",
              "## Quality against iterations", "",
              "| T | float R² | float zeros | golden R² | golden zeros | golden d | paper R² | paper zeros |",
              "|---|---|---|---|---|---|---|---|"]

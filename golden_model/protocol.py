@@ -88,7 +88,7 @@ def weight_bytes(weight_bits: int) -> int:
 
 
 def load_requests(matrix: int, words, lanes: int, weight_bits: int, chunk_words: int = 256):
-    """LOAD frames for matrix 0 (F) or 1 (W): core words (rtl/core/loadable_ram.py weight_words),
+    """LOAD frames for matrix 0 (F) or 1 (W): core words (golden_model/layout.py weight_words),
     lane p's weight as ``weight_bytes`` little-endian two's-complement bytes, lane 0 first;
     ``chunk_words`` words per frame."""
     frames = []

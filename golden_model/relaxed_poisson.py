@@ -5,7 +5,7 @@ soft count z = sum_k sigmoid((1 - T_k) / tau). As tau -> 0, z -> min(Poisson(r),
 
 The forward pass and its derivative dz/dr = sum_k s_k (1 - s_k) T_k / (r tau) are computed
 together in one autograd function, so the n x B x K intermediate tensors are never kept for
-backward (PAPER.md §8: the sampler dominates training time).
+backward (docs/paper.md §7: the sampler dominates training time).
 """
 from __future__ import annotations
 

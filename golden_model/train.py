@@ -1,4 +1,4 @@
-"""BPTT trainer for the float iP-VAE (PAPER.md §3), with the authors' schedules.
+"""BPTT trainer for the float iP-VAE (docs/paper.md §3), with the authors' schedules.
 
 Departures from the authors' code are listed in docs/model.md. Three things beyond the authors':
 

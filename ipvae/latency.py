@@ -122,7 +122,7 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1, ecp5=None):
     ECP5 = dict(clock_mhz=get_board("ulx3s-85f").core_hz / 1e6)
     up = table(n0, k0, (1, 2, 4, 8, 16), iterations, lambda p: measured_spikes(bundle, x, iterations, p, seed), w)
     up_par = table(n0, k0, (1, 2, 4, 8, 16), iterations, lambda p: measured_spikes(bundle, x, iterations, p, seed),
-                   None)
+                   timing.PARALLEL_SAMPLER)
     ecp5_lanes = (8, 16, 32, 64, 128)
     if ecp5 is not None:
         eb, ex = ecp5

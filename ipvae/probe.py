@@ -22,7 +22,7 @@ from ipvae.rtl.boards.registry import get_board
 from ipvae.rtl.core.fanout import YOSYS_KEEP_COPIES
 from ipvae.synth import _cell_counts, _critical_path, _nextpnr_cmd, _run, _say, _tool, tool_versions
 
-__all__ = ["run_probe", "probe_markdown"]
+__all__ = ["run_probe", "probe_markdown", "write_probe_doc"]
 
 
 def run_probe(board_name="ulx3s-85f", bundle=None, lanes=None, seeds=(1, 2, 3), core_mhz=100.0, out_dir=None,
@@ -120,3 +120,13 @@ def probe_markdown(r):
               "Tools: " + ", ".join(f"{k} {v}" for k, v in r["tools"].items()) +
               f". Yosys {r['yosys_seconds']:.0f} s, whole run {r['wall_seconds']:.0f} s.", ""]
     return "\n".join(lines)
+
+
+def write_probe_doc(report, folder):
+    """The report as docs/probe/<board>-L<lanes>.{json,md} (committed measurements)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"{report['board']}-L{report['lanes']}"
+    stem.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    stem.with_suffix(".md").write_text(probe_markdown(report))
+    return stem.with_suffix(".md")

@@ -66,7 +66,7 @@ def test_credited_beats_survive_every_stall_pattern(sink, depth):
 
 
 def test_issue_credits_keep_the_parallel_sampler_at_one_beat_per_cycle():
-    depth = timing.issue_credits(None)
+    depth = timing.issue_credits(timing.PARALLEL_SAMPLER)
     _, when, _ = run_credited(100, depth)
     assert when == list(range(when[0], when[0] + 100))
     assert when[0] == LAG + timing.FIFO_LATENCY
@@ -77,7 +77,7 @@ def test_issue_credits_keep_the_parallel_sampler_at_one_beat_per_cycle():
 
 def test_issue_credits_follow_the_round_trip():
     trip = timing.MEMORY_READ + timing.MEMBRANE_LATENCY + timing.FIFO_LATENCY + timing.CREDIT_RETURN
-    assert timing.issue_credits(None) == trip == 5
+    assert timing.issue_credits(timing.PARALLEL_SAMPLER) == trip == 5
     assert timing.issue_credits(4) == timing.issue_credits(1) == 2   # the search takes >= 3 cycles a beat
 
 

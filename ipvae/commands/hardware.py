@@ -76,6 +76,15 @@ def cmd_sweep(a):
               log=lambda s: print(s, flush=True))
 
 
+def cmd_probe(a):
+    from ipvae.probe import run_probe
+    report = run_probe(a.board, bundle=a.bundle, lanes=a.lanes, seeds=range(1, a.seeds + 1), core_mhz=a.clock_mhz,
+                       out_dir=a.out, tile_lanes=a.tile_lanes, jobs=a.jobs)
+    if a.write:
+        from ipvae.probe import write_probe_doc
+        print(f"wrote {write_probe_doc(report, a.write)}")
+
+
 def _board_defaults(attr):
     return ", ".join(f"{getattr(b, attr)} on {name}" for name, b in BOARDS.items())
 
@@ -141,3 +150,18 @@ def register(sub):
     s.add_argument("--jobs", type=positive_int, help="points at a time (default: the CPU count)")
     s.add_argument("--out", type=out_dir, default="runs/sweep")
     s.set_defaults(fn=cmd_sweep)
+
+    s = sub.add_parser("probe", help="the neuron-parallel lateral engine alone on an ECP5 board: LUT4 and flip-flops "
+                                      "per lane, Fmax over seeds (measure before rebuilding the core)")
+    s.add_argument("--board", default="ulx3s-85f", choices=[n for n, b in BOARDS.items() if b.family == "ecp5"])
+    s.add_argument("--bundle", type=bundle_arg, help="bundle whose W the array holds (default: the board's)")
+    add_lanes(s, "board", "lateral lanes L (must divide K; default K: one neuron per lane)")
+    s.add_argument("--tile-lanes", type=positive_int, default=36,
+                   help="lanes per block-RAM tile (36: eight 512 x 36 DP16KD for 8-bit weights)")
+    s.add_argument("--clock-mhz", type=positive_float, default=100.0, help="clock to constrain")
+    s.add_argument("--seeds", type=positive_int, default=3, help="nextpnr seeds 1..N")
+    s.add_argument("--jobs", type=positive_int, help="nextpnr runs at a time (default: the CPU count)")
+    s.add_argument("--out", type=out_dir, help="build folder (default runs/probe/<board>-L<lanes>)")
+    s.add_argument("--write", type=out_dir, help="also copy the report (JSON and Markdown) into this folder "
+                                               "(docs/probe)")
+    s.set_defaults(fn=cmd_probe)

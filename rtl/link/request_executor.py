@@ -1,7 +1,7 @@
 """Request executor of the host link: what INFO, LOAD and INFER requests do (docs/uart_protocol.md)."""
 from __future__ import annotations
 
-from amaranth import Array, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth import Array, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -9,6 +9,7 @@ from ipvae.golden_model import protocol as proto
 
 from .frame_receiver import FrameSignature
 from .reply_writer import ReplyFields
+from .weight_loader import WeightLoader
 
 __all__ = ["RequestExecutor"]
 
@@ -17,8 +18,9 @@ class RequestExecutor(wiring.Component):
     """Request executor of the host link: what INFO, LOAD and INFER requests do (docs/uart_protocol.md).
 
     It reads a request's payload bytes as the frame receiver (rtl/link/frame_receiver.py) takes them: an
-    INFER's flags, T, seed and N input codes (into an input buffer, range-checked), a LOAD's matrix,
-    first word and words (range-checked before the first write, then written one word per P weights).
+    INFER's flags, T, seed and N input codes (into an input buffer, range-checked); a LOAD's bytes go
+    to its :class:`~ipvae.rtl.link.weight_loader.WeightLoader` (range-checked before the first write,
+    then written one word per P weights).
     After the checksum it decides: an ERROR reply, INFO or LOAD replies, or an inference: the codes go
     to the core, and its result to the reply writer (rtl/link/reply_writer.py).
 
@@ -60,7 +62,7 @@ class RequestExecutor(wiring.Component):
     """
     def __init__(self, core):
         """core: the IpvaeCore the requests run on (its sizes, formats, weight placement, max T)."""
-        self.fixed, self.lanes, self.slots = core.fixed, core.lanes, core.slots
+        self.core, self.fixed, self.lanes, self.slots = core, core.fixed, core.lanes, core.slots
         self.max_iterations, self.ram = core.max_iterations, core.weights == "ram"
         members = {
             "frame": In(FrameSignature),
@@ -78,7 +80,7 @@ class RequestExecutor(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         f = self.frame
-        fx, fmt, P, S = self.fixed, self.fixed.fmt, self.lanes, self.slots
+        fx, fmt, S = self.fixed, self.fixed.fmt, self.slots
         N, K = fx.n_inputs, fx.n_latents
         ram = self.ram
         depth = [S * N, K * S]                  # words of F and W (rtl/core/loadable_ram.py)
@@ -89,20 +91,16 @@ class RequestExecutor(wiring.Component):
         err = Signal(4)
         running = Signal()                      # an inference is in the core (fed, output not yet all taken)
         xi = Signal(range(N + 1))               # next input code's index in x_buf
-        range_check = Signal()                  # a LOAD's word range is checked the cycle after its header
         t_bad = Signal()                        # T above max_iterations (registered compare)
         flags = Signal(8)
         t_req = Signal(16)
         seed = Signal(32)
-        matrix = Signal(8)
-        addr0 = Signal(16)                      # first word of a LOAD
-        addr = Signal(16)                       # next word to write
-        words = Signal(16)
-        wbytes = proto.weight_bytes(fmt.weight_bits)
-        word_bytes = P * wbytes
-        lane = Signal(range(max(word_bytes, 2)))    # byte of the LOAD word being assembled
-        word = Signal(word_bytes * 8)
-        wrote = Signal()                        # this LOAD wrote something
+        if ram:
+            m.submodules.loader = loader = WeightLoader(self.core)
+            wiring.connect(m, loader.o, wiring.flipped(self.load))
+            matrix, addr0, addr, words, wrote = loader.matrix, loader.addr0, loader.addr, loader.words, loader.wrote
+        else:                                   # no LOAD is accepted: its reply fields are never sent
+            matrix, addr0, addr, words, wrote = Const(0, 8), Const(0, 16), Const(0, 16), Const(0, 16), Const(0, 1)
         valid_upto = [Signal(16, name="f_valid_upto", init=0 if ram else depth[0]),
                       Signal(16, name="w_valid_upto", init=0 if ram else depth[1])]
         # registered: F and W valid up to their last words (the 16-bit compares stay off the
@@ -111,11 +109,6 @@ class RequestExecutor(wiring.Component):
         m.d.sync += [full[i].eq(valid_upto[i] == depth[i]) for i in range(2)]
         loaded = full[0] & full[1]
         m.d.comb += self.loaded.eq(loaded)
-        if ram:
-            # the LOAD word to the core comes from registers: nothing of the byte decoding
-            # reaches the weight store's address in the same cycle
-            with m.If(self.load.ready):
-                m.d.sync += self.load.valid.eq(0)
         byte = f.byte
 
         def set_err(code):
@@ -146,19 +139,10 @@ class RequestExecutor(wiring.Component):
             return (top == 0) | (top == (1 << (9 - ib)) - 1)
 
         if ram:
-            # the whole word range of a LOAD is checked before its first write (the first word
-            # needs P more bytes): a refused LOAD changes nothing
-            # two cycles: the end of the range into a register, then the compare
-            # the last byte's offset: first word (16 bits) times the word's bytes plus the payload
-            end_bytes = Signal((word_bytes * 0xFFFF + 0xFFFF).bit_length())
-            range_cmp = Signal()
-            m.d.sync += range_cmp.eq(range_check)
-            with m.If(range_check):
-                m.d.sync += [range_check.eq(0), end_bytes.eq(addr0 * word_bytes + (f.length - proto.LOAD_HEADER))]
-            m.d.comb += f.hold.eq(range_check | range_cmp)
-            with m.If(range_cmp):
-                with m.If(end_bytes > Mux(matrix[0], depth[1] * word_bytes, depth[0] * word_bytes)):
-                    set_err(proto.ERROR_CODES["BAD_ADDRESS"])
+            m.d.comb += [loader.begin.eq(f.begin), loader.length.eq(f.length), loader.last.eq(f.last),
+                         loader.running.eq(running), loader.ok.eq(err == 0), f.hold.eq(loader.hold),
+                         loader.i.payload.byte.eq(byte), loader.i.payload.count.eq(f.count),
+                         loader.i.valid.eq(f.take & f.is_load)]
 
         # ------------------------------------------------------------ while the frame arrives
         with m.If(f.start):
@@ -166,7 +150,7 @@ class RequestExecutor(wiring.Component):
         with m.If(f.err_valid):
             set_err(f.err)
         with m.If(f.begin):
-            m.d.sync += [wrote.eq(0), lane.eq(0), words.eq(0), xi.eq(0)]
+            m.d.sync += xi.eq(0)
         with m.If(f.take):
             with m.Switch(f.kind):
                 with m.Case(proto.INFER):
@@ -185,10 +169,12 @@ class RequestExecutor(wiring.Component):
                                 m.d.sync += xi.eq(xi + 1)
                             with m.If(~input_ok(byte)):
                                 set_err(proto.ERROR_CODES["BAD_INPUT"])
-                with m.Case(proto.LOAD):
-                    if ram:
-                        self._load_byte(m, byte, f.count, f.last, matrix, addr0, addr, words, lane, word, wrote, err,
-                                        valid_upto, depth, set_err, range_check, running)
+        if ram:
+            with m.If(loader.err_valid):
+                set_err(loader.err)
+            with m.If(loader.invalidate):       # words written here are no longer the ones a past LOAD validated
+                vu = Array(valid_upto)[matrix[0]]
+                m.d.sync += vu.eq(Mux(vu < addr0, vu, addr0))
 
         # ------------------------------------------------------------ the request side
         # INFER is pipelined: once its codes are in the core, the receiver takes the next request
@@ -283,45 +269,3 @@ class RequestExecutor(wiring.Component):
                     m.d.sync += running.eq(0)
                     m.next = "RUN"
         return m
-
-    def _load_byte(self, m, byte, count, last, matrix, addr0, addr, words, lane, word, wrote, err,
-                   valid_upto, depth, set_err, range_check, running):
-        load = self.load
-        P = self.lanes * proto.weight_bytes(self.fixed.fmt.weight_bits)      # bytes per word
-        with m.Switch(count):
-            with m.Case(0):
-                m.d.sync += matrix.eq(byte)
-                with m.If(byte > 1):
-                    set_err(proto.ERROR_CODES["BAD_ADDRESS"])
-                with m.If(running):             # weights change only between inferences: nothing is written
-                    set_err(proto.ERROR_CODES["BUSY"])
-            with m.Case(1):
-                m.d.sync += addr0[:8].eq(byte)
-            with m.Case(2):
-                m.d.sync += [addr0[8:].eq(byte), addr.eq(Cat(addr0[:8], byte)), range_check.eq(1)]
-            with m.Default():
-                m.d.sync += [word.eq(Cat(word[8:], byte)) if P > 1 else word.eq(byte), lane.eq(lane + 1)]
-                with m.If(lane == P - 1):
-                    m.d.sync += lane.eq(0)
-                    end = Mux(matrix[0], depth[1], depth[0])
-                    with m.If(addr >= end):
-                        set_err(proto.ERROR_CODES["BAD_ADDRESS"])
-                    with m.Elif(err == 0):
-                        full = Cat(word[8:], byte) if P > 1 else byte
-                        # one write per P bytes; the core takes it in the next cycle, long before
-                        # the next word's P bytes have arrived
-                        m.d.sync += [load.valid.eq(1), load.payload.matrix.eq(matrix[0]), load.payload.addr.eq(addr),
-                                     load.payload.data.eq(self._narrow(full))]
-                        m.d.sync += [addr.eq(addr + 1), words.eq(words + 1), wrote.eq(1)]
-                        vu = Array(valid_upto)[matrix[0]]
-                        # words written here are no longer the ones a past LOAD validated
-                        m.d.sync += vu.eq(Mux(vu < addr0, vu, addr0))
-                with m.If((count == last) & (lane != P - 1)):    # ends inside a word
-                    set_err(proto.ERROR_CODES["BAD_LENGTH"])
-
-    def _narrow(self, full):
-        """P little-endian groups of weight_bytes bytes (lane p first) to the core's P
-        weight_bits-wide fields."""
-        wb = self.fixed.fmt.weight_bits
-        g = 8 * proto.weight_bytes(wb)
-        return Cat(*[full[g * p:g * p + wb] for p in range(self.lanes)])
