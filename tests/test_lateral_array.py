@@ -131,3 +131,43 @@ def test_parameter_errors(fixed):
         LateralArray(fixed, 40, gather_lanes=7)
     with pytest.raises(ParameterError, match="tile_lanes must be positive, got 0"):
         LateralArray(fixed, 40, tile_lanes=0, gather_lanes=8)
+
+
+@pytest.mark.parametrize("lanes, parts, pattern", [(40, 1, "none"), (40, 2, "random"), (20, 2, "bursts"),
+                                                   (40, 3, "every_other")])
+def test_drive_events_sum_columns_of_f(fixed, lanes, parts, pattern):
+    """Drive events: sum_n digit_n F[:, n] over the inputs, a column of F in ``parts`` words, then
+    a W phase on the same sums' registers (the first event of each phase overwrites)."""
+    K, N = fixed.n_latents, fixed.n_inputs
+    dut = LateralArray(fixed, lanes, tile_lanes=9, gather_lanes=8, drive_parts=parts)
+    rng = np.random.default_rng(parts * 7 + lanes)
+    digits = [int(v) for v in rng.integers(0, 16, size=N)]
+    spikes = _phases(K, fixed.fmt.count_max, 11, n=1)[0]
+    seen = []
+
+    async def tb(ctx):
+        pauses = stalls(pattern, seed=parts)
+        for events in ([(n, d, 1) for n, d in enumerate(digits)], [(j, z, 0) for j, z in spikes]):
+            for i, (j, z, drive) in enumerate(events):
+                while next(pauses):
+                    await ctx.tick()
+                ctx.set(dut.spikes.payload.j, j)
+                ctx.set(dut.spikes.payload.z, z)
+                ctx.set(dut.spikes.payload.first, i == 0)
+                ctx.set(dut.spikes.payload.drive, drive)
+                ctx.set(dut.spikes.valid, 1)
+                await ctx.tick().until(dut.spikes.ready)
+                ctx.set(dut.spikes.valid, 0)
+            for _ in range(dut.latency + dut.per_lane * parts - 1):
+                await ctx.tick()
+            seen.append(await _read_all(ctx, dut, K))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    assert seen[0] == (fixed.F.astype(np.int64) @ np.array(digits)).tolist()
+    want = np.zeros(K, np.int64)
+    for j, z in spikes:
+        want += z * fixed.W[:, j]
+    assert seen[1] == want.tolist()

@@ -1,11 +1,13 @@
 """A neuron-parallel lateral engine: W read a whole column per spike, one accumulator per neuron."""
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+import numpy as np
+from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ipvae.golden_model.errors import ParameterError
+from ipvae.golden_model.formats import signed_bits
 from ipvae.golden_model.golden import FixedModel
 
 from .bits import index_bits
@@ -16,10 +18,11 @@ __all__ = ["LateralArray", "broadcast", "broadcast_levels", "spike_event_layout"
 BROADCAST_FANOUT = 8
 
 
-def spike_event_layout(fmt, n_latents):
-    """One spiking neuron: its index j, its count z_j > 0, and whether it opens a lateral phase."""
-    return data.StructLayout({"j": unsigned(index_bits(n_latents)), "z": unsigned(fmt.count_bits),
-                              "first": unsigned(1)})
+def spike_event_layout(fmt, n_latents, n_inputs=1):
+    """One event: a spiking neuron j with its count z_j > 0 (``drive`` = 0), or an input n = j with a
+    4-bit digit z of its code (``drive`` = 1: the column of F); ``first`` opens a phase."""
+    return data.StructLayout({"j": unsigned(index_bits(max(n_latents, n_inputs))), "z": unsigned(fmt.count_bits),
+                              "first": unsigned(1), "drive": unsigned(1)})
 
 
 def broadcast(m, name, value, leaves, fanout=BROADCAST_FANOUT):
@@ -55,12 +58,18 @@ class LateralArray(wiring.Component):
     together; with 8-bit weights a 36-lane tile is eight 512 x 36 block RAMs on the ECP5).
     W = W^T in the shipped bundles, but the column is read as a column: any W is right.
 
+    With ``drive_parts`` > 0 each tile also holds its lanes' rows of F, a column of F in
+    ``drive_parts`` words (the ECP5-85F's block RAM holds F at half W's read width): an event with
+    ``drive`` = 1 adds ``z F[:, j]`` for input j and a 4-bit digit z of its code, so the
+    feed-forward drive runs on the same lanes, one digit of each code per event.
+
     Members
     -------
     spikes : In(stream.Signature(spike_event_layout))
-        One spiking neuron (j, z_j, first) per beat; ``first`` marks the first spike of a lateral
-        phase (its products overwrite the accumulators instead of adding). Always ready when
-        ``per_lane`` is 1; otherwise one beat per ``per_lane`` cycles.
+        One event per beat: a spiking neuron (j, z_j), or with ``drive`` = 1 an input j and a digit
+        z (ignored, read as 0, when ``drive_parts`` is 0); ``first`` marks the first event of a
+        phase (its products overwrite the sums instead of adding). A W event takes ``per_lane``
+        cycles, a drive event ``per_lane drive_parts``; the next beat is taken in the last one.
     head : Out(unsigned(gather_lanes * lateral_bits))
         The sums of neurons 0 .. gather_lanes - 1 (neuron k in bits k lateral_bits and up), straight
         from their registers.
@@ -93,10 +102,13 @@ class LateralArray(wiring.Component):
     tile_lanes : int
         Lanes per memory tile (a family fact: how many weights a group of block RAMs gives per read).
     gather_lanes : int
-        Accumulators the gather port returns per read.
+        Sums ``head`` shows at a time (and a shift moves).
+    drive_parts : int
+        0: W only. Otherwise F is stored too, a column in this many words (1: full width).
     """
 
-    def __init__(self, fixed: FixedModel, lanes: int, *, tile_lanes: int = 36, gather_lanes: int = 32):
+    def __init__(self, fixed: FixedModel, lanes: int, *, tile_lanes: int = 36, gather_lanes: int = 32,
+                 drive_parts: int = 0):
         K = fixed.n_latents
         if lanes < 1 or K % lanes:
             raise ParameterError(f"lateral lanes must divide K = {K}, got {lanes}")
@@ -104,12 +116,20 @@ class LateralArray(wiring.Component):
             raise ParameterError(f"gather_lanes must divide K = {K}, got {gather_lanes}")
         if tile_lanes < 1:
             raise ParameterError(f"tile_lanes must be positive, got {tile_lanes}")
+        if drive_parts < 0 or drive_parts > tile_lanes:
+            raise ParameterError(f"drive_parts must be in 0..tile_lanes ({tile_lanes}), got {drive_parts}")
+        self.drive_parts = drive_parts
         self.fixed, self.lanes, self.per_lane = fixed, lanes, K // lanes
         self.tile_lanes, self.gather_lanes = tile_lanes, gather_lanes
+        # the sums hold l (docs/arithmetic.md §7) and, with F, sum_n digit_n F[i, n] for digits
+        # up to 2^count_bits - 1: exact bounds from the tensors, so no sum can overflow
         self.lateral_bits = fixed.widths()["lateral"]
+        if drive_parts:
+            top = int(np.max(np.abs(fixed.F).sum(1))) * ((1 << fixed.fmt.count_bits) - 1)
+            self.lateral_bits = max(self.lateral_bits, signed_bits(-top, top))
         self.levels = broadcast_levels(-(-lanes // tile_lanes))
         super().__init__({
-            "spikes": In(stream.Signature(spike_event_layout(fixed.fmt, K))),
+            "spikes": In(stream.Signature(spike_event_layout(fixed.fmt, K, fixed.n_inputs))),
             "head": Out(unsigned(gather_lanes * self.lateral_bits)),
             "shift": In(1),
             "shift_ready": Out(1),
@@ -136,6 +156,25 @@ class LateralArray(wiring.Component):
                     v |= (int(fx.W[h * L + p, j]) & ((1 << wb) - 1)) << (k * wb)
                 words.append(v)
         return len(lanes), words
+
+    def tile_drive_words(self, t):
+        """Initial contents of tile t's F memory: word (n per_lane + h) drive_parts + q holds
+        F[h L + p, n] for the lanes p of part q of the tile (ceil(tile width / drive_parts) lanes a
+        part), so a column of F takes drive_parts reads and a tile's F memory is drive_parts times
+        narrower than its W memory."""
+        fx, L, n, parts = self.fixed, self.lanes, self.per_lane, self.drive_parts
+        wb = fx.fmt.weight_bits
+        lanes = list(range(t * self.tile_lanes, min((t + 1) * self.tile_lanes, L)))
+        pw = -(-len(lanes) // parts)
+        words = []
+        for j in range(fx.n_inputs):
+            for h in range(n):
+                for q in range(parts):
+                    v = 0
+                    for k, p in enumerate(lanes[q * pw:(q + 1) * pw]):
+                        v |= (int(fx.F[h * L + p, j]) & ((1 << wb) - 1)) << (k * wb)
+                    words.append(v)
+        return words
 
     @property
     def product_levels(self) -> int:
@@ -165,36 +204,41 @@ class LateralArray(wiring.Component):
         fx, fmt, L, n = self.fixed, self.fixed.fmt, self.lanes, self.per_lane
         K, wb, cb, lb = fx.n_latents, fmt.weight_bits, fmt.count_bits, self.lateral_bits
 
-        # accept: one spike per n cycles; h counts the column's words
+        # accept an event and step through its words: a W column takes n = per_lane words (h), an
+        # F column n x drive_parts (h, then the part of the lanes its word feeds)
+        parts = max(self.drive_parts, 1)
         h = Signal(range(max(n, 2)))
+        part = Signal(range(max(parts, 2)))
         held = Signal.like(self.spikes.payload)
         have = Signal()
         shifting = Signal()
-        if n == 1:
-            m.d.comb += [self.spikes.ready.eq(~self.shift), self.shift_ready.eq(1)]
-            m.d.sync += [have.eq(self.spikes.valid & self.spikes.ready), held.eq(self.spikes.payload),
-                         shifting.eq(self.shift)]
-            step = Const(0, 1)
-        else:
-            last = Signal()
-            m.d.comb += [last.eq(~have | (h == n - 1)), self.shift_ready.eq(last),
-                         self.spikes.ready.eq(last & ~self.shift)]
-            with m.If(have):
-                m.d.sync += h.eq(h + 1)
-                with m.If(h == n - 1):
-                    m.d.sync += [h.eq(0), have.eq(0)]
-            with m.If(self.spikes.valid & self.spikes.ready):
-                m.d.sync += [have.eq(1), held.eq(self.spikes.payload), h.eq(0)]
-            m.d.sync += shifting.eq(self.shift & last)
-            step = h
-        # one event per cycle into the tree: (address, z, first, h, valid)
-        ev_layout = data.StructLayout({"addr": unsigned(index_bits(K * n)), "z": unsigned(cb),
-                                       "first": unsigned(1), "h": unsigned(index_bits(n)), "valid": unsigned(1),
-                                       "shift": unsigned(1)})
+        done = Signal()                          # the held event's last word is issued this cycle
+        last = Signal()
+        m.d.comb += [done.eq((h == n - 1) & (~held.drive | (part == parts - 1))), last.eq(~have | done),
+                     self.shift_ready.eq(last), self.spikes.ready.eq(last & ~self.shift)]
+        with m.If(have):
+            with m.If(done):
+                m.d.sync += [have.eq(0), h.eq(0), part.eq(0)]
+            with m.Elif(held.drive & (part != parts - 1)):
+                m.d.sync += part.eq(part + 1)
+            with m.Else():
+                m.d.sync += [part.eq(0), h.eq(h + 1)]
+        with m.If(self.spikes.valid & self.spikes.ready):
+            m.d.sync += [have.eq(1), held.eq(self.spikes.payload), h.eq(0), part.eq(0)]
+            if not self.drive_parts:               # no F here: every event is a W column
+                m.d.sync += held.drive.eq(0)
+        m.d.sync += shifting.eq(self.shift & last)
+        # one event per cycle into the tree: the word's address, the digit, and what it steers
+        N = fx.n_inputs
+        abits = index_bits(max(K * n, N * n * parts))
+        ev_layout = data.StructLayout({"addr": unsigned(abits), "z": unsigned(cb), "first": unsigned(1),
+                                       "h": unsigned(index_bits(n)), "part": unsigned(index_bits(parts)),
+                                       "drive": unsigned(1), "valid": unsigned(1), "shift": unsigned(1)})
         ev = Signal(ev_layout)
-        m.d.comb += [ev.addr.eq(held.j * n + step), ev.first.eq(held.first),
-                     ev.h.eq(step), ev.valid.eq(have & ~shifting), ev.shift.eq(shifting)]
-        m.d.comb += ev.z.eq(Mux(shifting, 0, held.z))
+        word = held.j * n + h
+        m.d.comb += [ev.addr.eq(Mux(held.drive, word * parts + part, word)), ev.first.eq(held.first),
+                     ev.h.eq(h), ev.part.eq(part), ev.drive.eq(held.drive), ev.valid.eq(have & ~shifting),
+                     ev.shift.eq(shifting), ev.z.eq(Mux(shifting, 0, held.z))]
 
         tiles = -(-L // self.tile_lanes)
         leaves, levels = broadcast(m, "ev", ev, tiles)
@@ -207,6 +251,12 @@ class LateralArray(wiring.Component):
             rd = mem.read_port()
             e0 = leaves[t]
             m.d.comb += rd.addr.eq(e0.addr)
+            pw = -(-width // parts)               # lanes per part of the tile's F word
+            if self.drive_parts:
+                fmem = memory.Memory(shape=unsigned(pw * wb), depth=N * n * parts, init=self.tile_drive_words(t))
+                m.submodules[f"f_tile{t}"] = fmem
+                frd = fmem.read_port()
+                m.d.comb += frd.addr.eq(e0.addr)
             # the event travels beside its data: stage 1 while the block RAM reads, stage 2 with
             # the weights registered beside their lanes, then one stage per level of the product's
             # adder tree; the last stage's event steers the accumulators
@@ -215,22 +265,27 @@ class LateralArray(wiring.Component):
                 e = Signal(ev_layout, name=f"ev_t{t}_{k + 1}")
                 m.d.sync += e.eq(stages[-1])
                 stages.append(e)
-            w2 = Signal(width * wb, name=f"w_t{t}")
-            m.d.sync += w2.eq(rd.data)
-            e2, e_last = stages[2], stages[-1]
+            e1, e2, e_last = stages[1], stages[2], stages[-1]
             for k in range(width):
                 p = t * self.tile_lanes + k
-                prod = self._product(m, p, e2.z, w2.word_select(k, wb).as_signed())
+                w2 = Signal(wb, name=f"w{p}")
+                if self.drive_parts:
+                    m.d.sync += w2.eq(Mux(e1.drive, frd.data.word_select(k % pw, wb), rd.data.word_select(k, wb)))
+                else:
+                    m.d.sync += w2.eq(rd.data.word_select(k, wb))
+                prod = self._product(m, p, e2.z, w2.as_signed())
                 for hh in range(n):
-                    accs[p][hh] = (Signal(signed(lb), name=f"l{hh * L + p}"), e_last, prod)
+                    accs[p][hh] = (Signal(signed(lb), name=f"l{hh * L + p}"), e_last, prod, k // pw)
         # each sum takes base + product: base is its own sum, 0 at a phase's first spike, or its
         # neighbour's sum G neurons on for a shift (whose product is 0: a shift event carries
         # z = 0); one adder and one 3-way select per bit, the event's valid/shift as the enable
         G = self.gather_lanes
         neuron = [accs[i % L][i // L] for i in range(K)]
-        for i, (acc, e, prod) in enumerate(neuron):
+        for i, (acc, e, prod, lane_part) in enumerate(neuron):
             hh = i // L
             hit = e.valid & (e.h == hh) if n > 1 else e.valid
+            if self.drive_parts > 1:
+                hit = hit & (~e.drive | (e.part == lane_part))
             base = Signal(signed(lb), name=f"base{i}")
             m.d.comb += base.eq(Mux(e.shift, neuron[(i + G) % K][0], Mux(e.first, 0, acc)))
             with m.If(hit | e.shift):

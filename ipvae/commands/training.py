@@ -1,4 +1,4 @@
-"""Model-side commands: data, train, export, eval, baseline, quant-sweep.
+"""Training-side commands: data, train, export, eval, baseline, model-report, quant-sweep.
 
 Heavy modules are imported inside the command functions: `ipvae --help` and argument errors stay fast."""
 from __future__ import annotations
