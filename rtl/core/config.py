@@ -34,7 +34,11 @@ class CoreConfig:
     (loaded at run time through ``load``; SPRAM on an iCE40). trace: the per-pass trace stream.
     reseed_wait: the samplers' generators load the seed in every cycle the core waits for the last
     input code (the reseed comes from registers only), not just in the cycle that takes it; the
-    same generator state either way. False saves logic cells on the iCE40 (rtl/boards/registry.py)."""
+    same generator state either way. False saves logic cells on the iCE40 (rtl/boards/registry.py).
+    lateral_lanes: 0 for today's core (P fused lanes: drive, update, sampler and lateral per lane);
+    L > 0 for the array core (rtl/core/array_core.py): L neuron-parallel lateral lanes (a divisor of K)
+    beside ``lanes`` = S update-and-sample units; ``drive_parts`` (words per column of F in the
+    array's tiles) and ``tile_lanes`` (lanes per block-RAM tile) shape its memories."""
     fixed: FixedModel
     lanes: int
     max_iterations: int = 1023
@@ -42,6 +46,9 @@ class CoreConfig:
     weights: str = "rom"
     trace: bool = False
     reseed_wait: bool = True
+    lateral_lanes: int = 0
+    drive_parts: int = 2
+    tile_lanes: int = 36
 
     def __post_init__(self):
         fx = self.fixed
@@ -51,6 +58,14 @@ class CoreConfig:
         if not isinstance(s, int) or isinstance(s, bool) or s < 0 or (s and (fx.fmt.count_max + 1) % s):
             raise ParameterError(f"search must divide {fx.fmt.count_max + 1} (count_max + 1) or be "
                                  f"{PARALLEL_SAMPLER} (the parallel sampler), got {s!r}")
+        L = self.lateral_lanes
+        if not isinstance(L, int) or L < 0 or (L and fx.n_latents % L):
+            raise ParameterError(f"lateral_lanes must be 0 or a divisor of K = {fx.n_latents}, got {L!r}")
+        if not isinstance(self.drive_parts, int) or not 1 <= self.drive_parts <= self.tile_lanes:
+            raise ParameterError(f"drive_parts must be in 1..tile_lanes ({self.tile_lanes}), "
+                                 f"got {self.drive_parts!r}")
+        if not isinstance(self.tile_lanes, int) or self.tile_lanes < 1:
+            raise ParameterError(f"tile_lanes must be a positive integer, got {self.tile_lanes!r}")
         if not isinstance(self.max_iterations, int) or not 1 <= self.max_iterations < 2 ** 20:
             raise ParameterError(f"max_iterations must be in 1..2^20-1, got {self.max_iterations!r}")
         fx.check()
