@@ -69,6 +69,9 @@ class ArrayCore(wiring.Component):
         fx, fmt = config.fixed, config.fixed.fmt
         if not config.lateral_lanes:
             raise ParameterError("ArrayCore needs lateral_lanes (L) in its CoreConfig")
+        if config.lanes > config.lateral_lanes:
+            raise ParameterError(f"ArrayCore needs S = lanes ({config.lanes}) <= lateral_lanes ({config.lateral_lanes}): "
+                                 "a read-out's K/S groups cover the K/L words of the last spike")
         if config.weights != "rom":
             raise ParameterError("ArrayCore holds F and W as block-RAM ROMs (weights='rom')")
         if fmt.count_bits != DIGIT_BITS or fmt.input_bits > 2 * DIGIT_BITS:
@@ -262,7 +265,8 @@ class ArrayCore(wiring.Component):
         # the pass's z words with a spike queue here (G deep: the sampler never waits), and leave
         # one spike a cycle, lowest lane first, as the array's events
         spike_word = data.StructLayout({"z": unsigned(S * cb), "slot": unsigned(index_bits(G))})
-        m.submodules.spike_q = q = fifo.SyncFIFOBuffered(width=spike_word.size, depth=G)
+        # (at least 2 deep: a one-entry SyncFIFOBuffered is its output register alone, a cycle faster)
+        m.submodules.spike_q = q = fifo.SyncFIFOBuffered(width=spike_word.size, depth=max(G, 2))
         m.d.comb += [q.w_data.eq(Cat(zword, z_count)),
                      q.w_en.eq(samp.o.valid & zword.any() & (t_cur != t_max))]
         cur = Signal(spike_word)

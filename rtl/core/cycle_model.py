@@ -24,7 +24,7 @@ import numpy as np
 from . import timing
 
 __all__ = ["cycles", "worst_case", "iteration_cycles", "sampler_cycles", "slot_stats", "bound", "link_cycles",
-           "DRIVE_TAIL"]
+           "DRIVE_TAIL", "array_latency", "array_cycles", "array_floor"]
 
 #: the drive phase's cycles beyond S N: the block's latency tail and its output beat
 DRIVE_TAIL = timing.DRIVE_LATENCY_TAIL + timing.DRIVE_OUTPUT_BEAT
@@ -94,3 +94,79 @@ def link_cycles(n_inputs, request_bytes, reply_bytes, compute_cycles, divisor, s
     byte = timing.UART_BYTE_BITS * divisor
     inner = n_inputs + timing.FEED_OVERHEAD + compute_cycles + timing.FIRST_BEAT + slots + timing.RESULT_HANDOFF
     return max(inner, reply_bytes * byte, request_bytes * byte)
+
+
+# -- the array core (rtl/core/array_core.py) ------------------------------------------------------
+
+def array_latency(config):
+    """The lateral array's latency (rtl/core/lateral_array.py: broadcast levels + 3 + the product's
+    adder levels), from the configuration alone."""
+    tiles = -(-config.lateral_lanes // config.tile_lanes)
+    count, levels = 1, 1
+    while count < tiles:
+        count, levels = count * 8, levels + 1
+    return levels + 3 + max(1, (config.fixed.fmt.count_bits - 1).bit_length())
+
+
+def _slot_cycles(z, lanes, per_cycle):
+    """Each slot's sampler cycles C_s of one pass (1 for the parallel sampler)."""
+    z = np.asarray(z).reshape(-1, lanes)
+    if per_cycle == timing.PARALLEL_SAMPLER:
+        return np.ones(len(z), np.int64)
+    return z.max(axis=1) // per_cycle + timing.SEARCH_OVERHEAD
+
+
+def array_cycles(config, iterations, z_passes):
+    """Exact compute cycles of the array core (rtl/core/array_core.py) for the counts z_passes
+    ((T+1) x K) of its S = ``config.lanes`` sampler lanes, from the cycle after the last input beat
+    to the output phase. A small event model of its sequencer, every term a named constant:
+
+    - drive: two digit phases, each N events of n P_d cycles (n = K/L words a column, P_d =
+      drive_parts), a read-out of G = K/S groups and ``ARRAY_DIGIT_OVERHEAD``; then ``ARRAY_COMBINE``;
+    - pass t: a read-out when pass t-1 spiked (its first shift waits until the array has taken the
+      last spike's n words; then G shifts, the array's latency and ``READOUT_HANDOFF``); then the
+      sampling pass, slot s's z at p + ``slot_out_offset`` + C_0 + ... + C_s (C_s as the old core's
+      sampler cycles); each slot with spikes enters the spike queue and leaves one spike every n
+      cycles, a slot's first ``SPIKE_QUEUE_LATENCY`` + 1 after its z, not before the slot before
+      it is out; the pass ends a cycle after its last z and its last spike (the output pass: after
+      its last z).
+    """
+    fx = config.fixed
+    N, K, S = fx.n_inputs, fx.n_latents, config.lanes
+    G, n, parts = K // S, K // config.lateral_lanes, config.drive_parts
+    lat = array_latency(config)
+    c = 2 * (timing.ARRAY_DIGIT_OVERHEAD + N * n * parts + G + lat) + timing.ARRAY_COMBINE
+    offset = timing.slot_out_offset(config.search)
+    spiked, last_send = False, None
+    exit_ = c - 1
+    for t in range(iterations + 1):
+        z = np.asarray(z_passes[t]).reshape(-1, S)
+        if spiked:
+            delay = 0 if config.trace else max(0, last_send + n - c)
+            c += delay + G + lat + timing.READOUT_HANDOFF
+        out = c + offset + np.cumsum(_slot_cycles(z, S, config.search))
+        spiked, last_send = False, None
+        end = int(out[-1])
+        if t < iterations:
+            for s in range(G):
+                m_s = int(np.count_nonzero(z[s]))
+                if not m_s:
+                    continue
+                load = int(out[s]) + timing.SPIKE_QUEUE_LATENCY
+                if last_send is not None:
+                    load = max(load, last_send)
+                send = load + 1 if last_send is None else max(load + 1, last_send + n)
+                last_send = send + (m_s - 1) * n
+                spiked = True
+            if spiked:
+                end = max(end, last_send)
+        exit_ = end + 1
+        c = exit_ + 1
+    return exit_ + 1
+
+
+def array_floor(n_inputs, n_latents, lateral_lanes, iterations, z_passes, drive_parts):
+    """The array core's floor: its lanes' work at one column a cycle, the drive's 2 N columns of
+    drive_parts words and every spike's K/L words, sum_{t<T} n_t K/L + 2 N K/L drive_parts."""
+    n = n_latents // lateral_lanes
+    return sum(int(np.count_nonzero(z_passes[t])) * n for t in range(iterations)) + 2 * n_inputs * n * drive_parts

@@ -11,7 +11,8 @@ from __future__ import annotations
 __all__ = [
     "DRIVE_LATENCY_TAIL", "DRIVE_OUTPUT_BEAT", "MEMORY_READ", "MEMBRANE_LATENCY", "FIFO_LATENCY", "SAMPLER_LATENCY",
     "COUNT_SETTLE", "CREDIT_RETURN", "issue_credits", "PASS_OVERHEAD", "SEARCH_OVERHEAD", "DEFAULT_SEARCH",
-    "PARALLEL_SAMPLER", "LATERAL_ENTRY_CYCLES",
+    "PARALLEL_SAMPLER", "LATERAL_ENTRY_CYCLES", "ARRAY_DIGIT_OVERHEAD", "ARRAY_COMBINE", "READOUT_HANDOFF",
+    "SPIKE_QUEUE_LATENCY", "slot_out_offset",
     "LATERAL_DRAIN_CYCLES", "LATERAL_HANDOFF", "FEED_OVERHEAD", "FIRST_BEAT", "RESULT_HANDOFF", "UART_BYTE_BITS",
     "FEED_MARGIN",
 ]
@@ -58,6 +59,26 @@ LATERAL_ENTRY_CYCLES = 2   # spike-list read + lane selection per non-empty slot
 LATERAL_DRAIN_CYCLES = 2   # after the last column's issue, until its write is under way
 #: the write pipeline drains, then the sequencer hands back
 LATERAL_HANDOFF = LATERAL_DRAIN_CYCLES + 1
+
+# -- the array core (rtl/core/array_core.py) ----------------------------------------------------
+#: a digit phase of the drive beyond its N events and its read-out: the first code's read, and the
+#: hand-off from the read-out (the last group captured) to the next phase
+ARRAY_DIGIT_OVERHEAD = 2
+#: after the low digits' read-out: the last combined d word is written
+ARRAY_COMBINE = 1
+#: a read-out beyond its G shifts and the array's latency: the last group captured hands over
+READOUT_HANDOFF = 1
+#: a z word with a spike written into the spike queue in cycle a is the serialiser's from a + 2
+#: (amaranth.lib.fifo.SyncFIFOBuffered)
+SPIKE_QUEUE_LATENCY = 2
+
+
+def slot_out_offset(per_cycle):
+    """Cycles from a pass's first issue to its first slot's sampler output, less that slot's
+    sampler cycles: the pass overhead less the count's settling and the hand-off (and, for the
+    search sampler, the one cycle its first slot overlaps the issue)."""
+    return PASS_OVERHEAD - COUNT_SETTLE - 1 - (0 if per_cycle == PARALLEL_SAMPLER else 1)
+
 
 # -- host link (rtl/link/request_executor.py, rtl/link/uart.py) ---------------------------------------------
 #: an INFER's feeding beyond its N codes: the wait state that sees the core free, the first read
