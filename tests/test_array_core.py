@@ -34,7 +34,7 @@ def _check(core, runs, results):
 
 @pytest.mark.parametrize("n, k, S, L, T, search, parts", [
     (12, 16, 4, 16, 4, 1, 2), (12, 16, 1, 16, 3, 1, 2), (12, 16, 16, 16, 3, 4, 2), (12, 20, 4, 10, 5, 0, 2),
-    (8, 12, 12, 4, 3, 4, 1), (10, 6, 3, 6, 0, 8, 2), (16, 16, 4, 8, 6, 2, 1), (16, 24, 4, 6, 5, 1, 3),
+    (8, 12, 4, 4, 3, 4, 1), (10, 6, 3, 6, 0, 8, 2), (16, 16, 4, 8, 6, 2, 1), (16, 24, 4, 6, 5, 1, 3),
 ])
 def test_bit_exact_and_cycle_exact(n, k, S, L, T, search, parts):
     core = _core(n, k, S, L, search, parts)

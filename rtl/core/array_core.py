@@ -70,8 +70,9 @@ class ArrayCore(wiring.Component):
         if not config.lateral_lanes:
             raise ParameterError("ArrayCore needs lateral_lanes (L) in its CoreConfig")
         if config.lanes > config.lateral_lanes:
-            raise ParameterError(f"ArrayCore needs S = lanes ({config.lanes}) <= lateral_lanes ({config.lateral_lanes}): "
-                                 "a read-out's K/S groups cover the K/L words of the last spike")
+            raise ParameterError(f"ArrayCore needs S = lanes ({config.lanes}) <= lateral_lanes "
+                                 f"({config.lateral_lanes}): a read-out's K/S groups cover the K/L words of the "
+                                 "last spike")
         if config.weights != "rom":
             raise ParameterError("ArrayCore holds F and W as block-RAM ROMs (weights='rom')")
         if fmt.count_bits != DIGIT_BITS or fmt.input_bits > 2 * DIGIT_BITS:
