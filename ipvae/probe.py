@@ -26,7 +26,7 @@ __all__ = ["run_probe", "probe_markdown", "write_probe_doc"]
 
 
 def run_probe(board_name="ulx3s-85f", bundle=None, lanes=None, seeds=(1, 2, 3), core_mhz=100.0, out_dir=None,
-              tile_lanes=36, gather_lanes=32, jobs=None, log=_say):
+              tile_lanes=36, gather_lanes=32, drive_parts=2, jobs=None, log=_say):
     board = get_board(board_name)
     if board.family != "ecp5":
         raise ParameterError(f"the lateral probe is built for ECP5 boards (its tiles are DP16KD-sized), "
@@ -35,7 +35,8 @@ def run_probe(board_name="ulx3s-85f", bundle=None, lanes=None, seeds=(1, 2, 3), 
     b = bundle_mod.load(spec)
     K = b.fixed.n_latents
     lanes = lanes or K
-    top = LateralProbeTop(board, b.fixed, lanes, core_mhz, tile_lanes=tile_lanes, gather_lanes=gather_lanes)
+    top = LateralProbeTop(board, b.fixed, lanes, core_mhz, tile_lanes=tile_lanes, gather_lanes=gather_lanes,
+                          drive_parts=drive_parts)
     out = Path(out_dir or f"runs/probe/{board_name}-L{lanes}").resolve()
     build = out / "build"
     build.mkdir(parents=True, exist_ok=True)
@@ -74,7 +75,7 @@ def run_probe(board_name="ulx3s-85f", bundle=None, lanes=None, seeds=(1, 2, 3), 
     fm = [r["fmax_mhz"] for r in runs]
     report = dict(
         board=board_name, platform=board.platform_name, bundle=str(spec or "default"), n_latents=K, lanes=lanes,
-        neurons_per_lane=K // lanes, tile_lanes=tile_lanes, gather_lanes=gather_lanes,
+        neurons_per_lane=K // lanes, tile_lanes=tile_lanes, gather_lanes=gather_lanes, drive_parts=drive_parts,
         weight_bits=b.fmt.weight_bits, count_bits=b.fmt.count_bits, lateral_bits=top.array.lateral_bits,
         broadcast_levels=top.array.levels, latency_cycles=top.array.latency, clock_mhz=top.pll_mhz,
         synth_opts=board.synth_opts,
@@ -98,8 +99,10 @@ def probe_markdown(r):
     lines = [f"# Lateral-engine probe: {r['platform']}", "",
              f"Bundle `{r['bundle']}` (K = {r['n_latents']}), L = {r['lanes']} lateral lanes "
              f"({r['neurons_per_lane']} neuron(s) per lane), {r['weight_bits']}-bit weights x {r['count_bits']}-bit "
-             f"counts, {r['lateral_bits']}-bit accumulators, {r['tile_lanes']}-lane memory tiles, gather of "
-             f"{r['gather_lanes']} sums per cycle. Broadcast tree: {r['broadcast_levels']} registered levels; a spike "
+             f"counts, {r['lateral_bits']}-bit accumulators, {r['tile_lanes']}-lane memory tiles"
+             + (f" holding W and F (a column of F in {r['drive_parts']} words: the drive runs on the lanes too)"
+                if r.get("drive_parts") else " holding W") + ", read-out of "
+             f"{r['gather_lanes']} sums per shift. Broadcast tree: {r['broadcast_levels']} registered levels; a spike "
              f"reaches the accumulators {r['latency_cycles']} cycles after it is taken. Yosys `synth_ecp5 "
              f"{r['synth_opts']}`, no host link (rtl/boards/lateral_probe.py). Clock constraint "
              f"{r['clock_mhz']:g} MHz.", "",

@@ -11,6 +11,7 @@ from .args import (
     add_lanes,
     add_search,
     bundle_arg,
+    nonneg_int,
     out_dir,
     out_file,
     positive_float,
@@ -79,7 +80,7 @@ def cmd_sweep(a):
 def cmd_probe(a):
     from ipvae.probe import run_probe
     report = run_probe(a.board, bundle=a.bundle, lanes=a.lanes, seeds=range(1, a.seeds + 1), core_mhz=a.clock_mhz,
-                       out_dir=a.out, tile_lanes=a.tile_lanes, jobs=a.jobs)
+                       out_dir=a.out, tile_lanes=a.tile_lanes, drive_parts=a.drive_parts, jobs=a.jobs)
     if a.write:
         from ipvae.probe import write_probe_doc
         print(f"wrote {write_probe_doc(report, a.write)}")
@@ -158,6 +159,8 @@ def register(sub):
     add_lanes(s, "board", "lateral lanes L (must divide K; default K: one neuron per lane)")
     s.add_argument("--tile-lanes", type=positive_int, default=36,
                    help="lanes per block-RAM tile (36: eight 512 x 36 DP16KD for 8-bit weights)")
+    s.add_argument("--drive-parts", type=nonneg_int, default=2,
+                   help="words per column of F in the tiles (2: as the array core builds it; 0: W alone)")
     s.add_argument("--clock-mhz", type=positive_float, default=100.0, help="clock to constrain")
     s.add_argument("--seeds", type=positive_int, default=3, help="nextpnr seeds 1..N")
     s.add_argument("--jobs", type=positive_int, help="nextpnr runs at a time (default: the CPU count)")

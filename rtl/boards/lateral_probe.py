@@ -43,14 +43,16 @@ class LateralProbeTop(Elaboratable):
         L, lateral lanes (a divisor of K).
     core_mhz : float
         The clock to constrain (the PLL's nearest output).
-    tile_lanes, gather_lanes : int
-        As in :class:`~ipvae.rtl.core.lateral_array.LateralArray`.
+    tile_lanes, gather_lanes, drive_parts : int
+        As in :class:`~ipvae.rtl.core.lateral_array.LateralArray` (drive_parts 2: F in the tiles
+        as the array core builds it; 0: W alone).
     """
 
     def __init__(self, board: Board, fixed: FixedModel, lanes: int, core_mhz: float, *, tile_lanes: int = 36,
-                 gather_lanes: int = 32):
+                 gather_lanes: int = 32, drive_parts: int = 2):
         self.board = board
-        self.array = LateralArray(fixed, lanes, tile_lanes=tile_lanes, gather_lanes=gather_lanes)
+        self.array = LateralArray(fixed, lanes, tile_lanes=tile_lanes, gather_lanes=gather_lanes,
+                                  drive_parts=drive_parts)
         c = board.constraints["clock"]
         self.in_mhz = INPUT_MHZ[c["input"]]
         self.pll_mhz, self.pll = pll_output(board.family, c["input"], core_mhz)
@@ -67,7 +69,7 @@ class LateralProbeTop(Elaboratable):
         phase = Signal(8)
         m.d.sync += phase.eq(phase + 1)
         jb = len(arr.spikes.payload.j)
-        m.d.comb += [arr.spikes.valid.eq(state[31] | state[30]),
+        m.d.comb += [arr.spikes.valid.eq(state[31] | state[30]), arr.spikes.payload.drive.eq(state[29] & state[28]),
                      arr.spikes.payload.j.eq(state[:jb] % K if (1 << jb) != K else state[:jb]),
                      arr.spikes.payload.z.eq(state[16:16 + len(arr.spikes.payload.z)]),
                      arr.spikes.payload.first.eq(phase == 0)]

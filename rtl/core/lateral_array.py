@@ -16,6 +16,8 @@ __all__ = ["LateralArray", "broadcast", "broadcast_levels", "spike_event_layout"
 
 #: leaves one register of a broadcast tree drives (rtl/core/fanout.py measured 8 per copy on the ECP5)
 BROADCAST_FANOUT = 8
+#: lanes that share one register copy of a tile's digit and steering event
+LANE_GROUP = 4
 
 
 def spike_event_layout(fmt, n_latents, n_inputs=1):
@@ -265,7 +267,18 @@ class LateralArray(wiring.Component):
                 e = Signal(ev_layout, name=f"ev_t{t}_{k + 1}")
                 m.d.sync += e.eq(stages[-1])
                 stages.append(e)
-            e1, e2, e_last = stages[1], stages[2], stages[-1]
+            e1, e_prev = stages[1], stages[-2]
+            # each group of LANE_GROUP lanes takes its own register copy of the digit (stage 2) and
+            # of the event that steers its sums (last stage): one register drives a few lanes'
+            # gating and enables, not a whole tile's (the first probe's worst path: one tile's z
+            # register to a lane 12 ns of wire away)
+            z_copies, e_copies = [], []
+            for q in range(-(-width // LANE_GROUP)):
+                zc = Signal(cb, name=f"z_t{t}_copy{q}", attrs={"keep": 1})
+                ec = Signal(ev_layout, name=f"ev_t{t}_last_copy{q}", attrs={"keep": 1})
+                m.d.sync += [zc.eq(e1.z), ec.eq(e_prev)]
+                z_copies.append(zc)
+                e_copies.append(ec)
             for k in range(width):
                 p = t * self.tile_lanes + k
                 w2 = Signal(wb, name=f"w{p}")
@@ -273,9 +286,9 @@ class LateralArray(wiring.Component):
                     m.d.sync += w2.eq(Mux(e1.drive, frd.data.word_select(k % pw, wb), rd.data.word_select(k, wb)))
                 else:
                     m.d.sync += w2.eq(rd.data.word_select(k, wb))
-                prod = self._product(m, p, e2.z, w2.as_signed())
+                prod = self._product(m, p, z_copies[k // LANE_GROUP], w2.as_signed())
                 for hh in range(n):
-                    accs[p][hh] = (Signal(signed(lb), name=f"l{hh * L + p}"), e_last, prod, k // pw)
+                    accs[p][hh] = (Signal(signed(lb), name=f"l{hh * L + p}"), e_copies[k // LANE_GROUP], prod, k // pw)
         # each sum takes base + product: base is its own sum, 0 at a phase's first spike, or its
         # neighbour's sum G neurons on for a shift (whose product is 0: a shift event carries
         # z = 0); one adder and one 3-way select per bit, the event's valid/shift as the enable
