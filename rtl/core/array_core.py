@@ -181,6 +181,8 @@ class ArrayCore(wiring.Component):
         readout = Signal()                               # what the captured groups are for
         mode = Signal(2)                                 # 0: l, 1: high digits, 2: low digits (combine)
         m.d.comb += shift_issue.eq(readout & (shifts != G))
+        with m.If(readout & (shifts == G) & (got == G)):
+            m.d.sync += readout.eq(0)
         m.d.comb += [l_wr.addr.eq(got), l_wr.data.eq(Cat(*[arr.head.word_select(s, lb)[:lw] for s in range(S)])),
                      l_wr.en.eq(capture & (mode == 0)),
                      a_wr.addr.eq(got), a_wr.data.eq(arr.head), a_wr.en.eq(capture & (mode == 1))]
@@ -240,7 +242,11 @@ class ArrayCore(wiring.Component):
         in_flight = Signal(range(credits + 1))
         issue = Signal()
         pv1 = Signal()
-        m.d.comb += issue.eq(issue_pass & (in_flight != credits))
+        # a pass that reads l issues slot s once its group is captured: the read-out of l overlaps
+        # the pass (the sampler takes slots no faster than the read-out captures them)
+        l_ready = Signal()
+        m.d.comb += [l_ready.eq(~lat_valid | (got > ps_s)),
+                     issue.eq(issue_pass & (in_flight != credits) & l_ready)]
         m.d.sync += [pv1.eq(issue), in_flight.eq(in_flight + issue - cfifo.credit)]
         m.d.comb += [u_rd.addr.eq(Mux(streaming, st.addr, Mux(first_pass, ps_s + G, ps_s))),
                      u_rd.en.eq(Mux(streaming, st.en, 1)),
@@ -318,14 +324,10 @@ class ArrayCore(wiring.Component):
             """Pass t_next: its read-out first when the pass before spiked."""
             start_pass(t_next, first)
             m.d.sync += lat_valid.eq(lateral)
-            if isinstance(lateral, int):
-                m.next = "READOUT" if lateral else "PASS"
-            else:
+            if not isinstance(lateral, int):
                 with m.If(lateral):
                     start_readout(0)
-                    m.next = "READOUT"
-                with m.Else():
-                    m.next = "PASS"
+            m.next = "PASS"
 
         # ---------------------------------------------------------------- sequencer
         with m.FSM():
@@ -354,7 +356,6 @@ class ArrayCore(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += cycles.eq(cycles + 1)
                 with m.If(got == G):
-                    m.d.sync += readout.eq(0)
                     with m.If(digit_hi):
                         m.d.sync += digit_hi.eq(0)
                         m.next = "DRIVE"
@@ -364,12 +365,6 @@ class ArrayCore(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += cycles.eq(cycles + 1)
                 next_pass(0, 1, 0)
-            with m.State("READOUT"):                     # l of the pass before, into l_mem
-                m.d.comb += self.busy.eq(1)
-                m.d.sync += cycles.eq(cycles + 1)
-                with m.If(got == G):
-                    m.d.sync += readout.eq(0)
-                    m.next = "PASS"
             with m.State("PASS"):
                 m.d.comb += [self.busy.eq(1), issue_pass.eq(1)]
                 m.d.sync += cycles.eq(cycles + 1)

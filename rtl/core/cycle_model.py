@@ -123,9 +123,10 @@ def array_cycles(config, iterations, z_passes):
 
     - drive: two digit phases, each N events of n P_d cycles (n = K/L words a column, P_d =
       drive_parts), a read-out of G = K/S groups and ``ARRAY_DIGIT_OVERHEAD``; then ``ARRAY_COMBINE``;
-    - pass t: a read-out when pass t-1 spiked (its first shift waits until the array has taken the
-      last spike's n words; then G shifts, the array's latency and ``READOUT_HANDOFF``); then the
-      sampling pass, slot s's z at p + ``slot_out_offset`` + C_0 + ... + C_s (C_s as the old core's
+    - pass t: a read-out of l when pass t-1 spiked, overlapping the pass (its first shift waits until
+      the array has taken the last spike's n words; the pass issues slot s once group s is
+      captured: its first issue the array's latency and ``READOUT_HANDOFF`` after the first
+      shift); the sampling pass, slot s's z at p + ``slot_out_offset`` + C_0 + ... + C_s (C_s as the old core's
       sampler cycles); each slot with spikes enters the spike queue and leaves one spike every n
       cycles, a slot's first ``SPIKE_QUEUE_LATENCY`` + 1 after its z, not before the slot before
       it is out; the pass ends a cycle after its last z and its last spike (the output pass: after
@@ -143,7 +144,7 @@ def array_cycles(config, iterations, z_passes):
         z = np.asarray(z_passes[t]).reshape(-1, S)
         if spiked:
             delay = 0 if config.trace else max(0, last_send + n - c)
-            c += delay + G + lat + timing.READOUT_HANDOFF
+            c += delay + lat + timing.READOUT_HANDOFF
         out = c + offset + np.cumsum(_slot_cycles(z, S, config.search))
         spiked, last_send = False, None
         end = int(out[-1])

@@ -66,7 +66,8 @@ LATERAL_HANDOFF = LATERAL_DRAIN_CYCLES + 1
 ARRAY_DIGIT_OVERHEAD = 2
 #: after the low digits' read-out: the last combined d word is written
 ARRAY_COMBINE = 1
-#: a read-out beyond its G shifts and the array's latency: the last group captured hands over
+#: a read-out's first captured group is issued to the pass the cycle after its capture (a drive
+#: read-out's last one hands over to the next phase the same way)
 READOUT_HANDOFF = 1
 #: a z word with a spike written into the spike queue in cycle a is the serialiser's from a + 2
 #: (amaranth.lib.fifo.SyncFIFOBuffered)
