@@ -15,6 +15,7 @@ import numpy as np
 from ipvae.golden_model import bundle as bundle_mod
 from ipvae.golden_model.golden import first_divergence, trace_one
 from ipvae.rtl.core import cycle_model
+from ipvae.rtl.core.config import CoreConfig
 from ipvae.sim.testbench import CoreTestbench
 
 
@@ -23,6 +24,9 @@ async def regression(dut):
     cfg = json.loads(Path(os.environ["IPVAE_SIM_CASES"]).read_text())
     params = cfg["params"]
     fixed = bundle_mod.load(cfg["bundle"]).fixed
+    config = CoreConfig(fixed, params["lanes"], search=params["search"], max_iterations=params["max_iterations"],
+                        trace=True, lateral_lanes=params.get("lateral_lanes", 0),
+                        drive_parts=params.get("drive_parts", 2), tile_lanes=params.get("tile_lanes", 36))
     tb = CoreTestbench(dut, params, gap=cfg["gap"], backpressure=cfg["backpressure"], seed=cfg["tb_seed"])
     await tb.start()
     results, failures = [], []
@@ -46,8 +50,7 @@ async def regression(dut):
         got = await tb.receive(iterations, progress=lambda t, i=index, n=iterations: report(i, t, n))
         want = trace_one(fixed, codes, iterations, seed, lanes=params["lanes"])
         div = first_divergence(want, dict(u=got["trace_u"], z=got["trace_z"]))
-        model = cycle_model.cycles(fixed.n_inputs, fixed.n_latents, params["lanes"], iterations, want["z"],
-                                   params["search"])
+        model = cycle_model.core_cycles(config, iterations, want["z"])
         ok_out = bool(np.array_equal(got["z"], want["z"][-1]) and np.array_equal(got["u"], want["u"][-1]))
         rec = dict(name=case["name"], iterations=iterations, seed=seed, bit_exact=div is None and ok_out,
                    divergence=str(div) if div else None, cycles=got["cycles"], model_cycles=model,

@@ -21,7 +21,6 @@ from ipvae.golden_model.errors import IpvaeError, ParameterError
 from ipvae.golden_model.golden import run as golden_run
 from ipvae.rtl.core import cycle_model, timing
 from ipvae.rtl.core.config import CoreConfig
-from ipvae.rtl.core.ipvae_core import IpvaeCore
 from ipvae.rtl.core.verilog_export import core_parameters
 
 SIMULATORS = ("icarus", "verilator")
@@ -52,10 +51,12 @@ def icarus_compatible(text):
     return _KICK.sub(lambda mt: f"reg {mt.group(1)} ;\n  initial #1 {mt.group(1)} = 1'b0;", text)
 
 
-def build(sim, bundle_path, lanes, max_iterations, search, build_root, waves=False):
-    """Generate and compile the core; returns (runner, build_dir, params)."""
+def build(sim, bundle_path, lanes, max_iterations, search, build_root, waves=False, lateral_lanes=0):
+    """Generate and compile the core (the array core with ``lateral_lanes`` > 0); returns (runner,
+    build_dir, params)."""
     b = bundle_mod.load(bundle_path)
-    core = IpvaeCore(CoreConfig(b.fixed, lanes, max_iterations=max_iterations, trace=True, search=search))
+    core = CoreConfig(b.fixed, lanes, max_iterations=max_iterations, trace=True, search=search,
+                      lateral_lanes=lateral_lanes).build()
     params = core_parameters(core, bundle_path)
     params["search"] = search
     runner, build_dir = compile_design(sim, core, TOPLEVEL, build_root, waves)
@@ -98,17 +99,18 @@ class SimulationError(IpvaeError):
     """The simulator ran but produced no results (a crash or a cocotb error): see its log."""
 
 
-def estimate_cycles(fixed, lanes, cases, search, probe=32):
+def estimate_cycles(fixed, lanes, cases, search, probe=32, lateral_lanes=0):
     """Cycles of all cases by the cycle model on the golden model's spikes of the first ``probe``
     passes of each case (extrapolated per pass for longer runs)."""
     total = 0
+    config = CoreConfig(fixed, lanes, search=search, lateral_lanes=lateral_lanes)
     for c in cases:
         t = min(int(c["iterations"]), probe)
         res = golden_run(fixed, np.asarray(c["x"])[None, :], t, np.array([c["seed"]]), lanes=lanes, trace=True)
         z = np.stack([res["z"][k][0] for k in range(t + 1)])
-        short = cycle_model.cycles(fixed.n_inputs, fixed.n_latents, lanes, t, z, search)
-        head = fixed.n_latents // lanes * fixed.n_inputs + cycle_model.DRIVE_TAIL
-        total += head + (short - head) * (int(c["iterations"]) + 1) / (t + 1)
+        short = cycle_model.core_cycles(config, t, z)
+        head = cycle_model.core_cycles(config, 0, z[:1])       # the drive and one pass
+        total += head + (short - head) * int(c["iterations"]) / t if t else head
     return int(total)
 
 
@@ -129,13 +131,13 @@ def _progress_printer(path, log, stop, every=10.0):
 
 
 def run_regression(sim, bundle_path, lanes, cases, build_root="sim_build", search=timing.DEFAULT_SEARCH, gap=0.3,
-                   backpressure=0.3, tb_seed=0, waves=None, log=None):
+                   backpressure=0.3, tb_seed=0, waves=None, log=None, lateral_lanes=0):
     """Run cases [{name, x (codes), iterations, seed}] and return the results dict written by the
     cocotb module (per-inference records, simulated cycles, wall seconds). With ``log`` (e.g. print),
     an estimate comes first and a progress line every 10 s."""
     waves = bool(int(os.environ.get("WAVES", "0"))) if waves is None else waves
     max_it = max([1] + [c["iterations"] for c in cases])
-    runner, build_dir, params = build(sim, bundle_path, lanes, max_it, search, build_root, waves)
+    runner, build_dir, params = build(sim, bundle_path, lanes, max_it, search, build_root, waves, lateral_lanes)
     tag = uuid.uuid4().hex[:8]
     cases_file, results_file = build_dir / f"cases-{tag}.json", build_dir / f"results-{tag}.json"
     cases_file.write_text(json.dumps(dict(
@@ -146,7 +148,7 @@ def run_regression(sim, bundle_path, lanes, cases, build_root="sim_build", searc
     progress_file = build_dir / f"progress-{tag}.jsonl"
     stop = threading.Event()
     if log is not None:
-        est = estimate_cycles(bundle_mod.load(bundle_path).fixed, lanes, cases, search)
+        est = estimate_cycles(bundle_mod.load(bundle_path).fixed, lanes, cases, search, lateral_lanes=lateral_lanes)
         log(f"[sim] {sim}: {len(cases)} inferences, about {est:,} cycles (cycle model): roughly "
             f"{est / SIM_SPEED[sim]:.0f} s at ~{SIM_SPEED[sim]:,.0f} cycles/s")
         threading.Thread(target=_progress_printer, args=(progress_file, log, stop), daemon=True).start()

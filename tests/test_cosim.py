@@ -38,6 +38,16 @@ def test_default_bundle_heldout_patches(sim, build_root):
 
 
 @pytest.mark.parametrize("sim", SIMS)
+def test_array_core_default_bundle(sim, build_root):
+    """The array core (rtl/core/array_core.py: 128 lateral lanes, 16 sampler units) in both
+    simulators: bit-exact with the golden model at 16 lanes, cycle-exact with array_cycles."""
+    cases = heldout_cases(None, 2, iterations=6) + corner_cases(64, Formats(), iterations=2)[:2]
+    res = run(sim, None, 16, cases, build_root, gap=0.3, backpressure=0.3, lateral_lanes=128)
+    check(res)
+    assert summarise(res)["bit_exact"] == len(cases)
+
+
+@pytest.mark.parametrize("sim", SIMS)
 def test_odd_sizes_and_corners(sim, build_root, odd_bundles):
     from ipvae.golden_model import bundle as B
     rng = np.random.default_rng(0)

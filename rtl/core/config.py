@@ -75,5 +75,14 @@ class CoreConfig:
         """S = K / P: P-neuron words per pass."""
         return self.fixed.n_latents // self.lanes
 
+    def build(self):
+        """The core this configuration describes: the array core (``lateral_lanes`` > 0,
+        rtl/core/array_core.py) or today's fused-lane core (rtl/core/ipvae_core.py)."""
+        if self.lateral_lanes:
+            from .array_core import ArrayCore
+            return ArrayCore(self)
+        from .ipvae_core import IpvaeCore
+        return IpvaeCore(self)
+
     def replace(self, **changes) -> CoreConfig:
         return dataclasses.replace(self, **changes)

@@ -24,7 +24,7 @@ import numpy as np
 from . import timing
 
 __all__ = ["cycles", "worst_case", "iteration_cycles", "sampler_cycles", "slot_stats", "bound", "link_cycles",
-           "DRIVE_TAIL", "array_latency", "array_cycles", "array_floor"]
+           "DRIVE_TAIL", "array_latency", "array_cycles", "array_floor", "core_cycles"]
 
 #: the drive phase's cycles beyond S N: the block's latency tail and its output beat
 DRIVE_TAIL = timing.DRIVE_LATENCY_TAIL + timing.DRIVE_OUTPUT_BEAT
@@ -94,6 +94,14 @@ def link_cycles(n_inputs, request_bytes, reply_bytes, compute_cycles, divisor, s
     byte = timing.UART_BYTE_BITS * divisor
     inner = n_inputs + timing.FEED_OVERHEAD + compute_cycles + timing.FIRST_BEAT + slots + timing.RESULT_HANDOFF
     return max(inner, reply_bytes * byte, request_bytes * byte)
+
+
+def core_cycles(config, iterations, z_passes):
+    """Exact cycles of the core a CoreConfig builds: the array core's (``lateral_lanes`` > 0) or the
+    fused-lane core's."""
+    if config.lateral_lanes:
+        return array_cycles(config, iterations, z_passes)
+    return cycles(config.fixed.n_inputs, config.fixed.n_latents, config.lanes, iterations, z_passes, config.search)
 
 
 # -- the array core (rtl/core/array_core.py) ------------------------------------------------------

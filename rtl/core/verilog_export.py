@@ -14,9 +14,12 @@ from .ipvae_core import IpvaeCore
 __all__ = ["core_parameters", "generate"]
 
 
-def core_parameters(core: IpvaeCore, bundle_path=None):
+def core_parameters(core, bundle_path=None):
+    """The core's parameters as JSON-ready data (the array core adds its lateral lanes, its F
+    words per column and its tiles, and states its own cycle model)."""
     fx = core.fixed
-    return dict(
+    array = getattr(core.config, "lateral_lanes", 0)
+    params = dict(
         bundle=str(bundle_path or bundle_mod.DEFAULT_BUNDLE), n_inputs=fx.n_inputs, n_latents=fx.n_latents,
         lanes=core.lanes, slots=core.slots, max_iterations=core.max_iterations, trace=core.has_trace,
         sampler="parallel" if core.search == timing.PARALLEL_SAMPLER else f"search, {core.search} thresholds per cycle",
@@ -31,6 +34,13 @@ def core_parameters(core: IpvaeCore, bundle_path=None):
                      f" S = K/P, C_ts = 1 (parallel) or max_p floor(z_p/W)+{timing.SEARCH_OVERHEAD}, minus 1 per pass "
                      f"(search W); first output beat at cycles+2"),
     )
+    if array:
+        c = core.config
+        params.update(lateral_lanes=c.lateral_lanes, drive_parts=c.drive_parts, tile_lanes=c.tile_lanes,
+                      cycle_model="rtl/core/cycle_model.py array_cycles: drive 2 (2 + N (K/L) drive_parts + K/S + "
+                                  "latency) + 1, then per pass its l read-out overlapping its sampling and its "
+                                  "spikes one per K/L cycles; first output beat at cycles+2")
+    return params
 
 
 def generate(bundle_path, lanes, out_dir, max_iterations=1023, trace=False, search=timing.DEFAULT_SEARCH,
