@@ -70,9 +70,10 @@ def resolve_bundle(spec, build_dir, log=_say):
     return bundle_mod.load(spec), str(spec)
 
 
-def inference_cycles(b, lanes, iterations, search, samples=64):
+def inference_cycles(b, lanes, iterations, search, samples=64, lateral_lanes=0):
     """Cycles per inference from the cycle model over real spikes: held-out patches of the
-    bundle's data for a trained bundle, Gaussian inputs for a random one."""
+    bundle's data for a trained bundle, Gaussian inputs for a random one (the array core's with
+    ``lateral_lanes`` > 0)."""
     from ipvae.golden_model.formats import encode_input
     from ipvae.golden_model.golden import run
     spec = b.data_spec() if b.meta.get("data") else None
@@ -87,7 +88,8 @@ def inference_cycles(b, lanes, iterations, search, samples=64):
     seeds = seeds_for(1, len(codes))
     res = run(b.fixed, codes, iterations, seeds, lanes=lanes, trace=True)
     z = np.stack([res["z"][t] for t in range(iterations + 1)], axis=1)
-    cyc = [cycle_model.cycles(b.fixed.n_inputs, b.fixed.n_latents, lanes, iterations, zz, search) for zz in z]
+    config = CoreConfig(b.fixed, lanes, search=search, lateral_lanes=lateral_lanes)
+    cyc = [cycle_model.core_cycles(config, iterations, zz) for zz in z]
     return dict(median=float(np.median(cyc)), max=int(np.max(cyc)), min=int(np.min(cyc)), source=source,
                 iterations=iterations)
 
@@ -125,7 +127,7 @@ def _cell_counts(stat_path):
 
 
 def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, max_iterations=1023, weights=None,
-               core_mhz=None, iterations=32, jobs=None, log=_say, search=None):
+               core_mhz=None, iterations=32, jobs=None, log=_say, search=None, lateral_lanes=None):
     """search: sampler thresholds per cycle (timing.PARALLEL_SAMPLER: the parallel sampler), None for the
     board's."""
     board = get_board(board_name)
@@ -140,8 +142,9 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
     search = board.search if search is None else search
     t_all = time.time()
 
+    lateral_lanes = board.lateral_lanes if lateral_lanes is None else lateral_lanes
     config = CoreConfig(b.fixed, lanes, max_iterations=max_iterations, search=search, weights=weights or board.weights,
-                        reseed_wait=board.reseed_wait)
+                        reseed_wait=board.reseed_wait, lateral_lanes=lateral_lanes)
     top = BoardTop(board, config, core_mhz=core_mhz)
     placement = "SPRAM (loaded over UART)" if top.weights == "ram" and board.family == "ice40" else top.weights
     log(f"[synth] {board.platform_name}: N={b.fixed.n_inputs}, K={b.fixed.n_latents}, P={lanes}, "
@@ -156,7 +159,8 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
     for name in sorted(plan.files):
         content = plan.files[name]
         h.update(name.encode() + (content if isinstance(content, bytes) else content.encode()))
-    h.update(json.dumps([seeds, iterations, search, str(bundle_label), tool_versions(board.family)]).encode())
+    h.update(json.dumps([seeds, iterations, search, str(bundle_label), tool_versions(board.family),
+                         lateral_lanes]).encode())
     build_key = h.hexdigest()[:16]
     cached = out / "report.json"
     if cached.exists():
@@ -198,7 +202,7 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
     shutil.copyfile(bitstream, final)
 
     log(f"[synth] cycle model at T={iterations} ...")
-    cyc = inference_cycles(b, lanes, iterations, search)
+    cyc = inference_cycles(b, lanes, iterations, search, lateral_lanes=lateral_lanes)
     fmaxes = [r["core_fmax_mhz"] for r in runs]
     clock_mhz = top.pll_mhz
     met = min(fmaxes) >= clock_mhz
@@ -209,6 +213,7 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
     report = dict(
         board=board_name, platform=board.platform_name, device_family=board.family,
         bundle=bundle_label, n_inputs=fx.n_inputs, n_latents=fx.n_latents, lanes=lanes,
+        **(dict(lateral_lanes=lateral_lanes) if lateral_lanes else {}),
         weights=top.weights, sampler=f"search, {search} thresholds per cycle" if search else "parallel",
         max_iterations=max_iterations, clock=dict(target_mhz=top.core_mhz, pll_mhz=clock_mhz, pll=top.pll,
                                                   input_mhz=top.in_mhz),
@@ -304,7 +309,9 @@ def report_markdown(r):
     lines = [
         f"# Synthesis report: {r['platform']}",
         "",
-        f"Bundle `{r['bundle']}` (N={r['n_inputs']}, K={r['n_latents']}), P={r['lanes']} lanes, weights "
+        f"Bundle `{r['bundle']}` (N={r['n_inputs']}, K={r['n_latents']}), "
+        + (f"the array core: L={r['lateral_lanes']} lateral lanes, S={r['lanes']} sampler units"
+           if r.get("lateral_lanes") else f"P={r['lanes']} lanes") + ", weights "
         f"{'in SPRAM, loaded over the UART' if r['weights'] == 'ram' else 'in block RAM (bitstream)'}, "
         f"{r['sampler']} sampler, max T {r['max_iterations']}. Constraints: `{r['constraints']}`.",
         "",

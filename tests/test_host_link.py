@@ -303,3 +303,25 @@ def test_board_link_refuses_a_baud_rate_too_fast_to_pipeline():
     with pytest.raises(ParameterError, match="^250000 baud at 1 MHz leaves 120 cycles in three byte times, "
                                              "fewer than the 144 the link needs to feed N=128 codes"):
         BoardLink(config, clock_hz=1_000_000, baud=250_000)
+
+
+def test_array_core_behind_the_link():
+    """The array core (rtl/core/array_core.py) behind the same link: INFO, pipelined INFERs with and
+    without u, each bit-exact with the golden model at its S lanes and cycle-exact with its model."""
+    tensors, _ = random_float_model(12, 8, seed=3)
+    fx = fold(tensors, Formats())
+    config = CoreConfig(fx, 2, max_iterations=15, lateral_lanes=8, tile_lanes=4)
+    link = HostLink(config.build(), clock_hz=12_000_000, timeout_cycles=TIMEOUT)
+    x = np.random.default_rng(1).integers(-128, 128, fx.n_inputs)
+    replies = exchange(link, [proto.info_request(), proto.infer_request(x, 5, 7, with_u=True),
+                              proto.infer_request(x, 0, 3), proto.infer_request(x, 9, 11)], seed=2)
+    assert proto.parse_info(replies[0][1]).lanes == 2
+    for reply, (t, seed, with_u) in zip(replies[1:], ((5, 7, True), (0, 3, False), (9, 11, False))):
+        kind, payload = reply
+        assert kind == proto.RESULT
+        res = proto.parse_result(payload, fx.n_latents, with_u, fx.fmt.count_bits)
+        want = trace_one(fx, x, t, seed, lanes=2)
+        assert np.array_equal(res.z, want["z"][-1]) and res.iterations == t
+        if with_u:
+            assert np.array_equal(res.u, want["u"][-1])
+        assert res.cycles == cycle_model.core_cycles(config, t, want["z"])

@@ -62,7 +62,7 @@ def cmd_synth(a):
     seeds = list(range(1, a.seeds + 1)) if a.seeds else ([a.seed] if a.seed else [1, 2, 3])
     report = synthesize(a.board, bundle=a.bundle, lanes=a.lanes, seeds=seeds, out_dir=a.out,
                         max_iterations=a.max_iterations, weights=a.weights, core_mhz=a.clock_mhz,
-                        iterations=a.iterations, jobs=a.jobs, search=a.search)
+                        iterations=a.iterations, jobs=a.jobs, search=a.search, lateral_lanes=a.lateral_lanes)
     if a.record_baseline:
         from ipvae.synth import BASELINES, record_baseline
         record_baseline(report)
@@ -133,6 +133,9 @@ def register(sub):
     s.add_argument("--max-iterations", type=positive_int, default=1023)
     s.add_argument("--iterations", type=positive_int, default=32, help="T for the latency figures")
     add_search(s, board=True)
+    s.add_argument("--lateral-lanes", type=nonneg_int,
+                   help="0: the fused-lane core; L: the array core with L lateral lanes and --lanes sampler units "
+                        "(default: the board's)")
     s.add_argument("--out", type=out_dir, help="output folder (default runs/synth/<board>)")
     s.add_argument("--record-baseline", action="store_true",
                    help="store resources and Fmax as the baseline for these tool versions (tests/baselines)")

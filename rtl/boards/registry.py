@@ -45,6 +45,8 @@ class Board:
     reply_slice: bool = False   # the reply path registered (rtl/link/host_link.py): a skid buffer in
                                 # front of the reply writer, whose body bytes are chosen a cycle ahead
     reseed_wait: bool = True    # CoreConfig.reseed_wait (False: the iCE40, a few cells fewer)
+    lateral_lanes: int = 0      # CoreConfig.lateral_lanes: 0 the fused-lane core, L the array core
+                                # (rtl/core/array_core.py; ``lanes`` is then its S sampler units)
 
     @property
     def constraints_file(self):

@@ -7,6 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ipvae.golden_model.errors import ParameterError
+from ipvae.rtl.core.array_core import ArrayCore
 from ipvae.rtl.core.ipvae_core import IpvaeCore
 
 __all__ = ["AxiStreamCore", "USER_BITS", "pack_user"]
@@ -63,7 +64,7 @@ class AxiStreamCore(wiring.Component):
     """
     def __init__(self, core: IpvaeCore):
         """core: the IpvaeCore behind the streams (it becomes this component's submodule)."""
-        if not isinstance(core, IpvaeCore):
+        if not isinstance(core, (IpvaeCore, ArrayCore)):
             raise ParameterError(f"AxiStreamCore wraps an IpvaeCore, got {type(core).__name__}")
         if core.fixed.fmt.input_bits > 8:
             raise ParameterError(f"tdata carries one 8-bit code per beat; the model has "

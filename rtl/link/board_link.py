@@ -8,7 +8,6 @@ from amaranth.lib.wiring import In, Out
 
 from ipvae.golden_model.errors import ParameterError
 from ipvae.rtl.core.config import CoreConfig
-from ipvae.rtl.core.ipvae_core import IpvaeCore
 from ipvae.rtl.core.timing import FEED_MARGIN, UART_BYTE_BITS
 
 from .host_link import HostLink
@@ -66,7 +65,7 @@ class BoardLink(wiring.Component):
             raise ParameterError(f"{baud} baud at {clock_hz / 1e6:g} MHz leaves {room} cycles in three "
                                  f"byte times, fewer than the {n + FEED_MARGIN} the link needs to feed N={n} codes "
                                  "between pipelined requests: lower the baud rate or raise the clock")
-        self.core = IpvaeCore(config)
+        self.core = config.build()
         self.link = HostLink(self.core, clock_hz=clock_hz, timeout_cycles=timeout_cycles, reply_slice=reply_slice)
         super().__init__()
 

@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ipvae.golden_model import protocol as proto
 from ipvae.golden_model.errors import ParameterError
+from ipvae.rtl.core.array_core import ArrayCore
 from ipvae.rtl.core.ipvae_core import IpvaeCore
 
 from .frame_receiver import FrameReceiver
@@ -76,7 +77,7 @@ class HostLink(wiring.Component):
         enables through registers only, and the writer's body bytes chosen a cycle ahead
         (``ReplyWriter(registered=True)``). One payload register and a byte register more; through a
         UART no byte leaves later."""
-        if not isinstance(core, IpvaeCore):
+        if not isinstance(core, (IpvaeCore, ArrayCore)):
             raise ParameterError(f"HostLink drives an IpvaeCore, got {type(core).__name__}")
         fixed, lanes, max_iterations, weights = core.fixed, core.lanes, core.max_iterations, core.weights
         fmt = fixed.fmt
