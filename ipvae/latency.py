@@ -101,6 +101,35 @@ def _link_section(n0, k0, fmt0, up, ne, ke, fmt_e, ec):
     return lines
 
 
+#: the array core's configurations the latency document tabulates: (L lateral lanes, S sampler units, W)
+ARRAY_CONFIGS = ((512, 32, 1), (512, 32, 2), (512, 64, 1), (512, 16, 2), (256, 32, 1))
+
+
+def array_section(bundle, x, iterations, seed, clock_mhz, configs=ARRAY_CONFIGS, drive_parts=2):
+    """The array core (rtl/core/array_core.py) on the ECP5-85F's model: exact cycles of
+    ``cycle_model.array_cycles`` over measured spikes at S lanes, its floor and the ratio."""
+    from ipvae.rtl.core.config import CoreConfig
+    fx = bundle.fixed
+    n, k = fx.n_inputs, fx.n_latents
+    lines = ["", f"## The array core on the ECP5-85F's model (rtl/core/array_core.py): N={n}, K={k}, T={iterations}",
+             "",
+             "One lateral array of L lanes does the drive (2 N events of 4-bit digits, a column of F in "
+             f"{drive_parts} words) and every lateral phase (one spike per K/L cycles); S units update and sample, "
+             "the read-out of l overlapping the pass. Exact cycles (`cycle_model.array_cycles`, asserted against "
+             "simulation), floor = Σ_{t<T} n_t·K/L + 2·N·(K/L)·drive_parts: the lanes' work at one column a cycle.",
+             "", f"| L | S | W | cycles (median) | cycles (max) | floor | cycles / floor | µs at {clock_mhz:g} MHz | "
+             "µs at 75 MHz |", "|---|---|---|---|---|---|---|---|---|"]
+    for L, S, W in configs:
+        config = CoreConfig(fx, S, search=W, lateral_lanes=L, drive_parts=drive_parts)
+        z = measured_spikes(bundle, x, iterations, S, seed)
+        cyc = np.array([cycle_model.array_cycles(config, iterations, zz) for zz in z])
+        fl = np.array([cycle_model.array_floor(n, k, L, iterations, zz, drive_parts) for zz in z])
+        med = float(np.median(cyc))
+        lines.append(f"| {L} | {S} | {W} | {med:.0f} | {cyc.max()} | {np.median(fl):.0f} | "
+                     f"{np.median(cyc / fl):.3f} | {med / clock_mhz:.1f} | {med / 75:.1f} |")
+    return lines
+
+
 def write_latency_doc(bundle, x, path, iterations=32, seed=1, ecp5=None):
     """ecp5: (bundle, held-out inputs) of the ULX3S-85F's model, or None for estimated spikes."""
     fmt, widths = bundle.fmt, bundle.fixed.widths()
@@ -178,6 +207,8 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1, ecp5=None):
     ]
     lines += [f"| {r['lanes']} | {r['cycles']:.0f} | {r['cycles_max']} | {r['bound']:.0f} | {r['ratio']:.3f} | "
               f"{r['cycles'] / ECP5['clock_mhz']:.1f} |" for r in ec]
+    if ecp5 is not None:
+        lines += array_section(eb, ex, iterations, seed, ECP5["clock_mhz"])
     lines += _link_section(n0, k0, fmt, up, ne, ke, ecp5[0].fmt if ecp5 else fmt, ec)
     lines += ["", "## Block RAMs after rounding (estimate; docs/synthesis.md has the placed builds)", "",
               "Each memory rounded up to whole SB_RAM40_4K (iCE40: 256×16 … 2048×2) or DP16KD (ECP5: 512×36 … 16384×1)",
