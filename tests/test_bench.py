@@ -5,7 +5,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ipvae.bench import compiled_loop, compiled_loop_latency, fold32, fpga_latency, numpy_loop, numpy_loop_latency
+from ipvae.bench import (
+    compiled_golden_latency,
+    compiled_loop,
+    compiled_loop_latency,
+    fold32,
+    fpga_latency,
+    numpy_loop,
+    numpy_loop_latency,
+)
 from ipvae.golden_model.data import heldout, prepare
 from ipvae.golden_model.evaluate import float_metrics
 from ipvae.golden_model.metrics import quality
@@ -40,6 +48,7 @@ def test_compiled_loop_is_the_float_model(default_bundle):
     assert np.array_equal(loop(fold["F"], wt, fold["c"], fold["u0"], xs[0], 64, 7),
                           loop(fold["F"], wt, fold["c"], fold["u0"], xs[0], 64, 7))
     assert compiled_loop_latency(b, x[:4], repeats=1) > 0
+    assert compiled_golden_latency(b, x[:4], lanes=4, repeats=1) > 0
 
 
 def test_fpga_rows_read_the_committed_reports():
