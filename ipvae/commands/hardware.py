@@ -86,6 +86,17 @@ def cmd_probe(a):
         print(f"wrote {write_probe_doc(report, a.write)}")
 
 
+def cmd_formal(a):
+    from ipvae.formal import formal_table, run_formal
+    from ipvae.golden_model.errors import IpvaeError
+    records = run_formal(a.block, a.out, mode="bmc" if a.bmc else "prove", depth=a.depth)
+    print(formal_table(records))
+    wrong = [r for r in records if r["result"] != r["expected"]]
+    if wrong:
+        raise IpvaeError("formal: " + "; ".join(f"{r['block']}{' (negative control)' if r['mutant'] else ''} "
+                                                f"{r['result']}, expected {r['expected']}" for r in wrong))
+
+
 def _board_defaults(attr):
     return ", ".join(f"{getattr(b, attr)} on {name}" for name, b in BOARDS.items())
 
@@ -171,3 +182,10 @@ def register(sub):
     s.add_argument("--write", type=out_dir, help="also copy the report (JSON and Markdown) into this folder "
                                                "(docs/probe)")
     s.set_defaults(fn=cmd_probe)
+
+    s = sub.add_parser("formal", help="formal proofs of the stream contracts (SymbiYosys) and their negative controls")
+    s.add_argument("--block", action="append", help="one block, e.g. skid_buffer (repeatable; default: all)")
+    s.add_argument("--depth", type=positive_int, default=20, help="induction / BMC depth")
+    s.add_argument("--bmc", action="store_true", help="bounded model check to --depth instead of an unbounded proof")
+    s.add_argument("--out", type=out_dir, default="runs/formal")
+    s.set_defaults(fn=cmd_formal)

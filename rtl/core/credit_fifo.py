@@ -59,4 +59,6 @@ class CreditFifo(wiring.Component):
         with m.If(pop):
             m.d.sync += rd.eq(0 if D == 1 else (rd + 1) % D)
         m.d.sync += level.eq(level + push - pop)
+        # what a formal harness may read after elaboration (sim/formal.py; no logic)
+        self.observe = dict(level=level, rd=rd, wr=wr, entries=entries)
         return m
