@@ -27,7 +27,7 @@ from amaranth.sim import Simulator
 from ipvae.golden_model.layout import unpack
 
 __all__ = ["STALL_PATTERNS", "stalls", "stream_put", "stream_get", "run_stream_block", "simulate_core",
-           "unpack_list"]
+           "unpack_list", "check_core_runs"]
 
 
 def _random(p=0.3, seed=0):
@@ -184,3 +184,17 @@ def simulate_core(core, runs, stall=0.3, seed=0, max_cycles=2_000_000, loads=(),
     sim.add_testbench(bench)
     sim.run()
     return results
+
+
+def check_core_runs(core, runs, results):
+    """Assert :func:`simulate_core`'s results bit-exact with the golden model at the core's lanes
+    (every iteration's u and z when the core has a trace port, the first divergence named) and
+    cycle-exact with the core's own cycle model (``core.cycles_for``)."""
+    from ipvae.golden_model.golden import first_divergence, trace_one
+    for (x, iterations, seed), res in zip(runs, results):
+        g = trace_one(core.fixed, x, iterations, seed, lanes=core.lanes)
+        if core.has_trace:
+            div = first_divergence(g, dict(u=res["trace_u"], z=res["trace_z"]))
+            assert div is None, f"seed {seed}: {div}"
+        assert np.array_equal(res["z"], g["z"][-1]) and np.array_equal(res["u"], g["u"][-1])
+        assert res["cycles"] == core.cycles_for(iterations, g["z"])

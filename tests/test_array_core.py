@@ -8,11 +8,11 @@ import pytest
 
 from ipvae.golden_model.errors import ParameterError
 from ipvae.golden_model.formats import Formats
-from ipvae.golden_model.golden import first_divergence, fold, trace_one
+from ipvae.golden_model.golden import fold
 from ipvae.golden_model.random_model import random_float_model
 from ipvae.rtl.core.array_core import ArrayCore
 from ipvae.rtl.core.config import CoreConfig
-from ipvae.sim.amaranth_tb import simulate_core
+from ipvae.sim.amaranth_tb import check_core_runs, simulate_core
 
 
 def _core(n, k, S, L, search, parts=2, tile=5, trace=True, fmt=None):
@@ -20,16 +20,6 @@ def _core(n, k, S, L, search, parts=2, tile=5, trace=True, fmt=None):
     fx = fold(tensors, fmt or Formats())
     return ArrayCore(CoreConfig(fx, S, lateral_lanes=L, max_iterations=15, trace=trace, search=search,
                                 tile_lanes=tile, drive_parts=parts))
-
-
-def _check(core, runs, results):
-    for (x, iterations, seed), res in zip(runs, results):
-        g = trace_one(core.fixed, x, iterations, seed, lanes=core.lanes)
-        if core.has_trace:
-            div = first_divergence(g, dict(u=res["trace_u"], z=res["trace_z"]))
-            assert div is None, f"seed {seed}: {div}"
-        assert np.array_equal(res["z"], g["z"][-1]) and np.array_equal(res["u"], g["u"][-1])
-        assert res["cycles"] == core.cycles_for(iterations, g["z"])
 
 
 @pytest.mark.parametrize("n, k, S, L, T, search, parts", [
@@ -40,7 +30,7 @@ def test_bit_exact_and_cycle_exact(n, k, S, L, T, search, parts):
     core = _core(n, k, S, L, search, parts)
     rng = np.random.default_rng(k + L)
     runs = [(rng.integers(-128, 128, size=n), T, int(s)) for s in (1, 2 ** 32 - 1)]
-    _check(core, runs, simulate_core(core, runs, stall=0.3, seed=k))
+    check_core_runs(core, runs, simulate_core(core, runs, stall=0.3, seed=k))
 
 
 @pytest.mark.parametrize("source, sink", [("every_other", "bursts"), ("long", "every_other"), ("none", "none")])
@@ -48,14 +38,14 @@ def test_without_trace_under_stall_patterns(source, sink):
     core = _core(12, 16, 4, 4, 1, trace=False)            # 4 neurons a lane: the read-out waits for the last spike
     rng = np.random.default_rng(3)
     runs = [(rng.integers(-128, 128, size=12), T, 7) for T in (0, 1, 6)]
-    _check(core, runs, simulate_core(core, runs, stall=0.3, seed=5, source=source, sink=sink))
+    check_core_runs(core, runs, simulate_core(core, runs, stall=0.3, seed=5, source=source, sink=sink))
 
 
 def test_narrow_inputs_are_sign_extended():
     core = _core(10, 8, 2, 8, 1, fmt=Formats(input_bits=6))
     rng = np.random.default_rng(9)
     runs = [(rng.integers(-32, 32, size=10), 4, 3)]
-    _check(core, runs, simulate_core(core, runs, stall=0.2, seed=1))
+    check_core_runs(core, runs, simulate_core(core, runs, stall=0.2, seed=1))
 
 
 def test_parameter_errors():

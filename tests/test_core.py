@@ -8,21 +8,12 @@ import pytest
 from ipvae.golden_model.data import DataSpec, prepare
 from ipvae.golden_model.errors import ParameterError
 from ipvae.golden_model.formats import Formats, encode_input
-from ipvae.golden_model.golden import first_divergence, fold, trace_one
+from ipvae.golden_model.golden import fold
 from ipvae.golden_model.layout import weight_words
 from ipvae.golden_model.random_model import random_float_model
 from ipvae.rtl.core.ipvae_core import IpvaeCore
+from ipvae.sim.amaranth_tb import check_core_runs
 from ipvae.sim.amaranth_tb import simulate_core as simulate
-
-
-def check_runs(core, runs, results):
-    for (x, iterations, seed), res in zip(runs, results):
-        g = trace_one(core.fixed, x, iterations, seed, lanes=core.lanes)
-        if core.has_trace:
-            div = first_divergence(g, dict(u=res["trace_u"], z=res["trace_z"]))
-            assert div is None, f"seed {seed}: {div}"
-        assert np.array_equal(res["z"], g["z"][-1]) and np.array_equal(res["u"], g["u"][-1])
-        assert res["cycles"] == core.cycles_for(iterations, g["z"])
 
 
 @pytest.mark.parametrize("n, k, lanes, iterations, search", [
@@ -35,7 +26,7 @@ def test_core_bit_exact_with_stalls(n, k, lanes, iterations, search):
     core = IpvaeCore(fixed, lanes=lanes, max_iterations=15, trace=True, search=search)
     rng = np.random.default_rng(k)
     runs = [(rng.integers(-128, 128, size=n), iterations, int(s)) for s in (1, 2 ** 32 - 1, 12345)]
-    check_runs(core, runs, simulate(core, runs, stall=0.3, seed=k))
+    check_core_runs(core, runs, simulate(core, runs, stall=0.3, seed=k))
 
 
 @pytest.mark.parametrize("search", [0, 4])
@@ -47,7 +38,7 @@ def test_core_without_trace_latency(search):
     rng = np.random.default_rng(3)
     runs = [(rng.integers(-128, 128, size=12), 6, s) for s in (4, 5)]
     results = simulate(core, runs, stall=0.0)
-    check_runs(core, runs, results)
+    check_core_runs(core, runs, results)
     for res in results:
         assert res["latency"] == res["cycles"] + 2
 
@@ -65,7 +56,7 @@ def test_core_with_loaded_weights(lanes, reseed_wait):
     random.Random(lanes).shuffle(loads)
     rng = np.random.default_rng(5)
     runs = [(rng.integers(-128, 128, size=12), 5, s) for s in (8, 9)]
-    check_runs(core, runs, simulate(core, runs, stall=0.3, seed=2, loads=loads))
+    check_core_runs(core, runs, simulate(core, runs, stall=0.3, seed=2, loads=loads))
 
 
 def test_core_default_bundle_real_patch(default_bundle):
@@ -73,7 +64,7 @@ def test_core_default_bundle_real_patch(default_bundle):
     codes, _ = encode_input(data.valid[:2], default_bundle.fmt)
     core = IpvaeCore(default_bundle.fixed, lanes=16, max_iterations=15, trace=True)
     runs = [(codes[0], 6, 1), (codes[1], 3, 2)]
-    check_runs(core, runs, simulate(core, runs, stall=0.2, seed=1))
+    check_core_runs(core, runs, simulate(core, runs, stall=0.2, seed=1))
 
 
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")

@@ -34,6 +34,23 @@ def _phases(K, count_max, seed, n=3):
     return out
 
 
+async def _send_phase(ctx, dut, events, pauses, steps):
+    """One phase of events (j, z, drive), the first opening it, under ``pauses``; then wait until
+    its last event (``steps`` cycles a beat) is in the sums."""
+    for i, (j, z, drive) in enumerate(events):
+        while next(pauses):
+            await ctx.tick()
+        ctx.set(dut.spikes.payload.j, j)
+        ctx.set(dut.spikes.payload.z, z)
+        ctx.set(dut.spikes.payload.first, i == 0)
+        ctx.set(dut.spikes.payload.drive, drive)
+        ctx.set(dut.spikes.valid, 1)
+        await ctx.tick().until(dut.spikes.ready)
+        ctx.set(dut.spikes.valid, 0)
+    for _ in range(dut.latency + steps - 1):
+        await ctx.tick()
+
+
 async def _read_all(ctx, dut, K):
     """Every sum in index order through head, K / G shifts (each waits out the latency)."""
     got = []
@@ -59,17 +76,7 @@ def test_sums_equal_the_golden_model(fixed, lanes, tile, pattern):
     async def tb(ctx):
         pauses = stalls(pattern, seed=lanes)
         for spikes in phases:
-            for i, (j, z) in enumerate(spikes):
-                while next(pauses):
-                    await ctx.tick()
-                ctx.set(dut.spikes.payload.j, j)
-                ctx.set(dut.spikes.payload.z, z)
-                ctx.set(dut.spikes.payload.first, i == 0)
-                ctx.set(dut.spikes.valid, 1)
-                await ctx.tick().until(dut.spikes.ready)
-                ctx.set(dut.spikes.valid, 0)
-            for _ in range(dut.latency + dut.per_lane - 1):
-                await ctx.tick()
+            await _send_phase(ctx, dut, [(j, z, 0) for j, z in spikes], pauses, dut.per_lane)
             seen.append(await _read_all(ctx, dut, K))
 
     sim = Simulator(dut)
@@ -147,20 +154,10 @@ def test_drive_events_sum_columns_of_f(fixed, lanes, parts, pattern):
 
     async def tb(ctx):
         pauses = stalls(pattern, seed=parts)
-        for events in ([(n, d, 1) for n, d in enumerate(digits)], [(j, z, 0) for j, z in spikes]):
-            for i, (j, z, drive) in enumerate(events):
-                while next(pauses):
-                    await ctx.tick()
-                ctx.set(dut.spikes.payload.j, j)
-                ctx.set(dut.spikes.payload.z, z)
-                ctx.set(dut.spikes.payload.first, i == 0)
-                ctx.set(dut.spikes.payload.drive, drive)
-                ctx.set(dut.spikes.valid, 1)
-                await ctx.tick().until(dut.spikes.ready)
-                ctx.set(dut.spikes.valid, 0)
-            for _ in range(dut.latency + dut.per_lane * parts - 1):
-                await ctx.tick()
-            seen.append(await _read_all(ctx, dut, K))
+        await _send_phase(ctx, dut, [(n, d, 1) for n, d in enumerate(digits)], pauses, dut.per_lane * parts)
+        seen.append(await _read_all(ctx, dut, K))
+        await _send_phase(ctx, dut, [(j, z, 0) for j, z in spikes], pauses, dut.per_lane * parts)
+        seen.append(await _read_all(ctx, dut, K))
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
