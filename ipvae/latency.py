@@ -102,7 +102,7 @@ def _link_section(n0, k0, fmt0, up, ne, ke, fmt_e, ec):
 
 
 #: the array core's configurations the latency document tabulates: (L lateral lanes, S sampler units, W)
-ARRAY_CONFIGS = ((512, 32, 1), (512, 32, 2), (512, 64, 1), (512, 16, 2), (256, 32, 1))
+ARRAY_CONFIGS = ((512, 32, 1), (512, 32, 2), (512, 16, 2), (512, 16, 4), (256, 16, 4))
 
 
 def array_section(bundle, x, iterations, seed, clock_mhz, configs=ARRAY_CONFIGS, drive_parts=2):
