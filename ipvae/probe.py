@@ -133,7 +133,8 @@ def probe_markdown(r):
         pct = 100 * u["used"] / u["available"] if u.get("available") else 0
         lines.append(f"| {name} | {u['used']} | {u['available']} | {pct:.0f} |")
     lines += ["", f"Per lane: **{r['per_lane']['lut4']} LUT4** and **{r['per_lane']['flip_flops']} flip-flops** "
-              "(whole design over lanes: the generator, gather and fold are included).", "",
+              "(the whole design over the lanes: the spike generator and the fold of the read-out onto the lights are "
+              "included).", "",
               "| seed | Fmax (MHz) | critical path | routing share | nextpnr s |", "|---|---|---|---|---|"]
     for s in r["seeds"]:
         cp = s["critical_path"] or {}
@@ -143,7 +144,8 @@ def probe_markdown(r):
     f = r["fmax_mhz"]
     lines += ["", f"Fmax min / median / max: {f['min']:.2f} / {f['median']:.2f} / {f['max']:.2f} MHz.", "",
               "Tools: " + ", ".join(f"{k} {v}" for k, v in r["tools"].items()) +
-              f". Yosys {r['yosys_seconds']:.0f} s, whole run {r['wall_seconds']:.0f} s.", ""]
+              f". Yosys {r['yosys_seconds']:.0f} s, nextpnr {sum(x['seconds'] for x in r['seeds']):,.0f} s over the "
+              "seeds (a seed placed by an earlier run is reused, with its time).", ""]
     return "\n".join(lines)
 
 
