@@ -25,8 +25,8 @@ async def regression(dut):
     params = cfg["params"]
     fixed = bundle_mod.load(cfg["bundle"]).fixed
     config = CoreConfig(fixed, params["lanes"], search=params["search"], max_iterations=params["max_iterations"],
-                        trace=True, lateral_lanes=params.get("lateral_lanes", 0),
-                        drive_parts=params.get("drive_parts", 2), tile_lanes=params.get("tile_lanes", 36))
+                        trace=True,
+                        **{k: params[k] for k in ("lateral_lanes", "drive_parts", "tile_lanes") if k in params})
     tb = CoreTestbench(dut, params, gap=cfg["gap"], backpressure=cfg["backpressure"], seed=cfg["tb_seed"])
     await tb.start()
     results, failures = [], []

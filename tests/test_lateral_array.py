@@ -10,7 +10,8 @@ from ipvae.golden_model.errors import ParameterError
 from ipvae.golden_model.formats import Formats
 from ipvae.golden_model.golden import fold
 from ipvae.golden_model.random_model import random_float_model
-from ipvae.rtl.core.lateral_array import LateralArray, broadcast_levels
+from ipvae.rtl.core.lateral_array import LateralArray
+from ipvae.rtl.core.timing import broadcast_levels
 from ipvae.sim.amaranth_tb import stalls
 
 

@@ -107,13 +107,8 @@ def core_cycles(config, iterations, z_passes):
 # -- the array core (rtl/core/array_core.py) ------------------------------------------------------
 
 def array_latency(config):
-    """The lateral array's latency (rtl/core/lateral_array.py: broadcast levels + 3 + the product's
-    adder levels), from the configuration alone."""
-    tiles = -(-config.lateral_lanes // config.tile_lanes)
-    count, levels = 1, 1
-    while count < tiles:
-        count, levels = count * 8, levels + 1
-    return levels + 3 + max(1, (config.fixed.fmt.count_bits - 1).bit_length())
+    """The lateral array's latency (``timing.array_latency``) for a configuration."""
+    return timing.array_latency(config.lateral_lanes, config.tile_lanes, config.fixed.fmt.count_bits)
 
 
 def _slot_cycles(z, lanes, per_cycle):

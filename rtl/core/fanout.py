@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from amaranth import Signal
 
+from .timing import BROADCAST_FANOUT
+
 __all__ = ["LANES_PER_COPY", "YOSYS_KEEP_COPIES", "lane_copies", "copy_of"]
 
-#: lanes one register copy drives
-LANES_PER_COPY = 8
+#: lanes one register copy drives (the one definition: timing.BROADCAST_FANOUT)
+LANES_PER_COPY = BROADCAST_FANOUT
 
 #: Yosys commands after reading the design: the cells driving a ``keep`` signal are kept (not merged)
 #: (the copies are flip-flop cells driving the signal directly, so no ``proc`` is needed; a design

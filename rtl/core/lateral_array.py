@@ -11,11 +11,10 @@ from ipvae.golden_model.formats import signed_bits
 from ipvae.golden_model.golden import FixedModel
 
 from .bits import index_bits
+from .timing import BROADCAST_FANOUT, array_latency, broadcast_levels, product_levels
 
-__all__ = ["LateralArray", "broadcast", "broadcast_levels", "spike_event_layout"]
+__all__ = ["LateralArray", "broadcast", "spike_event_layout"]
 
-#: leaves one register of a broadcast tree drives (rtl/core/fanout.py measured 8 per copy on the ECP5)
-BROADCAST_FANOUT = 8
 #: lanes that share one register copy of a tile's digit and steering event
 LANE_GROUP = 4
 
@@ -40,14 +39,6 @@ def broadcast(m, name, value, leaves, fanout=BROADCAST_FANOUT):
         level, depth = nxt, depth + 1
         if count >= leaves:
             return level, depth
-
-
-def broadcast_levels(leaves, fanout=BROADCAST_FANOUT):
-    """Levels of :func:`broadcast` for ``leaves`` copies."""
-    count, depth = 1, 1
-    while count < leaves:
-        count, depth = count * fanout, depth + 1
-    return depth
 
 
 class LateralArray(wiring.Component):
@@ -129,7 +120,7 @@ class LateralArray(wiring.Component):
         if drive_parts:
             top = int(np.max(np.abs(fixed.F).sum(1))) * ((1 << fixed.fmt.count_bits) - 1)
             self.lateral_bits = max(self.lateral_bits, signed_bits(-top, top))
-        self.levels = broadcast_levels(-(-lanes // tile_lanes))
+        self.levels = broadcast_levels(-(-lanes // tile_lanes))     # the tree's registered levels
         super().__init__({
             "spikes": In(stream.Signature(spike_event_layout(fixed.fmt, K, fixed.n_inputs))),
             "head": Out(unsigned(gather_lanes * self.lateral_bits)),
@@ -140,48 +131,39 @@ class LateralArray(wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Cycles after the clock edge that takes a spike (or a shift) until the sums show it:
-        the broadcast levels, the address and the block RAM's read, the weight register, the
-        product's adder levels, the accumulator."""
-        return self.levels + 3 + self.product_levels
+        """Cycles after the clock edge that takes a spike (or a shift) until the sums show it
+        (``timing.array_latency``)."""
+        return array_latency(self.lanes, self.tile_lanes, self.fixed.fmt.count_bits)
 
-    def tile_words(self, t):
-        """Initial contents of tile t's memory (lanes t tile_lanes ..): word j per_lane + h."""
-        fx, L, n = self.fixed, self.lanes, self.per_lane
-        wb = fx.fmt.weight_bits
-        lanes = range(t * self.tile_lanes, min((t + 1) * self.tile_lanes, L))
-        words = []
-        for j in range(fx.n_latents):
-            for h in range(n):
-                v = 0
-                for k, p in enumerate(lanes):
-                    v |= (int(fx.W[h * L + p, j]) & ((1 << wb) - 1)) << (k * wb)
-                words.append(v)
-        return len(lanes), words
+    @property
+    def product_levels(self) -> int:
+        """Registered adder levels of a lane's product z w (``timing.product_levels``)."""
+        return product_levels(self.fixed.fmt.count_bits)
 
-    def tile_drive_words(self, t):
-        """Initial contents of tile t's F memory: word (n per_lane + h) drive_parts + q holds
-        F[h L + p, n] for the lanes p of part q of the tile (ceil(tile width / drive_parts) lanes a
-        part), so a column of F takes drive_parts reads and a tile's F memory is drive_parts times
-        narrower than its W memory."""
-        fx, L, n, parts = self.fixed, self.lanes, self.per_lane, self.drive_parts
-        wb = fx.fmt.weight_bits
+    def _pack(self, matrix, t, parts):
+        """Tile t's words of ``matrix`` (K x columns): word (j per_lane + h) parts + q holds
+        matrix[h L + p, j] for the lanes p of part q of the tile, ceil(tile width / parts) a part."""
+        L, n, wb = self.lanes, self.per_lane, self.fixed.fmt.weight_bits
         lanes = list(range(t * self.tile_lanes, min((t + 1) * self.tile_lanes, L)))
         pw = -(-len(lanes) // parts)
         words = []
-        for j in range(fx.n_inputs):
+        for j in range(matrix.shape[1]):
             for h in range(n):
                 for q in range(parts):
                     v = 0
                     for k, p in enumerate(lanes[q * pw:(q + 1) * pw]):
-                        v |= (int(fx.F[h * L + p, j]) & ((1 << wb) - 1)) << (k * wb)
+                        v |= (int(matrix[h * L + p, j]) & ((1 << wb) - 1)) << (k * wb)
                     words.append(v)
         return words
 
-    @property
-    def product_levels(self) -> int:
-        """Registered adder levels of a lane's product z w (shifted copies of w, one per bit of z)."""
-        return max(1, (self.fixed.fmt.count_bits - 1).bit_length())
+    def tile_words(self, t):
+        """(lanes, initial contents) of tile t's W memory: word j per_lane + h, a whole column."""
+        return min(self.tile_lanes, self.lanes - t * self.tile_lanes), self._pack(self.fixed.W, t, 1)
+
+    def tile_drive_words(self, t):
+        """Initial contents of tile t's F memory: a column of F in drive_parts words, so the tile's F
+        memory is drive_parts times narrower than its W memory."""
+        return self._pack(self.fixed.F, t, self.drive_parts)
 
     def _product(self, m, p, z, w):
         """Lane p's z w as a registered adder tree over the bits of z: level 0 adds pairs of

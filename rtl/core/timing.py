@@ -12,7 +12,8 @@ __all__ = [
     "DRIVE_LATENCY_TAIL", "DRIVE_OUTPUT_BEAT", "MEMORY_READ", "MEMBRANE_LATENCY", "FIFO_LATENCY", "SAMPLER_LATENCY",
     "COUNT_SETTLE", "CREDIT_RETURN", "issue_credits", "PASS_OVERHEAD", "SEARCH_OVERHEAD", "DEFAULT_SEARCH",
     "PARALLEL_SAMPLER", "LATERAL_ENTRY_CYCLES", "ARRAY_DIGIT_OVERHEAD", "ARRAY_COMBINE", "READOUT_HANDOFF",
-    "SPIKE_QUEUE_LATENCY", "slot_out_offset",
+    "SPIKE_QUEUE_LATENCY", "slot_out_offset", "BROADCAST_FANOUT", "broadcast_levels", "product_levels",
+    "array_latency",
     "LATERAL_DRAIN_CYCLES", "LATERAL_HANDOFF", "FEED_OVERHEAD", "FIRST_BEAT", "RESULT_HANDOFF", "UART_BYTE_BITS",
     "FEED_MARGIN",
 ]
@@ -72,6 +73,31 @@ READOUT_HANDOFF = 1
 #: a z word with a spike written into the spike queue in cycle a is the serialiser's from a + 2
 #: (amaranth.lib.fifo.SyncFIFOBuffered)
 SPIKE_QUEUE_LATENCY = 2
+
+
+#: loads one register copy drives: the lateral array's broadcast tree, rtl/core/fanout.py's lanes per
+#: copy (one tile register driving 32 multipliers was the ECP5-85F's worst path at P = 32)
+BROADCAST_FANOUT = 8
+
+
+def broadcast_levels(leaves, fanout=BROADCAST_FANOUT):
+    """Registered levels of a broadcast tree reaching ``leaves`` registers (rtl/core/lateral_array.py)."""
+    count, depth = 1, 1
+    while count < leaves:
+        count, depth = count * fanout, depth + 1
+    return depth
+
+
+def product_levels(count_bits):
+    """Registered adder levels of a lane's product z w: one shifted copy of w per bit of z, added in pairs."""
+    return max(1, (count_bits - 1).bit_length())
+
+
+def array_latency(lateral_lanes, tile_lanes, count_bits):
+    """The lateral array's latency: cycles after the edge that takes an event until the sums show it
+    (the broadcast levels to its tiles, the address and the block RAM's read, the weight register,
+    the product's adder levels, the accumulator)."""
+    return broadcast_levels(-(-lateral_lanes // tile_lanes)) + 3 + product_levels(count_bits)
 
 
 def slot_out_offset(per_cycle):
