@@ -129,7 +129,7 @@ def test_latency_to_the_cycle(fixed):
     assert h[dut.latency - 1] != want[:G] and h[dut.latency] == want[:G]
     s = trace["shift"]
     assert s[dut.latency - 1] == want[:G] and s[dut.latency] == want[G:2 * G]
-    assert dut.latency == broadcast_levels(2) + 3 + dut.product_levels
+    assert dut.latency == broadcast_levels(2) + 4 + dut.product_levels
 
 
 def test_parameter_errors(fixed):

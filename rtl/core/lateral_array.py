@@ -80,9 +80,10 @@ class LateralArray(wiring.Component):
     Timing
     ------
     A spike (or shift) taken at the clock edge that ends cycle c shows in the sums (and ``head``)
-    from cycle ``c + 1 + latency`` on, ``latency = levels + 3 + product_levels``: the broadcast
+    from cycle ``c + 1 + latency`` on, ``latency = levels + 4 + product_levels``: the broadcast
     tree's registered levels (``broadcast_levels(tiles)``), the address and the block RAM's read,
-    the weight register, ceil(log2(count_bits)) adder levels of the product, the accumulator.
+    the tile's output register, the weight register beside the lane, ceil(log2(count_bits))
+    adder levels of the product, the accumulator.
     Throughput: one spike per ``per_lane`` cycles, one shift per cycle. A phase of n spikes and its
     read-out cost ``n per_lane + K / gather_lanes + latency`` cycles.
 
@@ -242,32 +243,40 @@ class LateralArray(wiring.Component):
                 frd = fmem.read_port()
                 m.d.comb += frd.addr.eq(e0.addr)
             # the event travels beside its data: stage 1 while the block RAM reads, stage 2 with
-            # the weights registered beside their lanes, then one stage per level of the product's
-            # adder tree; the last stage's event steers the accumulators
+            # the tile's output register (the weight chosen from W or F, next to the block RAM),
+            # stage 3 with the weights registered beside their lanes, then one stage per level of
+            # the product's adder tree; the last stage's event steers the accumulators
             stages = [e0]
-            for k in range(2 + self.product_levels):
+            for k in range(3 + self.product_levels):
                 e = Signal(ev_layout, name=f"ev_t{t}_{k + 1}")
                 m.d.sync += e.eq(stages[-1])
                 stages.append(e)
-            e1, e_prev = stages[1], stages[-2]
-            # each group of LANE_GROUP lanes takes its own register copy of the digit (stage 2) and
-            # of the event that steers its sums (last stage): one register drives a few lanes'
-            # gating and enables, not a whole tile's (the first probe's worst path: one tile's z
-            # register to a lane 12 ns of wire away)
-            z_copies, e_copies = [], []
+            e2, e_prev = stages[2], stages[-2]
+            # each group of LANE_GROUP lanes takes its own register copy of the W/F select (stage
+            # 1), the digit (stage 3) and the event that steers its sums (last stage): one register
+            # drives a few lanes' gating and enables, not a whole tile's (the first probe's worst
+            # path: one tile's z register to a lane 12 ns of wire away)
+            d_copies, z_copies, e_copies = [], [], []
             for q in range(-(-width // LANE_GROUP)):
+                dc = Signal(name=f"drive_t{t}_copy{q}", attrs={"keep": 1})
                 zc = Signal(cb, name=f"z_t{t}_copy{q}", attrs={"keep": 1})
                 ec = Signal(ev_layout, name=f"ev_t{t}_last_copy{q}", attrs={"keep": 1})
-                m.d.sync += [zc.eq(e1.z), ec.eq(e_prev)]
+                m.d.sync += [dc.eq(e0.drive), zc.eq(e2.z), ec.eq(e_prev)]
+                d_copies.append(dc)
                 z_copies.append(zc)
                 e_copies.append(ec)
             for k in range(width):
                 p = t * self.tile_lanes + k
-                w2 = Signal(wb, name=f"w{p}")
+                # the block RAM's clock-to-out ends in a register beside it (the second probe's
+                # worst path ran from a DP16KD's output across 6-7 ns of wire to the lane)
+                wq = Signal(wb, name=f"wq{p}")
                 if self.drive_parts:
-                    m.d.sync += w2.eq(Mux(e1.drive, frd.data.word_select(k % pw, wb), rd.data.word_select(k, wb)))
+                    m.d.sync += wq.eq(Mux(d_copies[k // LANE_GROUP], frd.data.word_select(k % pw, wb),
+                                          rd.data.word_select(k, wb)))
                 else:
-                    m.d.sync += w2.eq(rd.data.word_select(k, wb))
+                    m.d.sync += wq.eq(rd.data.word_select(k, wb))
+                w2 = Signal(wb, name=f"w{p}")
+                m.d.sync += w2.eq(wq)
                 prod = self._product(m, p, z_copies[k // LANE_GROUP], w2.as_signed())
                 for hh in range(n):
                     accs[p][hh] = (Signal(signed(lb), name=f"l{hh * L + p}"), e_copies[k // LANE_GROUP], prod, k // pw)

@@ -95,9 +95,9 @@ def product_levels(count_bits):
 
 def array_latency(lateral_lanes, tile_lanes, count_bits):
     """The lateral array's latency: cycles after the edge that takes an event until the sums show it
-    (the broadcast levels to its tiles, the address and the block RAM's read, the weight register,
-    the product's adder levels, the accumulator)."""
-    return broadcast_levels(-(-lateral_lanes // tile_lanes)) + 3 + product_levels(count_bits)
+    (the broadcast levels to its tiles, the address and the block RAM's read, the tile's output
+    register, the weight register beside the lane, the product's adder levels, the accumulator)."""
+    return broadcast_levels(-(-lateral_lanes // tile_lanes)) + 4 + product_levels(count_bits)
 
 
 def slot_out_offset(per_cycle):
