@@ -206,11 +206,14 @@ def energy_section(fpga, loop_s, up):
              "currents are not in either end (the source did not measure them).", "",
              "| board | LC | DSP | EBR | SPRAM | clock | µs | core power (mW) | µJ per inference | CPU break-even |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    skipped = []
+    skipped, brackets = [], []
     for f in fpga:
         e, why = estimate(f)
         if e is None:
             skipped.append(why)
+            continue
+        if e.get("bracket"):
+            brackets.append(e)
             continue
         cpu_s = loop_s if up is not None and e["board"] == up["board"] else None
         even = (f"{e['low']['uj'] / (cpu_s * 1e6) * 1e3:.0f}–{e['high']['uj'] / (cpu_s * 1e6) * 1e3:.0f} mW"
@@ -222,6 +225,18 @@ def energy_section(fpga, loop_s, up):
                   "compiled golden model) uses less energy per inference than the board only if that core draws less "
                   "than this while running it (energy = power × its time above). The CPU's power cannot be read in "
                   "this VM (no RAPL)."]
+    if brackets:
+        lines += ["", "The ECP5: a bracket, not an estimate. No measurement of this design and no per-resource figures "
+                      "are reachable here (Lattice's method is its Power Calculator on the placed design, TN1266); "
+                      "each end is a published power of another whole ECP5 design, times this core's time per "
+                      "inference. Neither end depends on the clock or the logic used.", "",
+                  "| board | LUT4 | DP16KD | clock | µs | power (mW), low–high | µJ per inference | sources |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for e in brackets:
+            lines.append(f"| {e['board']}, P={e['lanes']} | {e['lut4']:,} | {e['dp16kd']} | {e['mhz']:.1f} MHz | "
+                         f"{e['us']:,.0f} | {e['low']['mw']:.0f}–{e['high']['mw']:.0f} | "
+                         f"{e['low']['uj']:.0f}–{e['high']['uj']:.0f} | low: {e['low']['source']}; "
+                         f"high: {e['high']['source']} |")
     if skipped:
         lines += ["", "Not estimated: " + "; ".join(skipped) + "."]
     return lines + [""]

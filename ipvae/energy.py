@@ -19,14 +19,15 @@ The model (core rail):  I = I_pll(f) + k·(LC - 28)·f + i_dsp·D·f
   the low end counts the P DSPs of one phase (drive and lateral never overlap), the high end all.
 
 Not in the model, because the source did not measure them: block RAM (EBR) and SPRAM reads, and
-the I/O banks (the UART moves a few bytes per inference). The ECP5 has no such source here: its
-boards get no estimate. The CPU's power cannot be read on these machines (no RAPL in the VM), so
+the I/O banks (the UART moves a few bytes per inference). The ECP5 has no such source here: the
+85F gets a bracket from two published whole-design powers (``ECP5_ENDS``), stated as such. The
+CPU's power cannot be read on these machines (no RAPL in the VM), so
 the comparison is the break-even: the power a CPU core would have to stay under to match the
 board's energy per inference while running the NumPy loop.
 """
 from __future__ import annotations
 
-__all__ = ["MEASURED", "SOURCE", "coefficients", "ice40_estimate", "estimate"]
+__all__ = ["MEASURED", "SOURCE", "ECP5_ENDS", "coefficients", "ice40_estimate", "ecp5_estimate", "estimate"]
 
 SOURCE = ("tinyvision.ai, ice40_power (github.com/tinyvision-ai-inc/ice40_power, README.md at commit 1af931e): "
           "iCE40UP5K breakout board, Joulescope JS110, core rail at 1.219 V")
@@ -84,10 +85,43 @@ def ice40_estimate(lc, dsp, lanes, mhz, cycles):
     return ends
 
 
+#: The ECP5's bracket: no measurement of our design and no per-resource figures, only two published
+#: power figures of whole ECP5 designs, per device (LFE5U-<size>F), each end with its source.
+#: Low: a board's core-rail (1.1 V) current budget; high: a vendor reference design's whole power.
+ECP5_ENDS = {
+    85: dict(low_mw=212 * 1.1, high_mw=850.0,
+             low=("the ButterStick board's design discussion (github.com/butterstick-fpga/butterstick-hardware, "
+                  "issue 2): the 85F's 1.1 V core rail budgeted at 212 mA"),
+             high=("Lattice's ECP5 human-detection reference design (MobileNet, 224 x 224, 10 fps), quoted at "
+                   "850 mW for the whole design")),
+}
+
+
+def ecp5_estimate(size, us):
+    """The ECP5 bracket for an LFE5U-``size``F running ``us`` µs per inference: the two published
+    whole-design powers of :data:`ECP5_ENDS` times the time (None if the device has none). Not a
+    model of the design: the clock, the logic used and the switching do not enter; the note says so."""
+    ends = ECP5_ENDS.get(size)
+    if ends is None:
+        return None
+    return {end: dict(mw=ends[f"{end}_mw"], uj=ends[f"{end}_mw"] * us / 1e3, source=ends[end])
+            for end in ("low", "high")}
+
+
 def estimate(fpga):
     """The estimate for one FPGA row of ``ipvae bench`` (``bench.fpga_latency``: a synthesis report's
     resources, bitstream clock and median cycles), or None with the reason when the chip has no
-    measured figures here."""
+    published figures here. An ECP5 row carries ``bracket`` = True: its ends are published powers of
+    other designs (:func:`ecp5_estimate`), not a model of this one."""
+    if fpga["family"] == "ecp5":
+        import re
+        size = re.search(r"LFE5U-(\d+)F", fpga["board"])
+        ends = ecp5_estimate(int(size.group(1)), fpga["us"]) if size else None
+        if ends is None:
+            return None, f"{fpga['board']}: no published power figure of this device reachable here"
+        u = fpga["used"]
+        return dict(board=fpga["board"], lanes=fpga["lanes"], mhz=fpga["clock"], us=fpga["us"], bracket=True,
+                    lut4=u.get("LUT4", 0), dsp=u.get("DSP", 0), dp16kd=u.get("DP16KD", 0), **ends), None
     if fpga["family"] != "ice40":
         return None, f"{fpga['board']}: no measured or vendor per-resource power figures reachable here"
     u = fpga["used"]

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from ipvae.bench import energy_section, fpga_latency
-from ipvae.energy import BASE_LC, CORE_V, MEASURED, coefficients, estimate, ice40_estimate
+from ipvae.energy import BASE_LC, CORE_V, MEASURED, coefficients, ecp5_estimate, estimate, ice40_estimate
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "synthesis"
 
@@ -49,8 +49,17 @@ def test_reports_and_bench_section():
     ice, why = estimate(fpga[0])
     assert why is None and ice["low"]["uj"] < ice["high"]["uj"] and ice["us"] == fpga[0]["us"]
     assert ice["low"]["uj"] == pytest.approx(ice["low"]["mw"] * fpga[0]["us"] / 1e3)
-    none, why = estimate(fpga[1])
-    assert none is None and "ULX3S" in why
+    ecp5, why = estimate(fpga[1])
+    assert why is None and ecp5["bracket"] and ecp5["us"] == fpga[1]["us"]
+    assert ecp5["low"]["uj"] == pytest.approx(212 * 1.1 * fpga[1]["us"] / 1e3)       # the 85F's core-rail budget
+    assert ecp5["high"]["uj"] == pytest.approx(850 * fpga[1]["us"] / 1e3)            # a whole reference design
     lines = "\n".join(energy_section(fpga, 1e-3, fpga[0]))
     even = f"{ice['low']['uj']:.0f}–{ice['high']['uj']:.0f} mW"     # µJ per 1 ms of CPU time = mW
-    assert even in lines and "Not estimated: ULX3S" in lines
+    assert even in lines and f"{ecp5['low']['uj']:.0f}–{ecp5['high']['uj']:.0f}" in lines and "butterstick" in lines
+
+
+def test_an_ecp5_without_a_published_figure_is_named():
+    row = dict(family="ecp5", board="ULX3S (ECP5 LFE5U-45F-6 CABGA381)", us=50.0, lanes=16, clock=50.0, used={})
+    none, why = estimate(row)
+    assert none is None and "LFE5U-45F" in why and "no published power figure" in why
+    assert ecp5_estimate(25, 10.0) is None and ecp5_estimate(85, 10.0)["high"]["uj"] == pytest.approx(8.5)
