@@ -7,7 +7,6 @@ import uuid
 
 from ipvae.golden_model import bundle as bundle_mod
 from ipvae.rtl.core.config import CoreConfig
-from ipvae.rtl.core.ipvae_core import IpvaeCore
 from ipvae.rtl.ip.top import AxisIpTop
 
 from .runner import SimulationError, compile_design
@@ -16,18 +15,20 @@ TOPLEVEL = "ipvae_axis"
 
 
 def run_axis(sim, bundle_path, lanes, cases, *, search=4, max_iterations=63, source_pause="random",
-             sink_pause="random", build_root="sim_build", weights="rom"):
+             sink_pause="random", build_root="sim_build", weights="rom", lateral_lanes=0):
     """cases: [{name, x (codes; N of them, or fewer/more for a malformed frame), iterations, seed}].
+    ``lateral_lanes`` > 0: the array core with ``lanes`` sampler units (rtl/core/array_core.py).
     Returns the cocotb module's results; raises AssertionError with its failure if a check failed."""
     b = bundle_mod.load(bundle_path)
-    top = AxisIpTop(IpvaeCore(CoreConfig(b.fixed, lanes, max_iterations=max_iterations, search=search,
-                                         weights=weights)))
+    config = CoreConfig(b.fixed, lanes, max_iterations=max_iterations, search=search, weights=weights,
+                        lateral_lanes=lateral_lanes)
+    top = AxisIpTop(config.build())
     runner, build_dir = compile_design(sim, top, TOPLEVEL, build_root)
     tag = uuid.uuid4().hex[:8]
     plan, results = build_dir / f"axis-plan-{tag}.json", build_dir / f"axis-results-{tag}.json"
     plan.write_text(json.dumps(dict(
-        bundle=str(bundle_mod.resolve(bundle_path)), lanes=lanes, search=search,
-        max_iterations=max_iterations, source_pause=source_pause, sink_pause=sink_pause, weights=weights,
+        config.settings(), bundle=str(bundle_mod.resolve(bundle_path)),
+        source_pause=source_pause, sink_pause=sink_pause,
         load_addr_bits=len(top.core.load.payload.addr) if weights == "ram" else None,
         cases=[dict(c, x=[int(v) for v in c["x"]]) for c in cases])))
     log = build_dir / f"axis-{tag}.log"

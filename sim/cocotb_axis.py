@@ -18,6 +18,7 @@ from ipvae.golden_model import bundle as bundle_mod
 from ipvae.golden_model.golden import trace_one
 from ipvae.golden_model.layout import unpack
 from ipvae.rtl.core import cycle_model
+from ipvae.rtl.core.config import CoreConfig
 from ipvae.rtl.ip.axi_stream import pack_user
 from ipvae.sim.amaranth_tb import stalls
 
@@ -26,7 +27,8 @@ from ipvae.sim.amaranth_tb import stalls
 async def axis_regression(dut):
     plan = json.loads(Path(os.environ["IPVAE_AXIS_PLAN"]).read_text())
     fixed = bundle_mod.load(plan["bundle"]).fixed
-    fmt, P = fixed.fmt, plan["lanes"]
+    config = CoreConfig.from_settings(fixed, plan)
+    fmt, P = fixed.fmt, config.lanes
     S, K, N = fixed.n_latents // P, fixed.n_latents, fixed.n_inputs
     cocotb.start_soon(Clock(dut.aclk, 10, unit="ns", impl="gpi").start())
     source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.aclk, dut.aresetn, reset_active_level=False)
@@ -84,7 +86,7 @@ async def axis_regression(dut):
         x = np.array(case["x"][:N] + [0] * max(0, N - len(case["x"])), np.int64)
         t = min(case["iterations"], plan["max_iterations"])
         want = trace_one(fixed, x, t, case["seed"], lanes=P)
-        model = cycle_model.cycles(N, K, P, t, want["z"], plan["search"])
+        model = cycle_model.core_cycles(config, t, want["z"])
         user = frame.tuser if isinstance(frame.tuser, int) else max(frame.tuser)
         malformed = len(case["x"]) != N
         ok = bool(np.array_equal(z, want["z"][-1]) and np.array_equal(u, want["u"][-1]))

@@ -20,6 +20,7 @@ from ipvae.golden_model import protocol as proto
 from ipvae.golden_model.golden import trace_one
 from ipvae.golden_model.layout import weight_words
 from ipvae.rtl.core import cycle_model
+from ipvae.rtl.core.config import CoreConfig
 from ipvae.sim.uart_model import UartSink, UartSource
 
 PERIOD_NS = 10
@@ -68,13 +69,14 @@ def _cycle():
     return get_sim_time("ns") / PERIOD_NS
 
 
-async def pipelined(tb, plan, fixed, lanes, cases):
+async def pipelined(tb, plan, config, cases):
     """The host of docs/uart_protocol.md's Pipelining: request i + 1 is sent before reply i is
     read, request i + 2 once it is in. Every result is checked against the golden and cycle
     models; the rate is measured between the ends of the first and the last reply and set beside
     rtl/cycle_model.link_cycles."""
     if not cases:
         return None
+    fixed, lanes = config.fixed, config.lanes
     N, K, cb = fixed.n_inputs, fixed.n_latents, fixed.fmt.count_bits
     frames = [proto.infer_request(np.array(c["x"]), c["iterations"], c["seed"]) for c in cases]
     got = [Event() for _ in cases]
@@ -99,7 +101,7 @@ async def pipelined(tb, plan, fixed, lanes, cases):
         want = trace_one(fixed, np.array(c["x"]), c["iterations"], c["seed"], lanes=lanes)
         diff = np.flatnonzero(res.z != want["z"][-1])
         assert diff.size == 0, f"pipelined {i}: z differs first at neuron {diff[0]}"
-        compute = cycle_model.cycles(N, K, lanes, c["iterations"], want["z"], plan["search"])
+        compute = cycle_model.core_cycles(config, c["iterations"], want["z"])
         assert res.cycles == compute, f"pipelined {i}: cycles {res.cycles} != model {compute}"
         req, rep = proto.infer_bytes(N, K, cb)
         computes.append(compute)
@@ -115,7 +117,8 @@ async def pipelined(tb, plan, fixed, lanes, cases):
 async def board_link(dut):
     plan = json.loads(Path(os.environ["IPVAE_BOARD_PLAN"]).read_text())
     fixed = bundle_mod.load(plan["bundle"]).fixed
-    P, K, N = plan["lanes"], fixed.n_latents, fixed.n_inputs
+    config = CoreConfig.from_settings(fixed, plan)
+    P, K, N = config.lanes, fixed.n_latents, fixed.n_inputs
     tb = BoardBench(dut, plan)
     await tb.start()
     t0 = time.perf_counter()
@@ -161,7 +164,7 @@ async def board_link(dut):
         assert kind == proto.RESULT, f"{case['name']}: {proto.parse_error(payload) if kind == proto.ERROR else kind}"
         res = proto.parse_result(payload, K, with_u, fixed.fmt.count_bits)
         want = trace_one(fixed, x, t, seed, lanes=P)
-        model = cycle_model.cycles(N, K, P, t, want["z"], plan["search"])
+        model = cycle_model.core_cycles(config, t, want["z"])
         diff = np.flatnonzero(res.z != want["z"][-1])
         assert diff.size == 0, (f"{case['name']}: z differs first at neuron {diff[0]}: "
                                 f"{res.z[diff[0]]} != {want['z'][-1][diff[0]]}")
@@ -175,7 +178,7 @@ async def board_link(dut):
 
     results = [await infer(c) for c in cases]
     log.append(f"{len(results)} INFER bit-exact")
-    stream = await pipelined(tb, plan, fixed, P, plan.get("stream", []))
+    stream = await pipelined(tb, plan, config, plan.get("stream", []))
     if stream:
         log.append(f"{stream['inferences']} pipelined INFER bit-exact, {stream['cycles_per_inference']:.0f} cycles "
                    f"each "

@@ -24,9 +24,7 @@ async def regression(dut):
     cfg = json.loads(Path(os.environ["IPVAE_SIM_CASES"]).read_text())
     params = cfg["params"]
     fixed = bundle_mod.load(cfg["bundle"]).fixed
-    config = CoreConfig(fixed, params["lanes"], search=params["search"], max_iterations=params["max_iterations"],
-                        trace=True,
-                        **{k: params[k] for k in ("lateral_lanes", "drive_parts", "tile_lanes") if k in params})
+    config = CoreConfig.from_settings(fixed, params, trace=True)
     tb = CoreTestbench(dut, params, gap=cfg["gap"], backpressure=cfg["backpressure"], seed=cfg["tb_seed"])
     await tb.start()
     results, failures = [], []

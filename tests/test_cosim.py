@@ -47,6 +47,21 @@ def test_array_core_default_bundle(sim, build_root):
     assert summarise(res)["bit_exact"] == len(cases)
 
 
+def test_array_core_odd_sizes_and_corners(build_root, odd_bundles):
+    """The array core at N = 49, K = 80 with 40 lateral lanes (two neurons a lane) in two tiles of 36
+    and 4 lanes, 8 sampler units: random codes, then the saturated bundle's corners (counts at the
+    cap, u at both clamps) and the silent one's (no spike: no lateral phase). Verilator (the array
+    core runs on Icarus in test_array_core_default_bundle and the slow regression)."""
+    sim = "verilator"
+    rng = np.random.default_rng(4)
+    cases = [dict(name=f"rand{i}", x=rng.integers(-128, 128, size=49), iterations=4, seed=s)
+             for i, s in enumerate((3, 2 ** 32 - 1))]
+    check(run(sim, odd_bundles["plain"], 8, cases, build_root, gap=0.3, backpressure=0.3, lateral_lanes=40))
+    for kind in ("saturated", "silent"):
+        corners = corner_cases(49, Formats(), iterations=3)[:3]
+        check(run(sim, odd_bundles[kind], 8, corners, build_root, gap=0.2, backpressure=0.2, lateral_lanes=40))
+
+
 @pytest.mark.parametrize("sim", SIMS)
 def test_odd_sizes_and_corners(sim, build_root, odd_bundles):
     from ipvae.golden_model import bundle as B
@@ -75,6 +90,22 @@ def test_large_regression(sim, samples, build_root, odd_bundles):
     cases = [dict(name=f"rand{i}", x=rng.integers(-128, 128, size=49), iterations=8, seed=i)
              for i in range(samples // 10)]
     check(run(sim, odd_bundles["plain"], 8, cases, build_root, gap=0.1, backpressure=0.1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sim, samples", [("verilator", 1000), ("icarus", 100)])
+def test_large_regression_array_core(sim, samples, build_root, odd_bundles):
+    """>= 1,000 inferences of the array core (128 lateral lanes, 16 sampler units on the default
+    bundle; 40 and 8 on the odd N = 49, K = 80 bundles, corners included) (slow: pytest -m slow)."""
+    check(run(sim, None, 16, heldout_cases(None, samples, iterations=16, seed=6), build_root,
+              gap=0.1, backpressure=0.1, lateral_lanes=128))
+    rng = np.random.default_rng(2)
+    cases = [dict(name=f"rand{i}", x=rng.integers(-128, 128, size=49), iterations=8, seed=i)
+             for i in range(samples // 10)]
+    check(run(sim, odd_bundles["plain"], 8, cases, build_root, gap=0.1, backpressure=0.1, lateral_lanes=40))
+    for kind in ("saturated", "silent"):
+        check(run(sim, odd_bundles[kind], 8, corner_cases(49, Formats(), iterations=6), build_root,
+                  gap=0.1, backpressure=0.1, lateral_lanes=40))
 
 
 def test_waves_on_demand(build_root, monkeypatch):

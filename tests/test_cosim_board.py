@@ -64,3 +64,20 @@ def test_board_link_registered_reply_path(tmp_path):
     s = res["stream"]
     assert s["inferences"] == 4
     assert abs(s["cycles_per_inference"] / s["model_cycles_per_inference"] - 1) < 0.02, s
+
+
+def test_board_link_array_core(tmp_path):
+    """The array core (8 lateral lanes, 2 sampler units, one tile) behind the ULX3S-85F's
+    link choices: replies with u and counts only bit-exact with golden.run at 2 lanes and
+    cycle-exact with cycle_model.array_cycles, then pipelined requests at the link model's rate
+    within 2 %."""
+    path = random_bundle(tmp_path / "b", 12, 8, seed=7)
+    codes = np.random.default_rng(3).integers(-128, 128, (4, 12))
+    stream = [dict(name=f"stream{i}", x=codes[i], iterations=10, seed=60 + i, with_u=False) for i in range(4)]
+    res = run_board("verilator", path, 2, _cases(codes, [(6, 1, True), (0, 2, False), (9, 3, True)]),
+                    weights="rom", max_iterations=15, build_root=tmp_path / "sim", stream=stream, reply_slice=True,
+                    lateral_lanes=8)
+    assert [r["iterations"] for r in res["results"][:3]] == [6, 0, 9]
+    s = res["stream"]
+    assert s["inferences"] == 4
+    assert abs(s["cycles_per_inference"] / s["model_cycles_per_inference"] - 1) < 0.02, s

@@ -135,9 +135,13 @@ def test_worst_case_bounds_every_run():
     from ipvae.golden_model.random_model import random_float_model
     tensors, _ = random_float_model(12, 8, seed=1)
     fx = fold(tensors, Formats())
-    worst = cycle_model.worst_case(fx, 4, 5, 4)
-    rng = np.random.default_rng(0)
-    for _ in range(20):
-        z = rng.integers(0, fx.fmt.count_max + 1, size=(6, 8))
-        assert cycle_model.cycles(12, 8, 4, 5, z, 4) <= worst
-    assert cycle_model.cycles(12, 8, 4, 5, np.full((6, 8), fx.fmt.count_max), 4) == worst
+    from ipvae.rtl.core.config import CoreConfig
+    for config in (CoreConfig(fx, 4, search=4), CoreConfig(fx, 2, search=4, lateral_lanes=4)):
+        worst = cycle_model.worst_case(config, 5)
+        rng = np.random.default_rng(0)
+        for _ in range(20):
+            z = rng.integers(0, fx.fmt.count_max + 1, size=(6, 8))
+            assert cycle_model.core_cycles(config, 5, z) <= worst
+        assert cycle_model.core_cycles(config, 5, np.full((6, 8), fx.fmt.count_max)) == worst
+    assert cycle_model.worst_case(CoreConfig(fx, 4, search=4), 5) == cycle_model.cycles(
+        12, 8, 4, 5, np.full((6, 8), fx.fmt.count_max), 4)

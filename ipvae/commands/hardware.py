@@ -32,7 +32,7 @@ def cmd_ip(a):
     from ipvae.ip import write_ip
     paths = write_ip(a.bundle, a.lanes, a.out, search=a.search,
                      max_iterations=a.max_iterations, weights=a.weights, resources=a.resources,
-                     log=lambda s: print(s, flush=True))
+                     log=lambda s: print(s, flush=True), lateral_lanes=a.lateral_lanes)
     print("wrote " + ", ".join(str(p) for p in paths))
 
 
@@ -120,6 +120,9 @@ def register(sub):
                    help="F and W as initialised block RAM (rom), or loaded at run time over w_axis (ram)")
     s.add_argument("--resources", action="store_true",
                    help="synthesise the IP with Yosys for iCE40 UP5K and ECP5 and add the cell counts to its README")
+    s.add_argument("--lateral-lanes", type=nonneg_int, default=0,
+                   help="0: the fused-lane core; L: the array core with L lateral lanes and --lanes sampler units "
+                        "(weights rom)")
     s.add_argument("--out", type=out_dir, default="build/ip")
     s.set_defaults(fn=cmd_ip)
 

@@ -86,3 +86,15 @@ class CoreConfig:
 
     def replace(self, **changes) -> CoreConfig:
         return dataclasses.replace(self, **changes)
+
+    def settings(self) -> dict:
+        """Every field but the model, as JSON-ready data: what a testbench plan carries so the
+        process that checks the core builds the same configuration (:meth:`from_settings`)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "fixed"}
+
+    @classmethod
+    def from_settings(cls, fixed, settings, **changes) -> CoreConfig:
+        """The configuration ``settings`` (a dict holding :meth:`settings`'s keys, others ignored)
+        describes for the model ``fixed``, with ``changes`` on top."""
+        names = {f.name for f in dataclasses.fields(cls)} - {"fixed"}
+        return cls(fixed, **{**{k: v for k, v in settings.items() if k in names}, **changes})

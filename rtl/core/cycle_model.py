@@ -67,10 +67,11 @@ def cycles(n_inputs, n_latents, lanes, iterations, z_passes, per_cycle=timing.DE
     return s * n_inputs + DRIVE_TAIL + sum(iteration_cycles(n_latents, lanes, iterations, z_passes, per_cycle))
 
 
-def worst_case(fixed, lanes, iterations, per_cycle=timing.DEFAULT_SEARCH):
-    """The most cycles an inference can take: every neuron spikes at the count cap in every pass."""
-    z = np.full((iterations + 1, fixed.n_latents), fixed.fmt.count_max)
-    return cycles(fixed.n_inputs, fixed.n_latents, lanes, iterations, z, per_cycle)
+def worst_case(config, iterations):
+    """The most cycles an inference of the core ``config`` (a CoreConfig) builds can take: every
+    neuron spikes at the count cap in every pass."""
+    z = np.full((iterations + 1, config.fixed.n_latents), config.fixed.fmt.count_max)
+    return core_cycles(config, iterations, z)
 
 
 def bound(n_inputs, n_latents, lanes, iterations, z_passes):
