@@ -9,8 +9,9 @@ from ipvae.sim.formal import PROOFS, run_proof
 __all__ = ["run_formal", "formal_table"]
 
 
-def run_formal(blocks=None, out_dir="runs/formal", mode="prove", depth=20, log=print):
-    """Each block's proof and its negative control; returns the records (also formal.json)."""
+def run_formal(blocks=None, out_dir="runs/formal", mode=None, depth=None, log=print):
+    """Each block's proof and its negative control; returns the records (also formal.json). mode and
+    depth: None for each proof's own (sim/formal.py: unbounded, or bounded with the reason)."""
     names = list(blocks or PROOFS)
     unknown = [n for n in names if n not in PROOFS]
     if unknown:
@@ -20,7 +21,8 @@ def run_formal(blocks=None, out_dir="runs/formal", mode="prove", depth=20, log=p
     for name in names:
         for mutant in (False, True):
             what = "negative control" if mutant else "proof"
-            log(f"[formal] {name}: {what} ({mode}, smtbmc boolector) ...")
+            own = "bmc" if PROOFS[name].bounded else "prove"
+            log(f"[formal] {name}: {what} ({mode or own}, smtbmc boolector) ...")
             rec = run_proof(name, Path(out_dir), mode=mode, depth=depth, mutant=mutant, log=log)
             rec["expected"] = "FAIL" if mutant else "PASS"
             records.append(rec)

@@ -29,6 +29,7 @@ from amaranth.lib import data
 
 from ipvae.golden_model.errors import ParameterError, ToolError
 from ipvae.rtl.core.credit_fifo import CreditFifo
+from ipvae.rtl.link.result_buffer import ResultBuffer
 from ipvae.rtl.link.skid_buffer import SkidBuffer
 
 __all__ = ["StreamHarness", "Proof", "PROOFS", "run_proof", "mutants"]
@@ -117,6 +118,8 @@ class Proof:
     harness: object          # () -> Elaboratable
     mutant: object           # () -> Elaboratable: the same harness around a broken block
     mutation: str
+    bounded: int = 0         # 0: proven unbounded (k-induction); D: a bounded model check to depth D
+    why_bounded: str = ""    # what keeps k-induction from closing
 
 
 def fifo_invariant(m, dut, occupancy, inside, held, idx, n_out):
@@ -133,6 +136,35 @@ def fifo_invariant(m, dut, occupancy, inside, held, idx, n_out):
 
 def _payload():
     return data.StructLayout({"x": unsigned(4), "y": unsigned(2)})
+
+
+class CountsOnly(Elaboratable):
+    """A ResultBuffer (rtl/link/result_buffer.py) in the mode that buffers: counts-only results
+    (``i_with_u`` = ``o_with_u`` = 0, as the host link runs a pipelined INFER), seen through its z
+    beats: ``i`` and ``o`` carry z only (u is the core's, read only when passing through). The
+    core is a small real IpvaeCore (K = 6, P = 2: 3 beats a result, a FIFO of 4)."""
+
+    def __init__(self, buffer_class=ResultBuffer):
+        from amaranth.lib import stream
+        from ipvae.golden_model.formats import Formats
+        from ipvae.golden_model.golden import fold
+        from ipvae.golden_model.random_model import random_float_model
+        from ipvae.rtl.core.config import CoreConfig
+        from ipvae.rtl.core.ipvae_core import IpvaeCore
+        tensors, _ = random_float_model(4, 6, seed=1)
+        core = IpvaeCore(CoreConfig(fold(tensors, Formats()), 2))
+        core._MustUse__silence = True            # only its output layout and K/P are read
+        self.buffer = buffer_class(core)
+        beat = data.StructLayout({"z": unsigned(len(self.buffer.i.payload.z))})
+        self.i, self.o = stream.Signature(beat).flip().create(), stream.Signature(beat).create()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.buffer = buf = self.buffer
+        m.d.comb += [buf.i_with_u.eq(0), buf.o_with_u.eq(0), buf.i.payload.u.eq(AnySeq(len(buf.i.payload.u))),
+                     buf.i.valid.eq(self.i.valid), buf.i.payload.z.eq(self.i.payload.z), self.i.ready.eq(buf.i.ready),
+                     self.o.valid.eq(buf.o.valid), self.o.payload.z.eq(buf.o.payload.z), buf.o.ready.eq(self.o.ready)]
+        return m
 
 
 def mutants():
@@ -154,7 +186,15 @@ def mutants():
         def elaborate(self, platform):
             return _fifo_forgetting_a_pop(self)
 
-    return dict(skid=SkidOverwrites, fifo=FifoForgetsAPop)
+    class BufferReadsUnasked(ResultBuffer):
+        """The FIFO's read enable ignores the writer's ready: a beat offered while the writer
+        stalls is dropped."""
+        def elaborate(self, platform):
+            m = super().elaborate(platform)
+            m.d.comb += m.submodules.fifo.r_en.eq(~self.o_with_u)     # the bug: without self.o.ready
+            return m
+
+    return dict(skid=SkidOverwrites, fifo=FifoForgetsAPop, result=BufferReadsUnasked)
 
 
 def _fifo_forgetting_a_pop(fifo):
@@ -186,6 +226,15 @@ def _proofs():
               lambda: StreamHarness(SkidBuffer(_payload()), invariant=skid_invariant),
               lambda: StreamHarness(bad["skid"](_payload()), invariant=skid_invariant),
               "the skid register also loads while it holds a waiting beat"),
+        Proof("result_buffer", "ResultBuffer (rtl/link/result_buffer.py), counts-only results (the buffering mode): "
+                               "the stream rules on o; every z beat leaves once, in order, unchanged",
+              lambda: StreamHarness(CountsOnly()),
+              lambda: StreamHarness(CountsOnly(bad["result"])),
+              "the FIFO is read whenever the writer is not taking u, ready or not",
+              bounded=12, why_bounded="its storage is amaranth.lib.fifo.SyncFIFOBuffered, whose memory and "
+                                      "pointers no invariant here can name (induction fails on unreachable "
+                                      "contents); depth 12 fills its 4 entries and drains them under any stalls "
+                                      "(depth 24 takes ten minutes)"),
         Proof("credit_fifo", "CreditFifo (rtl/core/credit_fifo.py) behind a producer holding "
                              "the search sampler's timing.issue_credits = 2 credits: a credited beat always finds "
                              "room; every beat leaves once, in order, unchanged",
@@ -209,15 +258,18 @@ def _tools():
     return tools
 
 
-def run_proof(name, out_dir, *, mode="prove", depth=20, mutant=False, log=None):
+def run_proof(name, out_dir, *, mode=None, depth=None, mutant=False, log=None):
     """Run proof ``name`` (a key of :data:`PROOFS`) in ``out_dir``; returns a dict: name, engine,
     depth ("unbounded" for a k-induction proof), result (PASS / FAIL / ERROR), seconds, and the
-    counterexample VCD on failure. ``mutant``: the negative control (must FAIL)."""
+    counterexample VCD on failure. ``mutant``: the negative control (must FAIL). ``mode`` and
+    ``depth`` default to the proof's own: k-induction to depth 20, or its bounded depth."""
     if name not in PROOFS:
         raise ParameterError(f"unknown formal block {name!r}; choose one of {', '.join(PROOFS)}")
+    proof = PROOFS[name]
+    mode = mode or ("bmc" if proof.bounded else "prove")
+    depth = depth or proof.bounded or 20
     if mode not in ("prove", "bmc"):
         raise ParameterError(f"mode must be prove or bmc, got {mode!r}")
-    proof = PROOFS[name]
     tools = _tools()
     job = f"{name}{'_mutant' if mutant else ''}_{mode}"
     out = Path(out_dir)

@@ -8,15 +8,22 @@ from ipvae.cli import main
 from ipvae.sim.formal import PROOFS, run_proof
 
 
-@pytest.mark.parametrize("block", list(PROOFS))
+@pytest.mark.parametrize("block", [name for name, p in PROOFS.items() if not p.bounded])
 def test_proof_holds_unbounded(block, tmp_path):
-    rec = run_proof(block, tmp_path, mode="prove")
+    rec = run_proof(block, tmp_path)
     assert rec["result"] == "PASS" and rec["depth"] == "unbounded", rec
+
+
+@pytest.mark.parametrize("block", [name for name, p in PROOFS.items() if p.bounded])
+def test_bounded_proof_holds_to_its_depth(block, tmp_path):
+    rec = run_proof(block, tmp_path)
+    assert rec["result"] == "PASS" and rec["mode"] == "bmc" and rec["depth"] == PROOFS[block].bounded, rec
+    assert PROOFS[block].why_bounded
 
 
 @pytest.mark.parametrize("block", list(PROOFS))
 def test_negative_control_fails_with_a_trace(block, tmp_path):
-    rec = run_proof(block, tmp_path, mode="prove", mutant=True)
+    rec = run_proof(block, tmp_path, mutant=True)
     assert rec["result"] == "FAIL", rec
     assert rec["trace"] and rec["trace"].endswith(".vcd")
 
@@ -26,4 +33,4 @@ def test_command_table_and_errors(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| skid_buffer |" in out and "| 8 | PASS | PASS |" in out and "| FAIL | FAIL |" in out
     assert main(["formal", "--block", "nope", "--out", str(tmp_path)]) == 2
-    assert "unknown formal block 'nope'; choose one of skid_buffer, credit_fifo" in capsys.readouterr().err
+    assert "unknown formal block 'nope'; choose one of skid_buffer, result_buffer, credit_fifo" in capsys.readouterr().err

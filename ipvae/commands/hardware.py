@@ -89,7 +89,7 @@ def cmd_probe(a):
 def cmd_formal(a):
     from ipvae.formal import formal_table, run_formal
     from ipvae.golden_model.errors import IpvaeError
-    records = run_formal(a.block, a.out, mode="bmc" if a.bmc else "prove", depth=a.depth)
+    records = run_formal(a.block, a.out, mode="bmc" if a.bmc else None, depth=a.depth)
     print(formal_table(records))
     wrong = [r for r in records if r["result"] != r["expected"]]
     if wrong:
@@ -188,7 +188,8 @@ def register(sub):
 
     s = sub.add_parser("formal", help="formal proofs of the stream contracts (SymbiYosys) and their negative controls")
     s.add_argument("--block", action="append", help="one block, e.g. skid_buffer (repeatable; default: all)")
-    s.add_argument("--depth", type=positive_int, default=20, help="induction / BMC depth")
+    s.add_argument("--depth", type=positive_int,
+                   help="induction / BMC depth (default: each proof's own, 20 for k-induction)")
     s.add_argument("--bmc", action="store_true", help="bounded model check to --depth instead of an unbounded proof")
     s.add_argument("--out", type=out_dir, default="runs/formal")
     s.set_defaults(fn=cmd_formal)
