@@ -25,10 +25,15 @@ from amaranth import Elaboratable, Module, Mux, ResetSignal, Signal, unsigned
 from amaranth.back import rtlil
 from amaranth.hdl import Assert
 from amaranth.hdl._ast import AnyConst, AnySeq, Assume, Initial
-from amaranth.lib import data
+from amaranth.lib import data, stream
 
 from ipvae.golden_model.errors import ParameterError, ToolError
+from ipvae.golden_model.formats import Formats
+from ipvae.golden_model.golden import fold
+from ipvae.golden_model.random_model import random_float_model
+from ipvae.rtl.core.config import CoreConfig
 from ipvae.rtl.core.credit_fifo import CreditFifo
+from ipvae.rtl.core.ipvae_core import IpvaeCore
 from ipvae.rtl.link.result_buffer import ResultBuffer
 from ipvae.rtl.link.skid_buffer import SkidBuffer
 
@@ -145,12 +150,6 @@ class CountsOnly(Elaboratable):
     core is a small real IpvaeCore (K = 6, P = 2: 3 beats a result, a FIFO of 4)."""
 
     def __init__(self, buffer_class=ResultBuffer):
-        from amaranth.lib import stream
-        from ipvae.golden_model.formats import Formats
-        from ipvae.golden_model.golden import fold
-        from ipvae.golden_model.random_model import random_float_model
-        from ipvae.rtl.core.config import CoreConfig
-        from ipvae.rtl.core.ipvae_core import IpvaeCore
         tensors, _ = random_float_model(4, 6, seed=1)
         core = IpvaeCore(CoreConfig(fold(tensors, Formats()), 2))
         core._MustUse__silence = True            # only its output layout and K/P are read

@@ -33,4 +33,5 @@ def test_command_table_and_errors(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| skid_buffer |" in out and "| 8 | PASS | PASS |" in out and "| FAIL | FAIL |" in out
     assert main(["formal", "--block", "nope", "--out", str(tmp_path)]) == 2
-    assert "unknown formal block 'nope'; choose one of skid_buffer, result_buffer, credit_fifo" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown formal block 'nope'; choose one of skid_buffer, result_buffer, credit_fifo" in err
