@@ -120,7 +120,8 @@ def estimate(fpga):
         if ends is None:
             return None, f"{fpga['board']}: no published power figure of this device reachable here"
         u = fpga["used"]
-        return dict(board=fpga["board"], lanes=fpga["lanes"], mhz=fpga["clock"], us=fpga["us"], bracket=True,
+        return dict(board=fpga["board"], lanes=fpga["lanes"], core=fpga.get("core", f"P={fpga['lanes']}"),
+                    mhz=fpga["clock"], us=fpga["us"], bracket=True,
                     lut4=u.get("LUT4", 0), dsp=u.get("DSP", 0), dp16kd=u.get("DP16KD", 0), **ends), None
     if fpga["family"] != "ice40":
         return None, f"{fpga['board']}: no measured or vendor per-resource power figures reachable here"
