@@ -1,0 +1,132 @@
+"""Where the independent pieces of work run: a Dask ``distributed`` cluster (docs/cluster.md).
+
+A sweep point, a nextpnr seed or a shard of co-simulated inferences is one task. ``--cluster
+local`` (the default) starts a ``LocalCluster`` of worker processes sized to this machine;
+``--cluster tcp://HOST:8786`` sends the tasks to a scheduler already running (started by hand or
+by dask-jobqueue on a farm), and the results come back to the process that asked. Dask does the
+scheduling: a worker that dies mid-task has its task run again elsewhere (the scheduler's
+``allowed-failures``), so every result arrives once; a task that fails on its own (a build error,
+a mismatch) is reported once, with its error, and the other tasks' results are kept.
+
+Tasks read and write files under the paths they are given (bundles, build folders): on a farm the
+workers share that file system with the machine that asks, as farms' home and project folders are.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from ipvae.golden_model.errors import ParameterError
+
+__all__ = ["CLUSTER_HELP", "TaskFailure", "Outcome", "check_spec", "connect", "close", "run_tasks"]
+
+CLUSTER_HELP = ("where tasks run: 'local' (a Dask LocalCluster of processes on this machine, the default) or "
+                "a scheduler's address, tcp://HOST:8786 (docs/cluster.md)")
+
+#: seconds to wait for a named scheduler before saying it does not answer
+CONNECT_TIMEOUT_S = 5
+
+
+def check_spec(spec):
+    """'local' or a scheduler address (tcp://, tls://, ws://, ucx://); a ParameterError otherwise."""
+    if spec == "local" or any(str(spec).startswith(p) for p in ("tcp://", "tls://", "ws://", "wss://", "ucx://")):
+        return spec
+    raise ParameterError(f"--cluster must be 'local' or a scheduler address like tcp://HOST:8786, got {spec!r}")
+
+
+def connect(spec="local", workers=None, log=print):
+    """A ``distributed.Client``: on a new LocalCluster of ``workers`` single-threaded worker processes
+    (default: the CPU count) for 'local', else on the scheduler at ``spec``. Prints the dashboard
+    address when there is one. Close it with ``client.close()`` (and its cluster, for 'local')."""
+    check_spec(spec)
+    import logging
+
+    from distributed import Client, LocalCluster
+    for name in ("distributed", "distributed.nanny", "distributed.worker", "distributed.scheduler"):
+        logging.getLogger(name).setLevel(logging.ERROR)         # the console is for progress lines
+    if spec == "local":
+        n = workers or os.cpu_count() or 1
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                               silence_logs=logging.ERROR)
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(spec, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            raise ParameterError(f"no Dask scheduler answers at {spec} within {CONNECT_TIMEOUT_S} s "
+                                 f"({type(exc).__name__}); start one with `dask scheduler` (docs/cluster.md)") from None
+    link = getattr(client, "dashboard_link", None)
+    n = len(client.scheduler_info().get("workers", {}))
+    log(f"[cluster] {spec}: {n} worker(s)" + (f", dashboard {link}" if link else ""))
+    return client
+
+
+def close(client):
+    """Close the client and, for a LocalCluster it started, the cluster."""
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+@dataclass
+class TaskFailure:
+    """A task that failed on its own: its key, its arguments' label and the error, once."""
+    key: str
+    label: str
+    error: str
+
+
+@dataclass
+class Outcome:
+    """The results of a batch of tasks by key, in submission order, and the failures."""
+    results: dict = field(default_factory=dict)
+    failures: list = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)        # task key -> seconds from submission to its result
+
+
+def run_tasks(client, fn, tasks, *, name, log=print, every_s=30.0):
+    """Run ``fn(*args)`` for each ``(label, args)`` of ``tasks`` on the cluster. A progress line (done
+    / total, running, failed, time left) goes to ``log`` whenever tasks finish and at least every
+    ``every_s`` seconds while they run. Returns an :class:`Outcome` whose results follow the tasks'
+    order; a task's own error is one :class:`TaskFailure`, never an exception here."""
+    from distributed import wait
+    tasks = list(tasks)
+    t0 = time.time()
+    futures = {}
+    for i, (label, args) in enumerate(tasks):
+        key = f"{name}-{i}-{os.getpid()}-{int(t0 * 1e3)}"
+        futures[client.submit(fn, *args, key=key, pure=False)] = (key, label)
+    out = Outcome()
+    pending, done = set(futures), 0
+
+    def progress():
+        running = sum(1 for f in pending if f.status == "pending")
+        left = (time.time() - t0) / done * (len(tasks) - done) if done else float("nan")
+        log(f"[{name}] {done}/{len(tasks)} done, {running} pending or running, {len(out.failures)} failed"
+            + (f", ~{left:.0f} s left" if done else f", {time.time() - t0:.0f} s so far"))
+
+    while pending:
+        try:
+            finished, pending = wait(pending, timeout=every_s, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            progress()
+            continue
+        for fut in finished:
+            key, label = futures[fut]
+            done += 1
+            if fut.status == "finished":
+                out.results[key] = (label, fut.result())
+                out.seconds[key] = time.time() - t0
+                continue
+            why = "cancelled (its workers were lost too often)"
+            if fut.status == "error":
+                exc = fut.exception()
+                why = (f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0]
+            out.failures.append(TaskFailure(key, label, why))
+            log(f"[{name}] {label}: FAILED: {why}")
+        progress()
+    order = [k for k, _ in futures.values()]
+    out.results = {k: out.results[k] for k in order if k in out.results}
+    return out

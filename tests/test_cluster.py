@@ -1,0 +1,101 @@
+"""Work on a Dask cluster (ipvae/cluster.py), real Dask: a LocalCluster of 2 worker processes runs a
+sharded co-simulation regression equal to the serial one; a worker killed while it holds a task
+costs nothing (the task runs again, every result arrives once); a failing task is one clear error
+beside the others' results; an unreachable scheduler is one line and exit 2 within seconds."""
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from ipvae.cli import main
+from ipvae.cluster import close, connect, run_tasks
+from ipvae.golden_model.random_model import random_bundle
+from ipvae.shards import sharded_regression, split
+from ipvae.sim.regression import run as serial_run
+
+
+def hold(seconds, value):
+    """A task that takes ``seconds`` and returns ``value`` with the pid that ran it."""
+    time.sleep(seconds)
+    return value, os.getpid()
+
+
+def fail_on(value, bad):
+    if value == bad:
+        raise ValueError(f"task {value} fails on its own")
+    return value * 10
+
+
+@pytest.fixture(scope="module")
+def client():
+    c = connect("local", workers=2, log=lambda s: None)
+    yield c
+    close(c)
+
+
+def test_split_keeps_order_and_sizes():
+    parts = split(list(range(7)), 3)
+    assert parts == [[0, 1, 2], [3, 4], [5, 6]] and split([1], 4) == [[1]]
+
+
+def test_sharded_regression_equals_the_serial_run(client, tmp_path):
+    path = random_bundle(tmp_path / "b", 12, 8, seed=3)
+    rng = np.random.default_rng(4)
+    cases = [dict(name=f"c{i}", x=rng.integers(-128, 128, size=12), iterations=5, seed=i + 1) for i in range(6)]
+    serial = serial_run("verilator", path, 4, cases, tmp_path / "serial", gap=0.2, backpressure=0.2)
+    lines = []
+    merged = sharded_regression(client, "verilator", path, 4, cases, tmp_path / "sharded", 3, log=lines.append,
+                                gap=0.2, backpressure=0.2)
+    assert merged["errors"] == [] and merged["failed"] == 0 and merged["shards"] == 3
+    keys = ("name", "seed", "bit_exact", "cycles", "model_cycles", "spikes", "z_out")
+    assert [{k: r[k] for k in keys} for r in merged["results"]] == [{k: r[k] for k in keys} for r in serial["results"]]
+    assert all(r["bit_exact"] and r["cycles"] == r["model_cycles"] for r in merged["results"])
+    assert any("3/3 done" in line for line in lines)
+    workers = {p.name for p in (tmp_path / "sharded").iterdir()}
+    assert workers and all(name.startswith("worker-") for name in workers)     # one build folder a worker
+
+
+def test_a_killed_worker_loses_nothing(client):
+    """SIGKILL to the worker process running a task: the nanny starts a new worker, the scheduler
+    runs the task again, and each of the six results arrives exactly once."""
+    killed = []
+
+    def killer():
+        deadline = time.time() + 30
+        while time.time() < deadline and not killed:
+            busy = [addr for addr, keys in client.processing().items() if keys]
+            if busy:
+                pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            time.sleep(0.2)
+
+    t = threading.Thread(target=killer)
+    t.start()
+    out = run_tasks(client, hold, [(f"hold {i}", (1.5, i)) for i in range(6)], name="hold", log=lambda s: None)
+    t.join()
+    assert killed, "no worker was seen holding a task"
+    values = [v for _, (v, _) in out.results.values()]
+    assert values == list(range(6)) and out.failures == []
+
+
+def test_a_failing_task_is_reported_once_and_the_rest_kept(client):
+    lines = []
+    out = run_tasks(client, fail_on, [(f"t{i}", (i, 2)) for i in range(5)], name="tasks", log=lines.append)
+    assert [v for _, v in out.results.values()] == [0, 10, 30, 40]
+    assert len(out.failures) == 1 and out.failures[0].label == "t2"
+    assert out.failures[0].error == "ValueError: task 2 fails on its own"
+    assert sum("FAILED" in line for line in lines) == 1
+
+
+def test_an_unreachable_scheduler_is_one_line(tmp_path, capsys):
+    t0 = time.time()
+    assert main(["sim", "--cluster", "tcp://127.0.0.1:9", "--samples", "2", "--build", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert time.time() - t0 < 10
+    assert len(err) == 1 and "no Dask scheduler answers at tcp://127.0.0.1:9" in err[0]
+    assert main(["sim", "--cluster", "farm", "--build", str(tmp_path)]) == 2
+    assert "--cluster must be 'local' or a scheduler address" in capsys.readouterr().err
