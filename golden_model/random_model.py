@@ -1,6 +1,7 @@
 """Untrained but plausible models for tests and co-simulation stimuli (odd sizes, corners)."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +25,13 @@ def random_float_model(n, k, seed=0, u0=None, u0_range=(-3.0, 1.0), drive_scale=
     return dict(F=f * drive_scale, W=f @ phi, c=c, u0=u0v), dict(phi=phi, sigma2=sigma2, eta=eta)
 
 
-def random_bundle(path, n, k, seed, u0=None, drive_scale=1.0):
+def random_bundle(path, n, k, seed, u0=None, drive_scale=1.0, data=None):
     """Save a random (untrained) bundle: a plausible dictionary, or with u0 fixed (e.g. -8 for
-    silence, +10 for saturated counts and both clamps)."""
+    silence, +10 for saturated counts and both clamps). ``data``: a DataSpec of n-pixel patches to
+    record as the bundle's data (what quality figures read), or None for none."""
+    if data is not None and data.patch ** 2 != n:
+        from .errors import ParameterError
+        raise ParameterError(f"a random bundle's data must have N = {n} pixels a patch, got {data.patch}x{data.patch}")
     tensors, extra = random_float_model(n, k, seed=seed, u0=u0, drive_scale=drive_scale)
     phi, sigma2, eta = extra["phi"], extra["sigma2"], extra["eta"]
     fixed = fold(tensors, Formats())
@@ -34,5 +39,5 @@ def random_bundle(path, n, k, seed, u0=None, drive_scale=1.0):
               log_eta=np.array(np.log(eta)), u0_float=tensors["u0"])
     bundle_mod.save(path, fixed, fl, dict(command=f"ipvae.golden_model.random_model.random_bundle(n={n}, k={k}, "
                                                   f"seed={seed}, u0={u0})",
-                                          metrics={}, data=None))
+                                          metrics={}, data=None if data is None else dataclasses.asdict(data)))
     return Path(path)

@@ -44,11 +44,11 @@ def connect(spec="local", workers=None, log=print):
 
     from distributed import Client, LocalCluster
     for name in ("distributed", "distributed.nanny", "distributed.worker", "distributed.scheduler"):
-        logging.getLogger(name).setLevel(logging.ERROR)         # the console is for progress lines
+        logging.getLogger(name).setLevel(logging.CRITICAL)      # the console is for progress lines
     if spec == "local":
         n = workers or os.cpu_count() or 1
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                               silence_logs=logging.ERROR)
+                               silence_logs=logging.CRITICAL)   # a failed task is reported once, by run_tasks
         client = Client(cluster)
     else:
         try:

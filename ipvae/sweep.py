@@ -10,7 +10,6 @@ import dataclasses
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from ipvae.golden_model import bundle as bundle_mod
@@ -90,8 +89,12 @@ def pareto(points):
 
 
 def run_sweep(board_name, lanes_list, widths, bundle=None, out="runs/sweep", jobs=None, seeds=(1,), samples=300,
-              clocks=(None,), log=print):
-    """clocks: core clocks in MHz to build at (None: the board's, constraints/<board>.toml)."""
+              clocks=(None,), log=print, cluster="local"):
+    """clocks: core clocks in MHz to build at (None: the board's, constraints/<board>.toml). Each point
+    is a task on ``cluster`` (ipvae/cluster.py: 'local', a LocalCluster of ``jobs`` processes, or a
+    scheduler's address); a rerun reuses every point whose synthesis is cached. A point that fails
+    on its own is listed in the report with its error, and the sweep raises an IpvaeError naming
+    it once the report of the others is written."""
     from ipvae.synth import resolve_bundle
     board = get_board(board_name)
     out = Path(out)
@@ -114,20 +117,23 @@ def run_sweep(board_name, lanes_list, widths, bundle=None, out="runs/sweep", job
     todo = [(p, w, c) for w in widths for c in clocks for p in lanes_list]
     clock_names = [f"{board.pll_mhz(c):g}" for c in clocks]
     log(f"[sweep] {board.platform_name}: {len(todo)} points (lanes {list(lanes_list)} x weight bits {list(widths)} x "
-        f"clocks {', '.join(clock_names)} MHz), {jobs} at a time; each: golden-model quality, cycle model, synthesis "
+        f"clocks {', '.join(clock_names)} MHz) on {cluster}; each: golden-model quality, cycle model, synthesis "
         f"(cached)")
+    from ipvae.cluster import close, connect, run_tasks
+    client = connect(cluster, workers=jobs, log=log)
+    try:
+        tasks = [(f"P={p} w={w}" + (f" at {c:g} MHz" if c is not None else ""),
+                  (board_name, bundles[w], p, w, c, out / (f"P{p}_w{w}" + (f"_{c:g}MHz" if c is not None else "")),
+                   list(seeds), samples)) for p, w, c in todo]
+        outcome = run_tasks(client, _point, tasks, name="sweep", log=log)
+    finally:
+        close(client)
     points = []
-    with ProcessPoolExecutor(jobs) as pool:
-        futs = {pool.submit(_point, board_name, bundles[w], p, w, c,
-                            out / (f"P{p}_w{w}" + (f"_{c:g}MHz" if c is not None else "")), list(seeds), samples)
-                : (p, w, c) for p, w, c in todo}
-        for i, f in enumerate(as_completed(futs), 1):
-            rec = f.result()
-            points.append(rec)
-            what = (f"{rec['fmax_mhz']:.1f} MHz ({'met' if rec['met'] else 'MISSES'} {rec['clock_mhz']:g}), "
-                    f"{rec['logic_pct']:.0f} % logic" if rec["fits"] else f"does not fit ({rec['error']})")
-            log(f"[sweep] {i}/{len(todo)} P={rec['lanes']} w={rec['weight_bits']} at {rec['clock_mhz']:g} MHz: "
-                f"R² {rec['r2']:.3f}, {rec['us']:.0f} µs, {what} ({rec['seconds']:.0f} s)")
+    for label, rec in outcome.results.values():
+        points.append(rec)
+        what = (f"{rec['fmax_mhz']:.1f} MHz ({'met' if rec['met'] else 'MISSES'} {rec['clock_mhz']:g}), "
+                f"{rec['logic_pct']:.0f} % logic" if rec["fits"] else f"does not fit ({rec['error']})")
+        log(f"[sweep] {label}: R² {rec['r2']:.3f}, {rec['us']:.0f} µs, {what} ({rec['seconds']:.0f} s)")
     points.sort(key=lambda r: (r["weight_bits"], r["clock_mhz"], r["lanes"]))
     pareto(points)
     for p in points:                    # name only what varies
@@ -161,6 +167,12 @@ def run_sweep(board_name, lanes_list, widths, bundle=None, out="runs/sweep", job
                          f"|")
         else:
             lines.append(head + f"– | – | {p['us']:.0f} at the clock | does not fit: {p['error']} | | | |")
+    if outcome.failures:
+        lines += ["", "## Points that failed", "", *[f"- {f.label}: {f.error}" for f in outcome.failures]]
     (out / "sweep.md").write_text("\n".join(lines) + "\n")
     log(f"[sweep] done in {time.time() - t0:.0f} s: {out / 'sweep.md'}, {out / 'pareto.png'}")
+    if outcome.failures:
+        from ipvae.golden_model.errors import IpvaeError
+        raise IpvaeError(f"{len(outcome.failures)} sweep point(s) failed: "
+                         + "; ".join(f"{f.label}: {f.error}" for f in outcome.failures))
     return points

@@ -98,4 +98,18 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path, capsys):
     assert time.time() - t0 < 10
     assert len(err) == 1 and "no Dask scheduler answers at tcp://127.0.0.1:9" in err[0]
     assert main(["sim", "--cluster", "farm", "--build", str(tmp_path)]) == 2
-    assert "--cluster must be 'local' or a scheduler address" in capsys.readouterr().err
+    assert "must be 'local' or a scheduler address like tcp://HOST:8786, got 'farm'" in capsys.readouterr().err
+
+
+def test_a_sweep_on_two_workers_equals_one_worker(tmp_path):
+    """A 2-point iCE40 sweep of a tiny bundle (N = K = 16, 4x4 photo patches) on a LocalCluster of 2
+    workers and of 1: the same points (quality, cycles, resources, Fmax) and Pareto set."""
+    from ipvae.golden_model.data import DataSpec
+    from ipvae.sweep import run_sweep
+    path = random_bundle(tmp_path / "b", 16, 16, seed=2, data=DataSpec(patch=4, n_train=400, n_valid=100))
+    runs = [run_sweep("icebreaker", [1, 2], [8], bundle=str(path), out=tmp_path / f"w{n}", jobs=n, samples=40,
+                      log=lambda s: None) for n in (2, 1)]
+    drop = ("seconds", "bundle", "out_dir", "report")
+    same = [[{k: v for k, v in p.items() if k not in drop} for p in pts] for pts in runs]
+    assert same[0] == same[1] and [p["lanes"] for p in runs[0]] == [1, 2]
+    assert all(p["fits"] for p in runs[0]) and (tmp_path / "w2" / "sweep.md").exists()

@@ -95,6 +95,16 @@ def in_path(text):
     return str(Path(text).expanduser().absolute())
 
 
+def cluster_spec(text):
+    """'local' or a Dask scheduler's address (ipvae/cluster.py)."""
+    from ipvae.cluster import check_spec
+    from ipvae.golden_model.errors import ParameterError
+    try:
+        return check_spec(text)
+    except ParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--cluster ")) from None
+
+
 def bundle_arg(text):
     """A bundle folder (absolute), builtin:NAME (a bundle the package ships, as the README and the
     board registry name them), or random:NxK for untrained weights of that size."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ipvae.cluster import CLUSTER_HELP
 from ipvae.rtl.boards.registry import BOARD_NAMES, BOARDS  # pure Python, no HDL import at start-up
 
 from .args import (
     add_lanes,
     add_search,
     bundle_arg,
+    cluster_spec,
     nonneg_int,
     out_dir,
     out_file,
@@ -74,7 +76,7 @@ def cmd_sweep(a):
 
     run_sweep(a.board, list(a.lanes), list(a.weight_bits), bundle=a.bundle, out=a.out,
               jobs=a.jobs, seeds=list(range(1, a.seeds + 1)), samples=a.samples, clocks=a.clock_mhz or [None],
-              log=lambda s: print(s, flush=True))
+              log=lambda s: print(s, flush=True), cluster=a.cluster)
 
 
 def cmd_probe(a):
@@ -165,7 +167,9 @@ def register(sub):
     s.add_argument("--bundle", type=bundle_arg, help="bundle folder (default: the board's)")
     s.add_argument("--seeds", type=positive_int, default=1, help="nextpnr seeds per point")
     s.add_argument("--samples", type=positive_int, default=300, help="held-out patches for the quality figures")
-    s.add_argument("--jobs", type=positive_int, help="points at a time (default: the CPU count)")
+    s.add_argument("--jobs", type=positive_int, help="local worker processes: points at a time (default: the CPU "
+                                                       "count)")
+    s.add_argument("--cluster", type=cluster_spec, default="local", help=CLUSTER_HELP)
     s.add_argument("--out", type=out_dir, default="runs/sweep")
     s.set_defaults(fn=cmd_sweep)
 

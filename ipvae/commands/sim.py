@@ -11,6 +11,7 @@ from .args import (
     add_lanes,
     add_search,
     bundle_arg,
+    cluster_spec,
     out_dir,
     out_file,
     positive_int,
@@ -93,6 +94,6 @@ def register(sub):
     s.add_argument("--backpressure", type=stall_probability, default=0.0, help="probability of an output stall")
     s.add_argument("--build", type=out_dir, default="sim_build")
     s.add_argument("--write", type=out_file, help="also write the summary as Markdown (e.g. docs/cosim.md)")
-    s.add_argument("--cluster", help="run the cases as shards on a Dask cluster: " + CLUSTER_HELP)
+    s.add_argument("--cluster", type=cluster_spec, help="run the cases as shards on a Dask cluster: " + CLUSTER_HELP)
     s.add_argument("--shards", type=positive_int, help="shards of cases (default: one a worker)")
     s.set_defaults(fn=cmd_sim)

@@ -220,6 +220,13 @@ class LateralArray(wiring.Component):
                                        "h": unsigned(index_bits(n)), "part": unsigned(index_bits(parts)),
                                        "drive": unsigned(1), "valid": unsigned(1), "shift": unsigned(1)})
         ev = Signal(ev_layout)
+        # what steers a lane's sums: the event less its address and digit
+        steer_layout = data.StructLayout({"first": unsigned(1), "h": unsigned(index_bits(n)),
+                                          "part": unsigned(index_bits(parts)), "drive": unsigned(1),
+                                          "valid": unsigned(1), "shift": unsigned(1)})
+
+        def _steer(e):
+            return Cat(e.first, e.h, e.part, e.drive, e.valid, e.shift)
         word = held.j * n + h
         m.d.comb += [ev.addr.eq(Mux(held.drive, word * parts + part, word)), ev.first.eq(held.first),
                      ev.h.eq(h), ev.part.eq(part), ev.drive.eq(held.drive), ev.valid.eq(have & ~shifting),
@@ -251,20 +258,22 @@ class LateralArray(wiring.Component):
                 e = Signal(ev_layout, name=f"ev_t{t}_{k + 1}")
                 m.d.sync += e.eq(stages[-1])
                 stages.append(e)
-            e2, e_prev = stages[2], stages[-2]
+            e2, e_early = stages[2], stages[-3]
             # each group of LANE_GROUP lanes takes its own register copy of the W/F select (stage
-            # 1), the digit (stage 3) and the event that steers its sums (last stage): one register
-            # drives a few lanes' gating and enables, not a whole tile's (the first probe's worst
-            # path: one tile's z register to a lane 12 ns of wire away)
-            d_copies, z_copies, e_copies = [], [], []
+            # 1) and the digit (stage 3): one register drives a few lanes' gating, not a whole
+            # tile's (the first probe's worst path: one tile's z register to a lane 12 ns of wire
+            # away). The event that steers the sums travels two levels, a copy per group then a
+            # copy per lane beside its accumulators (the first whole-core build's worst path: a
+            # group's copy 46 columns from one of its lanes' sums, 13.9 ns of wire)
+            d_copies, z_copies, g_copies = [], [], []
             for q in range(-(-width // LANE_GROUP)):
                 dc = Signal(name=f"drive_t{t}_copy{q}", attrs={"keep": 1})
                 zc = Signal(cb, name=f"z_t{t}_copy{q}", attrs={"keep": 1})
-                ec = Signal(ev_layout, name=f"ev_t{t}_last_copy{q}", attrs={"keep": 1})
-                m.d.sync += [dc.eq(e0.drive), zc.eq(e2.z), ec.eq(e_prev)]
+                gc = Signal(steer_layout, name=f"steer_t{t}_copy{q}", attrs={"keep": 1})
+                m.d.sync += [dc.eq(e0.drive), zc.eq(e2.z), gc.eq(_steer(e_early))]
                 d_copies.append(dc)
                 z_copies.append(zc)
-                e_copies.append(ec)
+                g_copies.append(gc)
             for k in range(width):
                 p = t * self.tile_lanes + k
                 # the block RAM's clock-to-out ends in a register beside it (the second probe's
@@ -278,8 +287,10 @@ class LateralArray(wiring.Component):
                 w2 = Signal(wb, name=f"w{p}")
                 m.d.sync += w2.eq(wq)
                 prod = self._product(m, p, z_copies[k // LANE_GROUP], w2.as_signed())
+                lc = Signal(steer_layout, name=f"steer{p}", attrs={"keep": 1})
+                m.d.sync += lc.eq(g_copies[k // LANE_GROUP])
                 for hh in range(n):
-                    accs[p][hh] = (Signal(signed(lb), name=f"l{hh * L + p}"), e_copies[k // LANE_GROUP], prod, k // pw)
+                    accs[p][hh] = (Signal(signed(lb), name=f"l{hh * L + p}"), lc, prod, k // pw)
         # each sum takes base + product: base is its own sum, 0 at a phase's first spike, or its
         # neighbour's sum G neurons on for a shift (whose product is 0: a shift event carries
         # z = 0); one adder and one 3-way select per bit, the event's valid/shift as the enable
