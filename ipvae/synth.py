@@ -126,10 +126,28 @@ def _cell_counts(stat_path):
     return top.get("num_cells_by_type", {})
 
 
+def nextpnr_seed(board_name, build, seed, log=None):
+    """Place and route one seed in the build folder (Yosys's netlist already there): its Fmax per
+    clock, resources and critical path. A task of its own on a cluster (ipvae/cluster.py), whose
+    workers share the build folder's file system."""
+    board, build = get_board(board_name), Path(build)
+    t = _run(_nextpnr_cmd(board, seed), build, build / f"nextpnr_s{seed}.out", f"nextpnr seed {seed}",
+             log or (lambda s: None))
+    rep = json.loads((build / f"report_s{seed}.json").read_text())
+    fmax = {clk: dict(achieved=v["achieved"], constraint=v["constraint"]) for clk, v in rep["fmax"].items()}
+    core = _core_clock(fmax)
+    if log is not None:
+        log(f"[synth]   seed {seed}: {fmax[core]['achieved']:.1f} MHz (target {fmax[core]['constraint']:.1f}) "
+            f"in {t:.0f} s")
+    return dict(seed=seed, seconds=round(t, 1), fmax=fmax, core_fmax_mhz=fmax[core]["achieved"],
+                utilization=rep["utilization"], critical_path=_critical_path(rep))
+
+
 def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, max_iterations=1023, weights=None,
-               core_mhz=None, iterations=32, jobs=None, log=_say, search=None, lateral_lanes=None):
+               core_mhz=None, iterations=32, jobs=None, log=_say, search=None, lateral_lanes=None, cluster=None):
     """search: sampler thresholds per cycle (timing.PARALLEL_SAMPLER: the parallel sampler), None for the
-    board's."""
+    board's. cluster: None to run the nextpnr seeds on threads of this process (``jobs`` at a time),
+    or 'local' / a scheduler address to run each seed as a Dask task (ipvae/cluster.py)."""
     board = get_board(board_name)
     seeds = [int(s) for s in seeds]
     if not seeds or any(s < 1 for s in seeds):
@@ -177,22 +195,25 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
     log(f"[synth] yosys done in {t_yosys:.0f} s")
     cells = _cell_counts(build / "stat.json")
 
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
-    log(f"[synth] nextpnr: {len(seeds)} seed(s) {seeds}, {jobs} at a time ...")
-
-    def one(seed):
-        t = _run(_nextpnr_cmd(board, seed), build, build / f"nextpnr_s{seed}.out", f"nextpnr seed {seed}",
-                 log)
-        rep = json.loads((build / f"report_s{seed}.json").read_text())
-        fmax = {clk: dict(achieved=v["achieved"], constraint=v["constraint"]) for clk, v in rep["fmax"].items()}
-        core = _core_clock(fmax)
-        log(f"[synth]   seed {seed}: {fmax[core]['achieved']:.1f} MHz (target {fmax[core]['constraint']:.1f}) "
-            f"in {t:.0f} s")
-        return dict(seed=seed, seconds=round(t, 1), fmax=fmax, core_fmax_mhz=fmax[core]["achieved"],
-                    utilization=rep["utilization"], critical_path=_critical_path(rep))
-
-    with ThreadPoolExecutor(jobs) as pool:
-        runs = list(pool.map(one, seeds))
+    if cluster is None:
+        jobs = max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
+        log(f"[synth] nextpnr: {len(seeds)} seed(s) {seeds}, {jobs} at a time ...")
+        with ThreadPoolExecutor(jobs) as pool:
+            runs = list(pool.map(lambda seed: nextpnr_seed(board_name, build, seed, log), seeds))
+    else:
+        from ipvae.cluster import close, connect, run_tasks
+        log(f"[synth] nextpnr: {len(seeds)} seed(s) {seeds} as tasks on {cluster} ...")
+        client = connect(cluster, workers=jobs, log=log)
+        try:
+            outcome = run_tasks(client, nextpnr_seed, [(f"nextpnr seed {s}", (board_name, str(build), s))
+                                                       for s in seeds], name="synth", log=log)
+        finally:
+            close(client)
+        if outcome.failures:
+            raise ToolError("; ".join(f"{f.label}: {f.error}" for f in outcome.failures))
+        runs = [r for _, r in outcome.results.values()]
+        for r in runs:
+            log(f"[synth]   seed {r['seed']}: {r['core_fmax_mhz']:.1f} MHz in {r['seconds']:.0f} s")
     best = max(runs, key=lambda r: r["core_fmax_mhz"])
     log(f"[synth] packing the bitstream of seed {best['seed']} ...")
     args, name = board.fpga.pack_args(best["seed"])

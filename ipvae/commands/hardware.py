@@ -64,7 +64,8 @@ def cmd_synth(a):
     seeds = list(range(1, a.seeds + 1)) if a.seeds else ([a.seed] if a.seed else [1, 2, 3])
     report = synthesize(a.board, bundle=a.bundle, lanes=a.lanes, seeds=seeds, out_dir=a.out,
                         max_iterations=a.max_iterations, weights=a.weights, core_mhz=a.clock_mhz,
-                        iterations=a.iterations, jobs=a.jobs, search=a.search, lateral_lanes=a.lateral_lanes)
+                        iterations=a.iterations, jobs=a.jobs, search=a.search, lateral_lanes=a.lateral_lanes,
+                        cluster=a.cluster)
     if a.record_baseline:
         from ipvae.synth import BASELINES, record_baseline
         record_baseline(report)
@@ -143,6 +144,8 @@ def register(sub):
     s.add_argument("--seed", type=positive_int, help="one nextpnr seed (default: seeds 1..3)")
     s.add_argument("--seeds", type=positive_int, help="seed sweep: seeds 1..N, the Fmax distribution in the report")
     s.add_argument("--jobs", type=positive_int, help="nextpnr runs at a time (default: the CPU count)")
+    s.add_argument("--cluster", type=cluster_spec,
+                   help="run each nextpnr seed as a Dask task (default: threads of this process): " + CLUSTER_HELP)
     s.add_argument("--weights", choices=("rom", "ram"), help="F and W in bitstream ROM or loaded over the UART "
                                                            "(default: the board's, " + _board_defaults("weights") + ")")
     s.add_argument("--clock-mhz", type=positive_float, help="core clock (default: constraints/<board>.toml)")

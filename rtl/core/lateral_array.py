@@ -77,6 +77,11 @@ class LateralArray(wiring.Component):
     busy : Out(1)
         A spike is still on its way to the accumulators.
 
+    Reset: only what says an event is there (the held event, the tree's valid and shift) is
+    reset. The data registers (weights, products, the digit and W/F-select copies, the sums) carry
+    none: a phase's first event overwrites its sums, so nothing they held before a reset can be
+    seen, and the reset net reaches a few hundred flip-flops instead of every lane's.
+
     Timing
     ------
     A spike (or shift) taken at the clock edge that ends cycle c shows in the sums (and ``head``)
@@ -177,7 +182,7 @@ class LateralArray(wiring.Component):
             pairs = [terms[i:i + 2] for i in range(0, len(terms), 2)]
             nxt = []
             for q, pair in enumerate(pairs):
-                r = Signal(signed(len(w) + len(z) + 1), name=f"zw{p}_l{level}_{q}")
+                r = Signal(signed(len(w) + len(z) + 1), name=f"zw{p}_l{level}_{q}", reset_less=True)
                 m.d.sync += r.eq(sum(pair[1:], pair[0]))
                 nxt.append(r)
             terms, level = nxt, level + 1
@@ -267,8 +272,8 @@ class LateralArray(wiring.Component):
             # group's copy 46 columns from one of its lanes' sums, 13.9 ns of wire)
             d_copies, z_copies, g_copies = [], [], []
             for q in range(-(-width // LANE_GROUP)):
-                dc = Signal(name=f"drive_t{t}_copy{q}", attrs={"keep": 1})
-                zc = Signal(cb, name=f"z_t{t}_copy{q}", attrs={"keep": 1})
+                dc = Signal(name=f"drive_t{t}_copy{q}", attrs={"keep": 1}, reset_less=True)
+                zc = Signal(cb, name=f"z_t{t}_copy{q}", attrs={"keep": 1}, reset_less=True)
                 gc = Signal(steer_layout, name=f"steer_t{t}_copy{q}", attrs={"keep": 1})
                 m.d.sync += [dc.eq(e0.drive), zc.eq(e2.z), gc.eq(_steer(e_early))]
                 d_copies.append(dc)
@@ -278,19 +283,20 @@ class LateralArray(wiring.Component):
                 p = t * self.tile_lanes + k
                 # the block RAM's clock-to-out ends in a register beside it (the second probe's
                 # worst path ran from a DP16KD's output across 6-7 ns of wire to the lane)
-                wq = Signal(wb, name=f"wq{p}")
+                wq = Signal(wb, name=f"wq{p}", reset_less=True)
                 if self.drive_parts:
                     m.d.sync += wq.eq(Mux(d_copies[k // LANE_GROUP], frd.data.word_select(k % pw, wb),
                                           rd.data.word_select(k, wb)))
                 else:
                     m.d.sync += wq.eq(rd.data.word_select(k, wb))
-                w2 = Signal(wb, name=f"w{p}")
+                w2 = Signal(wb, name=f"w{p}", reset_less=True)
                 m.d.sync += w2.eq(wq)
                 prod = self._product(m, p, z_copies[k // LANE_GROUP], w2.as_signed())
                 lc = Signal(steer_layout, name=f"steer{p}", attrs={"keep": 1})
                 m.d.sync += lc.eq(g_copies[k // LANE_GROUP])
                 for hh in range(n):
-                    accs[p][hh] = (Signal(signed(lb), name=f"l{hh * L + p}"), lc, prod, k // pw)
+                    acc = Signal(signed(lb), name=f"l{hh * L + p}", reset_less=True)
+                    accs[p][hh] = (acc, lc, prod, k // pw)
         # each sum takes base + product: base is its own sum, 0 at a phase's first spike, or its
         # neighbour's sum G neurons on for a shift (whose product is 0: a shift event carries
         # z = 0); one adder and one 3-way select per bit, the event's valid/shift as the enable
