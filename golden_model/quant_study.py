@@ -32,7 +32,22 @@ def output_stem(bundle_path=None):
     return "quantisation_" + Path(bundle_path).resolve().name
 
 
-def run_study(bundle_path=None, samples=2000, out_dir=Path("docs"), log=print):
+def study_point(bundle_path, samples, param, value):
+    """The fixed-point metrics of one point of the study (``param`` set to ``value``, every other
+    width at its default): a task of its own, which loads the bundle and the (cached) data itself."""
+    b = bundle_mod.load(bundle_path)
+    x = prepare(b.data_spec(), log=lambda s: None).valid[:samples]
+    return _point(b.float_model().fold(), b.phi, x, param, value)
+
+
+def _point(tensors, phi, x, param, value):
+    return fixed_metrics(fold(tensors, Formats().replace(**{param: value})), phi, x, TS, seed=1)
+
+
+def run_study(bundle_path=None, samples=2000, out_dir=Path("docs"), log=print, run_points=None):
+    """run_points: None to compute the points here, one after another, or a callable
+    ``run_points(study_point, [(label, (bundle_path, samples, param, value)), ...])`` returning their
+    metrics in that order (the application's cluster layer: ``ipvae quant-sweep --cluster``)."""
     b = bundle_mod.load(bundle_path)
     stem = output_stem(bundle_path)
     label = "default" if stem == "quantisation" else stem.split("_", 1)[1]
@@ -48,10 +63,12 @@ def run_study(bundle_path=None, samples=2000, out_dir=Path("docs"), log=print):
     base = Formats()
     rows = []
     points = [(p, v) for p, vals in SWEEPS.items() for v in vals]
-    for i, (param, value) in enumerate(points):
-        fmt = base.replace(**{param: value})
-        fm = fold(tensors, fmt)
-        m = fixed_metrics(fm, b.phi, x, TS, seed=1)
+    if run_points is not None:
+        where = str(bundle_mod.DEFAULT_BUNDLE if bundle_path is None else Path(bundle_path).resolve())
+        metrics = run_points(study_point, [(f"{p}={v}", (where, samples, p, v)) for p, v in points])
+    else:
+        metrics = (_point(tensors, b.phi, x, p, v) for p, v in points)
+    for i, ((param, value), m) in enumerate(zip(points, metrics)):
         rows.append(dict(param=param, value=value, default=getattr(base, param) == value, m=m))
         log(f"[quant] {i + 1}/{len(points)} {param}={value}: " +
             ", ".join(f"T={t} R2 {m[t]['r2']:.3f} zeros {m[t]['zeros']:.3f}" for t in TS))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ipvae.golden_model.errors import ParameterError
 
-__all__ = ["CLUSTER_HELP", "TaskFailure", "Outcome", "check_spec", "connect", "close", "run_tasks"]
+__all__ = ["CLUSTER_HELP", "TaskFailure", "Outcome", "check_spec", "connect", "close", "run_tasks", "run_all"]
 
 CLUSTER_HELP = ("where tasks run: 'local' (a Dask LocalCluster of processes on this machine, the default) or "
                 "a scheduler's address, tcp://HOST:8786 (docs/cluster.md)")
@@ -130,3 +130,18 @@ def run_tasks(client, fn, tasks, *, name, log=print, every_s=30.0):
     order = [k for k, _ in futures.values()]
     out.results = {k: out.results[k] for k in order if k in out.results}
     return out
+
+
+def run_all(spec, fn, tasks, *, name, workers=None, log=print):
+    """Connect to ``spec``, run the tasks (:func:`run_tasks`), close, and return their results in the
+    tasks' order; failed tasks are listed in one ToolError after every other task has finished."""
+    from ipvae.golden_model.errors import ToolError
+    client = connect(spec, workers=workers, log=log)
+    try:
+        outcome = run_tasks(client, fn, tasks, name=name, log=log)
+    finally:
+        close(client)
+    if outcome.failures:
+        raise ToolError(f"{len(outcome.failures)} of {len(list(tasks))} {name} task(s) failed: "
+                        + "; ".join(f"{f.label}: {f.error}" for f in outcome.failures))
+    return [r for _, r in outcome.results.values()]

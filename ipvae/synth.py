@@ -201,17 +201,10 @@ def synthesize(board_name, bundle=None, lanes=None, seeds=(1,), out_dir=None, ma
         with ThreadPoolExecutor(jobs) as pool:
             runs = list(pool.map(lambda seed: nextpnr_seed(board_name, build, seed, log), seeds))
     else:
-        from ipvae.cluster import close, connect, run_tasks
+        from ipvae.cluster import run_all
         log(f"[synth] nextpnr: {len(seeds)} seed(s) {seeds} as tasks on {cluster} ...")
-        client = connect(cluster, workers=jobs, log=log)
-        try:
-            outcome = run_tasks(client, nextpnr_seed, [(f"nextpnr seed {s}", (board_name, str(build), s))
-                                                       for s in seeds], name="synth", log=log)
-        finally:
-            close(client)
-        if outcome.failures:
-            raise ToolError("; ".join(f"{f.label}: {f.error}" for f in outcome.failures))
-        runs = [r for _, r in outcome.results.values()]
+        runs = run_all(cluster, nextpnr_seed, [(f"nextpnr seed {s}", (board_name, str(build), s)) for s in seeds],
+                       name="synth", workers=jobs, log=log)
         for r in runs:
             log(f"[synth]   seed {r['seed']}: {r['core_fmax_mhz']:.1f} MHz in {r['seconds']:.0f} s")
     best = max(runs, key=lambda r: r["core_fmax_mhz"])

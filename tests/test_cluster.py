@@ -129,3 +129,16 @@ def test_synthesis_seeds_as_tasks_equal_threads(tmp_path):
     assert [{k: r[k] for k in keep} for r in reps[0]["seeds"]] == [{k: r[k] for k in keep} for r in reps[1]["seeds"]]
     for key in ("best_seed", "utilization", "critical_path", "bitstream_sha256", "cycles"):
         assert reps[0][key] == reps[1][key], key
+
+
+def test_a_quantisation_study_on_the_cluster_equals_the_serial_one(client, tmp_path):
+    """Every point of the width study as a task (the bundle loaded by the worker): the same metrics,
+    in the same order, as the loop in one process."""
+    from ipvae.golden_model.data import DataSpec
+    from ipvae.golden_model.quant_study import run_study
+    path = random_bundle(tmp_path / "b", 16, 16, seed=5, data=DataSpec(patch=4, n_train=200, n_valid=60))
+    serial, ref = run_study(path, samples=30, out_dir=tmp_path / "serial", log=lambda s: None)
+    tasks = run_study(path, samples=30, out_dir=tmp_path / "tasks", log=lambda s: None,
+                      run_points=lambda fn, todo: [r for _, r in run_tasks(client, fn, todo, name="quant",
+                                                                             log=lambda s: None).results.values()])
+    assert tasks[0] == serial and tasks[1] == ref and len(serial) > 20

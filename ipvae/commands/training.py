@@ -8,11 +8,14 @@ import sys
 import time
 from pathlib import Path
 
+from ipvae.cluster import CLUSTER_HELP
+
 from .args import (
     _format_args,
     _formats,
     add_lanes,
     bundle_arg,
+    cluster_spec,
     in_path,
     nonneg_float,
     nonneg_int,
@@ -168,7 +171,12 @@ def cmd_model_report(a):
 
 def cmd_quant_sweep(a):
     from ipvae.golden_model.quant_study import run_study
-    run_study(a.bundle, samples=a.samples, out_dir=Path(a.out))
+    if a.cluster is None:
+        run_study(a.bundle, samples=a.samples, out_dir=Path(a.out))
+        return
+    from ipvae.cluster import run_all
+    run_study(a.bundle, samples=a.samples, out_dir=Path(a.out),
+              run_points=lambda fn, tasks: run_all(a.cluster, fn, tasks, name="quant", workers=a.jobs))
 
 
 def register(sub):
@@ -238,4 +246,7 @@ def register(sub):
     s.add_argument("--bundle", type=bundle_arg)
     s.add_argument("--samples", type=positive_int, default=2000)
     s.add_argument("--out", type=out_dir, default="docs")
+    s.add_argument("--cluster", type=cluster_spec,
+                   help="run each point as a Dask task (default: one after another here): " + CLUSTER_HELP)
+    s.add_argument("--jobs", type=positive_int, help="workers of a local cluster (default: the CPU count)")
     s.set_defaults(fn=cmd_quant_sweep)
