@@ -481,7 +481,9 @@ def bench_document(b, fpga, c: CpuRows, own, sim, tr) -> list:
         f"arrivals per relaxed sample), {tr['eval_s'] * 1e3:.0f} ms per validation pass; {tr['steps']:,} steps at the "
         f"mean of the two and 20 validations: about {tr['total_s'] / 60:.0f} min."
         + (f" The committed default bundle's recorded training took {recorded:.0f} s." if recorded else ""), "",
-        "Re-run: `.venv/bin/ipvae bench` (after `ipvae synth` for the boards whose reports it reads), on an idle "
-        "machine.", "",
     ]
+    from ipvae.cluster_bench import scaling_section
+    lines += scaling_section()
+    lines += ["Re-run: `.venv/bin/ipvae bench` (after `ipvae synth` for the boards whose reports it reads, and "
+              "`ipvae cluster-bench` for the cluster section), on an idle machine.", ""]
     return lines

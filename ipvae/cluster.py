@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from ipvae.golden_model.errors import ParameterError
 
-__all__ = ["CLUSTER_HELP", "TaskFailure", "Outcome", "check_spec", "connect", "close", "run_tasks", "run_all"]
+__all__ = ["CLUSTER_HELP", "TaskFailure", "Outcome", "check_spec", "connect", "close", "run_tasks", "run_all",
+           "FARMS", "farm_cluster"]
 
 CLUSTER_HELP = ("where tasks run: 'local' (a Dask LocalCluster of processes on this machine, the default) or "
                 "a scheduler's address, tcp://HOST:8786 (docs/cluster.md)")
@@ -145,3 +146,26 @@ def run_all(spec, fn, tasks, *, name, workers=None, log=print):
         raise ToolError(f"{len(outcome.failures)} of {len(list(tasks))} {name} task(s) failed: "
                         + "; ".join(f"{f.label}: {f.error}" for f in outcome.failures))
     return [r for _, r in outcome.results.values()]
+
+
+#: batch systems `ipvae farm` starts workers on: dask-jobqueue's cluster class for each
+FARMS = {"slurm": "SLURMCluster", "lsf": "LSFCluster", "pbs": "PBSCluster", "sge": "SGECluster"}
+
+
+def farm_cluster(kind, *, cores, memory, walltime, queue=None, account=None, prologue=(), log_directory=None):
+    """A dask-jobqueue cluster whose batch jobs each run ``cores`` single-threaded workers (one
+    nextpnr or simulator at a time each): its scheduler runs in this process, at
+    ``cluster.scheduler_address``; ``cluster.scale(jobs=N)`` submits the jobs. ``prologue`` lines
+    run in each job before its workers start (``cd`` to the shared checkout, activate its .venv),
+    so the workers find the same package and tools as this machine."""
+    if kind not in FARMS:
+        raise ParameterError(f"farm must be one of {', '.join(FARMS)}, got {kind!r}")
+    import dask_jobqueue
+    cls = getattr(dask_jobqueue, FARMS[kind])
+    opts = dict(cores=cores, processes=cores, memory=memory, walltime=walltime, queue=queue,
+                job_script_prologue=list(prologue), log_directory=log_directory)
+    if account:
+        opts["account" if kind == "slurm" else "project"] = account
+    if kind == "lsf":
+        opts["use_stdin"] = True                  # bsub < script, as LSF sites expect
+    return cls(**opts)

@@ -89,12 +89,13 @@ def pareto(points):
 
 
 def run_sweep(board_name, lanes_list, widths, bundle=None, out="runs/sweep", jobs=None, seeds=(1,), samples=300,
-              clocks=(None,), log=print, cluster="local"):
+              clocks=(None,), log=print, cluster="local", runner=None):
     """clocks: core clocks in MHz to build at (None: the board's, constraints/<board>.toml). Each point
     is a task on ``cluster`` (ipvae/cluster.py: 'local', a LocalCluster of ``jobs`` processes, or a
     scheduler's address); a rerun reuses every point whose synthesis is cached. A point that fails
     on its own is listed in the report with its error, and the sweep raises an IpvaeError naming
-    it once the report of the others is written."""
+    it once the report of the others is written. runner: None for Dask, or ``runner(fn, tasks)``
+    returning a cluster.Outcome (ipvae/cluster_bench.py times a process pool this way)."""
     from ipvae.synth import resolve_bundle
     board = get_board(board_name)
     out = Path(out)
@@ -119,15 +120,18 @@ def run_sweep(board_name, lanes_list, widths, bundle=None, out="runs/sweep", job
     log(f"[sweep] {board.platform_name}: {len(todo)} points (lanes {list(lanes_list)} x weight bits {list(widths)} x "
         f"clocks {', '.join(clock_names)} MHz) on {cluster}; each: golden-model quality, cycle model, synthesis "
         f"(cached)")
-    from ipvae.cluster import close, connect, run_tasks
-    client = connect(cluster, workers=jobs, log=log)
-    try:
-        tasks = [(f"P={p} w={w}" + (f" at {c:g} MHz" if c is not None else ""),
-                  (board_name, bundles[w], p, w, c, out / (f"P{p}_w{w}" + (f"_{c:g}MHz" if c is not None else "")),
-                   list(seeds), samples)) for p, w, c in todo]
-        outcome = run_tasks(client, _point, tasks, name="sweep", log=log)
-    finally:
-        close(client)
+    tasks = [(f"P={p} w={w}" + (f" at {c:g} MHz" if c is not None else ""),
+              (board_name, bundles[w], p, w, c, out / (f"P{p}_w{w}" + (f"_{c:g}MHz" if c is not None else "")),
+               list(seeds), samples)) for p, w, c in todo]
+    if runner is not None:
+        outcome = runner(_point, tasks)
+    else:
+        from ipvae.cluster import close, connect, run_tasks
+        client = connect(cluster, workers=jobs, log=log)
+        try:
+            outcome = run_tasks(client, _point, tasks, name="sweep", log=log)
+        finally:
+            close(client)
     points = []
     for label, rec in outcome.results.values():
         points.append(rec)

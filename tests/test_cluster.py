@@ -157,3 +157,78 @@ def test_a_machine_without_a_tool_says_which(tmp_path, monkeypatch):
         require_simulator("icarus")
     with pytest.raises(ToolError, match="nextpnr seed 1: `nextpnr-absent` is not installed on"):
         _run([str(tmp_path / "nextpnr-absent"), "--help"], tmp_path, tmp_path / "log", "nextpnr seed 1", print)
+
+
+def test_farm_job_scripts(capsys):
+    """`ipvae farm KIND --dry-run` prints the batch script dask-jobqueue would submit: the queue,
+    account, cores, one single-threaded worker per core, and the prologue before the workers."""
+    assert main(["farm", "slurm", "--dry-run", "--cores", "4", "--memory", "16GB", "--queue", "batch",
+                 "--account", "hw", "--prologue", "cd /shared/ipvae-fpga", "--prologue",
+                 "source .venv/bin/activate"]) == 0
+    text = capsys.readouterr().out
+    for line in ("#SBATCH -p batch", "#SBATCH -A hw", "#SBATCH --cpus-per-task=4", "#SBATCH -t 04:00:00"):
+        assert line in text
+    assert text.index("source .venv/bin/activate") < text.index("dask_worker")
+    assert "--nworkers 4" in text and "--nthreads 1" in text
+    assert main(["farm", "lsf", "--dry-run", "--walltime", "02:00", "--account", "hw"]) == 0
+    text = capsys.readouterr().out
+    assert '#BSUB -P "hw"' in text and "#BSUB -W 02:00" in text and "--nworkers 8" in text
+
+
+@pytest.mark.slow
+def test_a_sweep_on_a_separate_scheduler_equals_the_local_one(tmp_path):
+    """`dask scheduler` and two `dask worker` processes started apart from the command: the sweep
+    sent to its address gives the local cluster's report; run again into the same folder, every
+    point reuses its finished build (an interrupted sweep picks up where it stopped)."""
+    import socket
+    import subprocess
+    import sys
+
+    from ipvae.golden_model.data import DataSpec
+    from ipvae.sweep import run_sweep
+    path = random_bundle(tmp_path / "b", 16, 16, seed=2, data=DataSpec(patch=4, n_train=400, n_valid=100))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    dask = [sys.executable, "-m"]
+    procs = [subprocess.Popen(dask + ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                      "--dashboard-address", ":0"], stderr=subprocess.DEVNULL)]
+    time.sleep(3)
+    procs.append(subprocess.Popen(dask + ["distributed.cli.dask_worker", address, "--nworkers", "2", "--nthreads", "1"],
+                                  stderr=subprocess.DEVNULL))
+    try:
+        time.sleep(5)
+        far = run_sweep("icebreaker", [1, 2], [8], bundle=str(path), out=tmp_path / "far", samples=40,
+                        log=lambda s: None, cluster=address)
+        near = run_sweep("icebreaker", [1, 2], [8], bundle=str(path), out=tmp_path / "near", jobs=2, samples=40,
+                         log=lambda s: None)
+        drop = ("seconds", "bundle", "out_dir", "report")
+        same = [[{k: v for k, v in p.items() if k not in drop} for p in pts] for pts in (far, near)]
+        assert same[0] == same[1] and all(p["fits"] for p in far)
+        reports = sorted((tmp_path / "far").glob("P*/report.json"))
+        stamps = [r.stat().st_mtime_ns for r in reports]
+        again = run_sweep("icebreaker", [1, 2], [8], bundle=str(path), out=tmp_path / "far", samples=40,
+                          log=lambda s: None, cluster=address)
+        assert [r.stat().st_mtime_ns for r in reports] == stamps and len(reports) == 2
+        assert [{k: v for k, v in p.items() if k not in drop} for p in again] == same[0]
+    finally:
+        for p in procs[::-1]:
+            p.terminate()
+            p.wait(30)
+
+
+def test_the_projected_schedule():
+    """Each free worker takes the next task in order: the makespan the scaling figure projects."""
+    from ipvae.cluster_bench import makespan
+    assert makespan([3, 1, 1, 1], 1) == 6 and makespan([3, 1, 1, 1], 2) == 3 and makespan([1, 1, 1, 3], 2) == 4
+    assert makespan([5, 2], 8) == 5
+    with pytest.raises(ValueError):
+        makespan([1], 0)
+
+
+def test_a_process_pool_runner_keeps_order_and_failures():
+    from ipvae.cluster_bench import pool_runner
+    out = pool_runner(2)(fail_on, [(f"t{i}", (i, 2)) for i in range(4)])
+    assert [v for _, v in out.results.values()] == [0, 10, 30]
+    assert [f.label for f in out.failures] == ["t2"] and "task 2 fails on its own" in out.failures[0].error

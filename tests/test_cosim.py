@@ -20,6 +20,28 @@ def build_root(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def regress(request):
+    """How the slow regressions run their cases: here, or with ``pytest -m slow --cluster SPEC``
+    as one shard a worker on that Dask cluster (ipvae/shards.py), every case's result back once."""
+    spec = request.config.getoption("--cluster")
+    if spec is None:
+        yield run
+        return
+    from ipvae.cluster import check_spec, close, connect
+    from ipvae.shards import sharded_regression
+    client = connect(check_spec(spec), log=print)
+
+    def sharded(sim, bundle_path, lanes, cases, build_root, **kw):
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        res = sharded_regression(client, sim, bundle_path, lanes, cases, build_root, workers, log=print, **kw)
+        assert not res["errors"], res["errors"]
+        assert [r["name"] for r in res["results"]] == [c["name"] for c in cases]
+        return res
+    yield sharded
+    close(client)
+
+
+@pytest.fixture(scope="session")
 def odd_bundles(tmp_path_factory):
     """Random bundles at sizes no other test uses (N=49, K=80): plausible, silent (u0 = -8),
     and saturated (u0 = +10: counts at the cap, u driven to both clamps)."""
@@ -81,30 +103,30 @@ def test_odd_sizes_and_corners(sim, build_root, odd_bundles):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sim, samples", [("verilator", 1000), ("icarus", 100)])
-def test_large_regression(sim, samples, build_root, odd_bundles):
+def test_large_regression(sim, samples, build_root, odd_bundles, regress):
     """>= 1,000 inferences across bundles and seeds (slow: pytest -m slow)."""
-    res = run(sim, None, 16, heldout_cases(None, samples, iterations=16, seed=5), build_root,
-              gap=0.1, backpressure=0.1)
+    res = regress(sim, None, 16, heldout_cases(None, samples, iterations=16, seed=5), build_root,
+                  gap=0.1, backpressure=0.1)
     check(res)
     rng = np.random.default_rng(1)
     cases = [dict(name=f"rand{i}", x=rng.integers(-128, 128, size=49), iterations=8, seed=i)
              for i in range(samples // 10)]
-    check(run(sim, odd_bundles["plain"], 8, cases, build_root, gap=0.1, backpressure=0.1))
+    check(regress(sim, odd_bundles["plain"], 8, cases, build_root, gap=0.1, backpressure=0.1))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sim, samples", [("verilator", 1000), ("icarus", 100)])
-def test_large_regression_array_core(sim, samples, build_root, odd_bundles):
+def test_large_regression_array_core(sim, samples, build_root, odd_bundles, regress):
     """>= 1,000 inferences of the array core (128 lateral lanes, 16 sampler units on the default
     bundle; 40 and 8 on the odd N = 49, K = 80 bundles, corners included) (slow: pytest -m slow)."""
-    check(run(sim, None, 16, heldout_cases(None, samples, iterations=16, seed=6), build_root,
+    check(regress(sim, None, 16, heldout_cases(None, samples, iterations=16, seed=6), build_root,
               gap=0.1, backpressure=0.1, lateral_lanes=128))
     rng = np.random.default_rng(2)
     cases = [dict(name=f"rand{i}", x=rng.integers(-128, 128, size=49), iterations=8, seed=i)
              for i in range(samples // 10)]
-    check(run(sim, odd_bundles["plain"], 8, cases, build_root, gap=0.1, backpressure=0.1, lateral_lanes=40))
+    check(regress(sim, odd_bundles["plain"], 8, cases, build_root, gap=0.1, backpressure=0.1, lateral_lanes=40))
     for kind in ("saturated", "silent"):
-        check(run(sim, odd_bundles[kind], 8, corner_cases(49, Formats(), iterations=6), build_root,
+        check(regress(sim, odd_bundles[kind], 8, corner_cases(49, Formats(), iterations=6), build_root,
                   gap=0.1, backpressure=0.1, lateral_lanes=40))
 
 

@@ -3,4 +3,4 @@
 Adding a command: a ``cmd_<name>(args)`` function and its parser in ``register`` of the module it
 belongs to (or a new module listed in :data:`MODULES`)."""
 
-MODULES = ("training", "hardware", "sim", "host", "bench", "flow")
+MODULES = ("training", "hardware", "sim", "host", "bench", "flow", "farm")
