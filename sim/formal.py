@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from amaranth import Elaboratable, Module, Mux, ResetSignal, Signal, unsigned
+from amaranth import Elaboratable, Module, Mux, ResetSignal, Signal, Value, unsigned
 from amaranth.back import rtlil
 from amaranth.hdl import Assert
 from amaranth.hdl._ast import AnyConst, AnySeq, Assume, Initial
@@ -49,10 +49,13 @@ class StreamHarness(Elaboratable):
     (a credited producer, as the sampling pass issues on CreditFifo's credits); None: any source.
     """
 
-    def __init__(self, dut, credits=None, invariant=None):
+    def __init__(self, dut, credits=None, invariant=None, sink_always_ready=False):
         """invariant(m, dut, occupancy, tracked_inside): assertions that tie the block's visible
-        state to the harness's counters, so k-induction closes (a property of the block, proven too)."""
+        state to the harness's counters, so k-induction closes (a property of the block, proven too).
+        sink_always_ready: the sink takes every beat at once (a block with no backpressure, such as
+        a UART receiver, whose partner must keep up)."""
         self.dut, self.credits, self.invariant = dut, credits, invariant
+        self.sink_always_ready = sink_always_ready
 
     def elaborate(self, platform):
         m = Module()
@@ -61,25 +64,25 @@ class StreamHarness(Elaboratable):
         m.submodules.dut = dut.elaborate(platform)
         dut._MustUse__silence = True            # used: its module is the submodule
         i, o = dut.i, dut.o
-        width = len(i.payload.as_value())
+        width = len(Value.cast(i.payload))
         # a reset in the first cycle only; afterwards the block runs free
         m.d.comb += Assume(ResetSignal() == Initial())
         iv, ip, ordy = Signal(name="src_valid"), Signal(width, name="src_payload"), Signal(name="snk_ready")
         # free in every cycle (an undriven Amaranth signal would be a constant at its initial value)
-        m.d.comb += [iv.eq(AnySeq(1)), ip.eq(AnySeq(width)), ordy.eq(AnySeq(1)),
+        m.d.comb += [iv.eq(AnySeq(1)), ip.eq(AnySeq(width)), ordy.eq(1 if self.sink_always_ready else AnySeq(1)),
                      i.valid.eq(iv), i.payload.eq(ip), o.ready.eq(ordy)]
         started = Signal()
         m.d.sync += started.eq(1)
         p_iv, p_irdy, p_ip = Signal(), Signal(), Signal(width)
         p_ov, p_ordy, p_op = Signal(), Signal(), Signal(width)
         m.d.sync += [p_iv.eq(iv), p_irdy.eq(i.ready), p_ip.eq(ip),
-                     p_ov.eq(o.valid), p_ordy.eq(ordy), p_op.eq(o.payload.as_value())]
+                     p_ov.eq(o.valid), p_ordy.eq(ordy), p_op.eq(Value.cast(o.payload))]
         # the source keeps the stream rules ...
         with m.If(started & p_iv & ~p_irdy):
             m.d.comb += [Assume(iv), Assume(ip == p_ip)]
         # ... and so must the block on its output
         with m.If(started & p_ov & ~p_ordy):
-            m.d.comb += [Assert(o.valid), Assert(o.payload.as_value() == p_op)]
+            m.d.comb += [Assert(o.valid), Assert(Value.cast(o.payload) == p_op)]
         n_in, n_out = Signal(COUNT_BITS), Signal(COUNT_BITS)
         took, gave = Signal(), Signal()
         m.d.comb += [took.eq(iv & i.ready), gave.eq(o.valid & ordy)]
@@ -96,8 +99,8 @@ class StreamHarness(Elaboratable):
         with m.If(took & (n_in == idx)):
             m.d.sync += [held.eq(ip), seen.eq(1)]
         with m.If(gave & (n_out == idx)):
-            m.d.comb += Assert(Mux(seen, o.payload.as_value() == held, took & (n_in == idx) &
-                                   (o.payload.as_value() == ip)))
+            m.d.comb += Assert(Mux(seen, Value.cast(o.payload) == held, took & (n_in == idx) &
+                                   (Value.cast(o.payload) == ip)))
         if self.invariant is not None:
             occupancy = Signal(COUNT_BITS)
             inside = Signal()                    # the tracked beat is in the block, not yet out
@@ -112,7 +115,7 @@ def skid_invariant(m, dut, occupancy, inside, held, idx, n_out):
     shows it."""
     m.d.comb += [Assert(occupancy <= 1), Assert((occupancy == 1) == ~dut.i.ready)]
     with m.If(inside & (occupancy == 1) & (n_out == idx)):
-        m.d.comb += Assert(dut.o.valid & (dut.o.payload.as_value() == held))
+        m.d.comb += Assert(dut.o.valid & (dut.Value.cast(o.payload) == held))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,6 +140,32 @@ def fifo_invariant(m, dut, occupancy, inside, held, idx, n_out):
     m.d.comb += slot.eq((obs["rd"] + (idx - n_out)) % depth)
     with m.If(inside):
         m.d.comb += Assert(obs["entries"][slot] == held)
+
+
+class UartLoop(Elaboratable):
+    """A UARTTransmitter's pin wired to a UARTReceiver's at one divisor: bytes in at ``i``, out at
+    ``o``; ``errors`` is high in a cycle the receiver flags a framing error or an overrun."""
+
+    def __init__(self, divisor, transmitter=None):
+        from ipvae.rtl.link.uart import UARTReceiver, UARTTransmitter
+        self.divisor = divisor
+        self.tx, self.rx = (transmitter or UARTTransmitter)(divisor), UARTReceiver(divisor)
+        self.i = stream.Signature(unsigned(8)).flip().create()
+        self.o = stream.Signature(unsigned(8)).create()
+        self.errors = Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.tx, m.submodules.rx = tx, rx = self.tx, self.rx
+        m.d.comb += [tx.i.valid.eq(self.i.valid), tx.i.payload.eq(self.i.payload), self.i.ready.eq(tx.i.ready),
+                     rx.rx.eq(tx.tx), self.o.valid.eq(rx.o.valid), self.o.payload.eq(rx.o.payload),
+                     rx.o.ready.eq(self.o.ready), self.errors.eq(rx.framing_error | rx.overrun)]
+        return m
+
+
+def uart_invariant(m, dut, occupancy, inside, held, idx, n_out):
+    """No framing error and no overrun, ever."""
+    m.d.comb += Assert(~dut.errors)
 
 
 def _payload():
@@ -185,6 +214,14 @@ def mutants():
         def elaborate(self, platform):
             return _fifo_forgetting_a_pop(self)
 
+    from ipvae.rtl.link.uart import UARTTransmitter
+
+    class TransmitterBitShort(UARTTransmitter):
+        """Each bit lasts divisor - 1 cycles (a transmitter off the receiver's rate by one cycle a
+        bit): by the last data bit the receiver samples the stop bit."""
+        def __init__(self, divisor):
+            super().__init__(divisor - 1)
+
     class BufferReadsUnasked(ResultBuffer):
         """The FIFO's read enable ignores the writer's ready: a beat offered while the writer
         stalls is dropped."""
@@ -193,7 +230,7 @@ def mutants():
             m.d.comb += m.submodules.fifo.r_en.eq(~self.o_with_u)     # the bug: without self.o.ready
             return m
 
-    return dict(skid=SkidOverwrites, fifo=FifoForgetsAPop, result=BufferReadsUnasked)
+    return dict(skid=SkidOverwrites, fifo=FifoForgetsAPop, result=BufferReadsUnasked, uart=TransmitterBitShort)
 
 
 def _fifo_forgetting_a_pop(fifo):
