@@ -115,7 +115,7 @@ def skid_invariant(m, dut, occupancy, inside, held, idx, n_out):
     shows it."""
     m.d.comb += [Assert(occupancy <= 1), Assert((occupancy == 1) == ~dut.i.ready)]
     with m.If(inside & (occupancy == 1) & (n_out == idx)):
-        m.d.comb += Assert(dut.o.valid & (dut.Value.cast(o.payload) == held))
+        m.d.comb += Assert(dut.o.valid & (Value.cast(dut.o.payload) == held))
 
 
 @dataclasses.dataclass(frozen=True)
