@@ -19,15 +19,22 @@ def run_formal(blocks=None, out_dir="runs/formal", mode=None, depth=None, log=pr
         raise ParameterError(f"unknown formal block {unknown[0]!r}; choose one of {', '.join(PROOFS)}")
     records = []
     for name in names:
-        for mutant in (False, True):
-            what = "negative control" if mutant else "proof"
+        runs = [(False, 0)] + [(True, k) for k in range(len(PROOFS[name].controls))]
+        for mutant, control in runs:
+            what = f"negative control {control + 1}" if mutant else "proof"
             own = "bmc" if PROOFS[name].bounded else "prove"
             log(f"[formal] {name}: {what} ({mode or own}, smtbmc boolector) ...")
-            rec = run_proof(name, Path(out_dir), mode=mode, depth=depth, mutant=mutant, log=log)
+            rec = run_proof(name, Path(out_dir), mode=mode, depth=depth, mutant=mutant, control=control, log=log)
             rec["expected"] = "FAIL" if mutant else "PASS"
             records.append(rec)
             trace = f"; trace {rec['trace']}" if rec["trace"] else ""
             log(f"[formal]   {rec['result']} in {rec['seconds']:.1f} s{trace}")
+        if PROOFS[name].covers:
+            log(f"[formal] {name}: covers (cover, smtbmc boolector) ...")
+            rec = run_proof(name, Path(out_dir), mode="cover", log=log)
+            rec["expected"] = "PASS"
+            records.append(rec)
+            log(f"[formal]   {rec['result']} in {rec['seconds']:.1f} s")
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     (Path(out_dir) / "formal.json").write_text(json.dumps(records, indent=1))
     return records
@@ -36,7 +43,9 @@ def run_formal(blocks=None, out_dir="runs/formal", mode=None, depth=None, log=pr
 def formal_table(records):
     lines = ["| block | property set | engine | depth | result | expected | s |", "|---|---|---|---|---|---|---|"]
     for r in records:
-        what = f"negative control: {PROOFS[r['block']].mutation}" if r["mutant"] else PROOFS[r["block"]].states
+        p = PROOFS[r["block"]]
+        what = (f"negative control: {p.controls[r['control']][1]}" if r["mutant"] else
+                f"covers: {p.covered}" if r["mode"] == "cover" else p.states)
         lines.append(f"| {r['block']} | {what} | {r['engine']} | {r['depth']} | {r['result']} | {r['expected']} | "
                      f"{r['seconds']:.1f} |")
     return "\n".join(lines)

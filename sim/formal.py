@@ -21,12 +21,13 @@ import sys
 import time
 from pathlib import Path
 
-from amaranth import Elaboratable, Module, Mux, ResetSignal, Signal, Value, unsigned
+from amaranth import Cat, Elaboratable, Module, Mux, ResetSignal, Signal, Value, unsigned
 from amaranth.back import rtlil
 from amaranth.hdl import Assert
-from amaranth.hdl._ast import AnyConst, AnySeq, Assume, Initial
+from amaranth.hdl._ast import AnyConst, AnySeq, Assume, Cover, Initial
 from amaranth.lib import data, stream
 
+from ipvae.golden_model import protocol as proto
 from ipvae.golden_model.errors import ParameterError, ToolError
 from ipvae.golden_model.formats import Formats
 from ipvae.golden_model.golden import fold
@@ -34,6 +35,7 @@ from ipvae.golden_model.random_model import random_float_model
 from ipvae.rtl.core.config import CoreConfig
 from ipvae.rtl.core.credit_fifo import CreditFifo
 from ipvae.rtl.core.ipvae_core import IpvaeCore
+from ipvae.rtl.link.frame_receiver import FrameReceiver
 from ipvae.rtl.link.result_buffer import ResultBuffer
 from ipvae.rtl.link.skid_buffer import SkidBuffer
 
@@ -128,6 +130,14 @@ class Proof:
     mutation: str
     bounded: int = 0         # 0: proven unbounded (k-induction); D: a bounded model check to depth D
     why_bounded: str = ""    # what keeps k-induction from closing
+    covers: int = 0          # D: the harness's Cover statements must each be reached within D cycles
+    covered: str = ""        # what they show
+    more_mutants: tuple = ()  # further negative controls: (mutant, mutation) pairs, one bug each
+
+    @property
+    def controls(self):
+        """Every negative control: (harness around a broken block, what is broken)."""
+        return ((self.mutant, self.mutation),) + tuple(self.more_mutants)
 
 
 def fifo_invariant(m, dut, occupancy, inside, held, idx, n_out):
@@ -142,30 +152,146 @@ def fifo_invariant(m, dut, occupancy, inside, held, idx, n_out):
         m.d.comb += Assert(obs["entries"][slot] == held)
 
 
-class UartLoop(Elaboratable):
-    """A UARTTransmitter's pin wired to a UARTReceiver's at one divisor: bytes in at ``i``, out at
-    ``o``; ``errors`` is high in a cycle the receiver flags a framing error or an overrun."""
+class UartHarness(Elaboratable):
+    """A UARTTransmitter's pin wired to a UARTReceiver's, both at one divisor D (a board's: D >= 8),
+    the transmitter fed any bytes under the stream rules, the receiver's output always taken (it has
+    no backpressure: its partner, the frame receiver, takes a byte a cycle).
+
+    Asserted: every byte the transmitter takes comes out of the receiver once, unchanged, exactly
+    ``RXDONE = D // 2 + 3 + 9 D`` cycles after the cycle that follows its acceptance (the stop bit's
+    middle, through the 2-flip-flop synchroniser and the edge register), and no other beat, framing
+    error or overrun ever appears. Invariants, for the harness's age ``a`` of the byte on the wire
+    (cycles since the one after its acceptance): the transmitter is in bit a // D with a % D of its
+    cycles gone and the rest of the frame in its shift register, the receiver idle until it has seen
+    the start edge (a = 3), then timing the start bit, then in data bit j with the first j bits of the
+    byte in the top of its shift register. They make k-induction close: proven for all time.
+    """
 
     def __init__(self, divisor, transmitter=None):
         from ipvae.rtl.link.uart import UARTReceiver, UARTTransmitter
-        self.divisor = divisor
+        if divisor < 8:
+            raise ParameterError(f"the UART harness needs a divisor >= 8 (a board's), got {divisor}")
+        self.D = divisor
         self.tx, self.rx = (transmitter or UARTTransmitter)(divisor), UARTReceiver(divisor)
-        self.i = stream.Signature(unsigned(8)).flip().create()
-        self.o = stream.Signature(unsigned(8)).create()
-        self.errors = Signal()
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.tx, m.submodules.rx = tx, rx = self.tx, self.rx
-        m.d.comb += [tx.i.valid.eq(self.i.valid), tx.i.payload.eq(self.i.payload), self.i.ready.eq(tx.i.ready),
-                     rx.rx.eq(tx.tx), self.o.valid.eq(rx.o.valid), self.o.payload.eq(rx.o.payload),
-                     rx.o.ready.eq(self.o.ready), self.errors.eq(rx.framing_error | rx.overrun)]
+        D, tx, rx = self.D, self.tx, self.rx
+        m.submodules.tx, m.submodules.rx = tx.elaborate(platform), rx.elaborate(platform)
+        tx._MustUse__silence = rx._MustUse__silence = True
+        to, ro = tx.observe, rx.observe
+        m.d.comb += Assume(ResetSignal() == Initial())
+        iv, ip = Signal(name="src_valid"), Signal(8, name="src_byte")
+        m.d.comb += [iv.eq(AnySeq(1)), ip.eq(AnySeq(8)), tx.i.valid.eq(iv), tx.i.payload.eq(ip),
+                     rx.rx.eq(tx.tx), rx.o.ready.eq(1)]
+        started, p_v, p_r, p_b = Signal(), Signal(), Signal(), Signal(8)
+        m.d.sync += [started.eq(1), p_v.eq(iv), p_r.eq(tx.i.ready), p_b.eq(ip)]
+        with m.If(started & p_v & ~p_r):
+            m.d.comb += [Assume(iv), Assume(ip == p_b)]
+        rxdone, amax = D // 2 + 3 + 9 * D, 10 * D + 1
+        age = Signal(range(amax + 1), init=amax)
+        cur = Signal(8)
+        with m.If(iv & tx.i.ready):
+            m.d.sync += [age.eq(0), cur.eq(ip)]
+        with m.Elif(age != amax):
+            m.d.sync += age.eq(age + 1)
+        # the contract: the byte, once, at its time; nothing else
+        m.d.comb += [Assert(rx.o.valid == (age == rxdone)), Assert(~rx.framing_error & ~rx.overrun),
+                     Assert(age <= amax)]
+        with m.If(rx.o.valid):
+            m.d.comb += Assert(rx.o.payload == cur)
+        # the transmitter's invariant
+        frame = Signal(10)
+        m.d.comb += frame.eq(Cat(0, cur, 1))
+        m.d.comb += Assert(tx.i.ready == (age >= 10 * D))
+        for k in range(10):
+            with m.If((age >= k * D) & (age < (k + 1) * D)):
+                m.d.comb += [Assert(to["left"] == 10 - k), Assert(to["timer"] == (k + 1) * D - 1 - age),
+                             Assert(to["shift"] == (frame >> k)), Assert(tx.tx == frame[k])]
+        with m.If(age >= 10 * D):
+            m.d.comb += [Assert(to["left"] == 0), Assert(tx.tx)]
+        # the receiver's
+        start = D // 2 + 3
+        with m.If((age < 3) | (age >= rxdone)):
+            m.d.comb += Assert(ro["idle"])
+        with m.If((age >= 3) & (age < start)):
+            m.d.comb += [Assert(~ro["idle"] & ~ro["data"]), Assert(ro["timer"] == start - 1 - age)]
+        for j in range(9):
+            lo = start + j * D
+            with m.If((age >= lo) & (age < lo + D)):
+                m.d.comb += [Assert(ro["data"]), Assert(ro["bits"] == j), Assert(ro["timer"] == lo + D - 1 - age)]
+                if j:
+                    m.d.comb += Assert(ro["shift"][8 - j:] == cur[:j])
         return m
 
 
-def uart_invariant(m, dut, occupancy, inside, held, idx, n_out):
-    """No framing error and no overrun, ever."""
-    m.d.comb += Assert(~dut.errors)
+def _crc8_bitwise(crc, byte):
+    """The protocol's CRC-8 (polynomial 0x07) one bit at a time: the harness's own reference, not
+    the parity trees the receiver uses."""
+    v = crc ^ byte
+    for _ in range(8):
+        v = Mux(v[7], (v << 1)[:8] ^ 0x07, (v << 1)[:8])
+    return v
+
+
+class FrameHarness(Elaboratable):
+    """The frame receiver (rtl/link/frame_receiver.py) under any byte stream (the stream rules
+    assumed of its source) and any ``hold``/``resume`` from the executor.
+
+    - Timeout: in a frame state (type, length, payload, checksum) it never waits more than
+      ``timeout`` cycles for a byte: after ``timeout`` cycles without one it has aborted and waits
+      for the executor, whose ``resume`` returns it to hunting for a magic byte the next cycle.
+      Invariant: its timer equals the harness's count of cycles without a byte.
+    - Checksum gate: in the cycle after ``done``, ``crc_ok`` is high exactly when the checksum byte
+      equals the CRC-8 (computed here bit by bit) of the frame's type, length and payload bytes.
+      Invariant: its running CRC equals the harness's.
+    - Covers: a frame of each type (INFO, LOAD, INFER) received with a good checksum.
+    """
+
+    def __init__(self, receiver_class=FrameReceiver, *, n_inputs=2, timeout=5):
+        self.dut = receiver_class(n_inputs=n_inputs, ram=True, timeout_cycles=timeout)
+        self.timeout = timeout
+
+    def elaborate(self, platform):
+        m = Module()
+        dut = self.dut
+        m.submodules.dut = dut.elaborate(platform)
+        dut._MustUse__silence = True
+        f, obs = dut.frame, dut.observe
+        m.d.comb += Assume(ResetSignal() == Initial())
+        rv, rp = Signal(name="src_valid"), Signal(8, name="src_byte")
+        m.d.comb += [rv.eq(AnySeq(1)), rp.eq(AnySeq(8)), f.hold.eq(AnySeq(1)), f.resume.eq(AnySeq(1)),
+                     dut.rx.valid.eq(rv), dut.rx.payload.eq(rp)]
+        started, p_v, p_r, p_b = Signal(), Signal(), Signal(), Signal(8)
+        m.d.sync += [started.eq(1), p_v.eq(rv), p_r.eq(dut.rx.ready), p_b.eq(rp)]
+        with m.If(started & p_v & ~p_r):                 # a byte waits until taken, unchanged
+            m.d.comb += [Assume(rv), Assume(rp == p_b)]
+        taken = Signal()
+        in_frame = Signal()
+        m.d.comb += [taken.eq(rv & dut.rx.ready), in_frame.eq(~obs["hunt"] & ~obs["wait"] & ~obs["header"])]
+        # timeout
+        stall = Signal(range(self.timeout + 2))
+        m.d.sync += stall.eq(Mux(in_frame & ~taken, stall + 1, 0))
+        with m.If(in_frame):
+            m.d.comb += [Assert(stall <= self.timeout - 1), Assert(obs["timer"] == stall)]
+        p_back = Signal()
+        m.d.sync += p_back.eq(obs["wait"] & f.resume)
+        with m.If(p_back):
+            m.d.comb += Assert(obs["hunt"])
+        # checksum gate
+        crc, p_done, p_match = Signal(8), Signal(), Signal()
+        with m.If(f.start):
+            m.d.sync += crc.eq(0)
+        with m.Elif(taken & in_frame & ~f.done):
+            m.d.sync += crc.eq(_crc8_bitwise(crc, rp))
+        m.d.sync += [p_done.eq(f.done), p_match.eq(rp == crc)]
+        with m.If(in_frame):
+            m.d.comb += Assert(obs["crc"] == crc)
+        with m.If(p_done):
+            m.d.comb += Assert(obs["crc_ok"] == p_match)
+        for kind in (proto.INFO, proto.LOAD, proto.INFER):
+            m.d.comb += Cover(f.done & (rp == crc) & (f.kind == kind) & ~f.err_valid)
+        return m
 
 
 def _payload():
@@ -222,6 +348,23 @@ def mutants():
         def __init__(self, divisor):
             super().__init__(divisor - 1)
 
+    class ReceiverWaitsOnHold(FrameReceiver):
+        """The timeout timer stops while the executor holds the stream: a hold that never ends
+        keeps a partial frame forever."""
+        def elaborate(self, platform):
+            m = super().elaborate(platform)
+            with m.If(self.frame.hold):
+                m.d.sync += self.observe["timer"].eq(self.observe["timer"])
+            return m
+
+    class ReceiverSkipsType(FrameReceiver):
+        """The checksum leaves out the type byte."""
+        def elaborate(self, platform):
+            m = super().elaborate(platform)
+            with m.If(self.observe["type"]):
+                m.d.sync += self.observe["crc"].eq(0)
+            return m
+
     class BufferReadsUnasked(ResultBuffer):
         """The FIFO's read enable ignores the writer's ready: a beat offered while the writer
         stalls is dropped."""
@@ -230,7 +373,8 @@ def mutants():
             m.d.comb += m.submodules.fifo.r_en.eq(~self.o_with_u)     # the bug: without self.o.ready
             return m
 
-    return dict(skid=SkidOverwrites, fifo=FifoForgetsAPop, result=BufferReadsUnasked, uart=TransmitterBitShort)
+    return dict(skid=SkidOverwrites, fifo=FifoForgetsAPop, result=BufferReadsUnasked, uart=TransmitterBitShort,
+                frame_timeout=ReceiverWaitsOnHold, frame_crc=ReceiverSkipsType)
 
 
 def _fifo_forgetting_a_pop(fifo):
@@ -254,9 +398,29 @@ def _fifo_forgetting_a_pop(fifo):
     return m
 
 
+def board_divisors():
+    """{UART divisor: the boards that use it}, from each board's constraints (clock and baud)."""
+    from ipvae.rtl.boards.registry import BOARDS
+    from ipvae.rtl.link.uart import uart_divisor
+    out = {}
+    for name, board in BOARDS.items():
+        out.setdefault(uart_divisor(board.core_hz, board.baud), []).append(name)
+    return dict(sorted(out.items()))
+
+
+def _uart_proofs(bad):
+    return tuple(
+        Proof(f"uart_d{d}", f"UARTTransmitter pin to UARTReceiver pin at divisor {d} ({', '.join(boards)}): every "
+                            f"byte out once, unchanged, {d // 2 + 3 + 9 * d} cycles after it is taken; no framing "
+                            f"error, no overrun",
+              lambda d=d: UartHarness(d), lambda d=d: UartHarness(d, bad["uart"]),
+              "the transmitter's bits last divisor - 1 cycles")
+        for d, boards in board_divisors().items())
+
+
 def _proofs():
     bad = mutants()
-    return {p.name: p for p in (
+    return {p.name: p for p in (*_uart_proofs(bad),
         Proof("skid_buffer", "SkidBuffer (rtl/link/skid_buffer.py): the stream rules on o; every beat leaves once, "
                              "in order, unchanged",
               lambda: StreamHarness(SkidBuffer(_payload()), invariant=skid_invariant),
@@ -271,6 +435,15 @@ def _proofs():
                                       "pointers no invariant here can name (induction fails on unreachable "
                                       "contents); depth 12 fills its 4 entries and drains them under any stalls "
                                       "(depth 24 takes ten minutes)"),
+        Proof("frame_receiver", "FrameReceiver (rtl/link/frame_receiver.py), timeout 5, N = 2, any bytes, hold and "
+                                "resume: never more than the timeout without a byte inside a frame, then back to "
+                                "hunting on resume; crc_ok exactly when the checksum byte is the CRC-8 of type, "
+                                "length and payload (computed bit by bit)",
+              lambda: FrameHarness(),
+              lambda: FrameHarness(bad["frame_timeout"]),
+              "the timeout timer stops while the executor holds the stream",
+              covers=24, covered="a frame of each type (INFO, LOAD, INFER) taken with a good checksum",
+              more_mutants=((lambda: FrameHarness(bad["frame_crc"]), "the checksum leaves out the type byte"),)),
         Proof("credit_fifo", "CreditFifo (rtl/core/credit_fifo.py) behind a producer holding "
                              "the search sampler's timing.issue_credits = 2 credits: a credited beat always finds "
                              "room; every beat leaves once, in order, unchanged",
@@ -294,23 +467,28 @@ def _tools():
     return tools
 
 
-def run_proof(name, out_dir, *, mode=None, depth=None, mutant=False, log=None):
+def run_proof(name, out_dir, *, mode=None, depth=None, mutant=False, control=0, log=None):
     """Run proof ``name`` (a key of :data:`PROOFS`) in ``out_dir``; returns a dict: name, engine,
     depth ("unbounded" for a k-induction proof), result (PASS / FAIL / ERROR), seconds, and the
-    counterexample VCD on failure. ``mutant``: the negative control (must FAIL). ``mode`` and
-    ``depth`` default to the proof's own: k-induction to depth 20, or its bounded depth."""
+    counterexample VCD on failure. ``mutant``: negative control number ``control`` (must FAIL). ``mode`` and
+    ``depth`` default to the proof's own: k-induction to depth 20, or its bounded depth; ``mode``
+    "cover": every Cover of the harness must be reached within the proof's ``covers`` depth."""
     if name not in PROOFS:
         raise ParameterError(f"unknown formal block {name!r}; choose one of {', '.join(PROOFS)}")
     proof = PROOFS[name]
     mode = mode or ("bmc" if proof.bounded else "prove")
-    depth = depth or proof.bounded or 20
-    if mode not in ("prove", "bmc"):
-        raise ParameterError(f"mode must be prove or bmc, got {mode!r}")
+    if mode not in ("prove", "bmc", "cover"):
+        raise ParameterError(f"mode must be prove, bmc or cover, got {mode!r}")
+    if mode == "cover" and not proof.covers:
+        raise ParameterError(f"formal block {name!r} has no covers")
+    depth = depth or (proof.covers if mode == "cover" else proof.bounded or 20)
     tools = _tools()
-    job = f"{name}{'_mutant' if mutant else ''}_{mode}"
+    job = f"{name}{f'_mutant{control}' if mutant else ''}_{mode}"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    design = (proof.mutant if mutant else proof.harness)()
+    if mutant and not 0 <= control < len(proof.controls):
+        raise ParameterError(f"formal block {name!r} has {len(proof.controls)} negative control(s), got {control}")
+    design = (proof.controls[control][0] if mutant else proof.harness)()
     (out / f"{job}.il").write_text(rtlil.convert(design, ports=[]))
     (out / f"{job}.sby").write_text("\n".join([
         "[options]", f"mode {mode}", f"depth {depth}", "", "[engines]", "smtbmc boolector", "",
@@ -330,7 +508,7 @@ def run_proof(name, out_dir, *, mode=None, depth=None, mutant=False, log=None):
     result = ("PASS" if "DONE (PASS" in text else "FAIL" if "DONE (FAIL" in text
               else "UNKNOWN" if "DONE (UNKNOWN" in text else "ERROR")
     traces = sorted((out / job).rglob("*.vcd")) if (out / job).exists() else []
-    rec = dict(block=name, mutant=mutant, engine="smtbmc boolector",
+    rec = dict(block=name, mutant=mutant, control=control if mutant else None, engine="smtbmc boolector",
                depth="unbounded" if mode == "prove" and result == "PASS" else depth, mode=mode, result=result,
                seconds=round(seconds, 1), trace=str(traces[0]) if traces and result == "FAIL" else None,
                log=str(out / job / "logfile.txt"))

@@ -21,11 +21,17 @@ def test_bounded_proof_holds_to_its_depth(block, tmp_path):
     assert PROOFS[block].why_bounded
 
 
-@pytest.mark.parametrize("block", list(PROOFS))
-def test_negative_control_fails_with_a_trace(block, tmp_path):
-    rec = run_proof(block, tmp_path, mutant=True)
+@pytest.mark.parametrize("block, control", [(name, k) for name, p in PROOFS.items() for k in range(len(p.controls))])
+def test_negative_control_fails_with_a_trace(block, control, tmp_path):
+    rec = run_proof(block, tmp_path, mutant=True, control=control)
     assert rec["result"] == "FAIL", rec
     assert rec["trace"] and rec["trace"].endswith(".vcd")
+
+
+@pytest.mark.parametrize("block", [name for name, p in PROOFS.items() if p.covers])
+def test_covers_are_reached(block, tmp_path):
+    rec = run_proof(block, tmp_path, mode="cover")
+    assert rec["result"] == "PASS" and rec["depth"] == PROOFS[block].covers, rec
 
 
 def test_command_table_and_errors(tmp_path, capsys):
@@ -34,4 +40,4 @@ def test_command_table_and_errors(tmp_path, capsys):
     assert "| skid_buffer |" in out and "| 8 | PASS | PASS |" in out and "| FAIL | FAIL |" in out
     assert main(["formal", "--block", "nope", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "unknown formal block 'nope'; choose one of skid_buffer, result_buffer, credit_fifo" in err
+    assert f"unknown formal block 'nope'; choose one of {', '.join(PROOFS)}" in err and "frame_receiver" in err
