@@ -225,6 +225,93 @@ class UartHarness(Elaboratable):
         return m
 
 
+class ContractCore(IpvaeCore):
+    """An IpvaeCore's ports with free behaviour, held only to the core's stream contract (assumed,
+    and what the core's own tests check): it takes input beats only while loading, N of them, then
+    none until it has offered S = K / P output beats and each was taken; it offers output beats only
+    then, each held with its payload until taken; ``cycles`` is free. After a reset it is loading."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        N, S = self.fixed.n_inputs, self.slots
+        self.observe = dict(loading=Signal(init=1, name="loading"), n_in=Signal(range(max(N, 2)), name="core_n_in"),
+                            n_out=Signal(range(max(S, 2)), name="core_n_out"))
+
+    def elaborate(self, platform):
+        m = Module()
+        N, S = self.fixed.n_inputs, self.slots
+        width = len(Value.cast(self.o.payload))
+        loading, n_in, n_out = self.observe["loading"], self.observe["n_in"], self.observe["n_out"]
+        m.d.comb += [self.i.ready.eq(AnySeq(1)), self.o.valid.eq(AnySeq(1)), self.o.payload.eq(AnySeq(width)),
+                     self.cycles.eq(AnySeq(32))]
+        with m.If(loading):
+            m.d.comb += Assume(~self.o.valid)
+        with m.Else():
+            m.d.comb += Assume(~self.i.ready)
+        started, p_ov, p_ordy, p_op = Signal(), Signal(), Signal(), Signal(width)
+        m.d.sync += [started.eq(1), p_ov.eq(self.o.valid), p_ordy.eq(self.o.ready),
+                     p_op.eq(Value.cast(self.o.payload))]
+        with m.If(started & p_ov & ~p_ordy):
+            m.d.comb += [Assume(self.o.valid), Assume(Value.cast(self.o.payload) == p_op)]
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += n_in.eq(Mux(n_in == N - 1, 0, n_in + 1))
+            with m.If(n_in == N - 1):
+                m.d.sync += loading.eq(0)
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += n_out.eq(Mux(n_out == S - 1, 0, n_out + 1))
+            with m.If(n_out == S - 1):
+                m.d.sync += loading.eq(1)
+        return m
+
+
+class AxisHarness(Elaboratable):
+    """The AXI4-Stream wrapper (rtl/ip/axi_stream.py) around a :class:`ContractCore` (N = 4, K = 6,
+    P = 2: 3 beats a result). The slave port's partner is assumed to keep the AXI4-Stream rules
+    (tvalid held until tready, tdata/tlast/tuser stable meanwhile); asserted on the master port:
+    tvalid low in the first cycle after a reset; once high, tvalid stays high and tdata, tlast and
+    tuser stay stable until tready; tlast exactly on the K/P-th beat of each result (counted here).
+    Invariants: the wrapper's beat counts equal the core's. A compositional proof: it holds for any
+    core that keeps the contract, whatever its arithmetic."""
+
+    def __init__(self, wrapper_class=None):
+        from ipvae.rtl.ip.axi_stream import AxiStreamCore
+        tensors, _ = random_float_model(4, 6, seed=1)
+        self.core = ContractCore(CoreConfig(fold(tensors, Formats()), 2))
+        self.dut = (wrapper_class or AxiStreamCore)(self.core)
+
+    def elaborate(self, platform):
+        m = Module()
+        dut, core = self.dut, self.core
+        m.submodules.dut = dut.elaborate(platform)
+        dut._MustUse__silence = True
+        S = core.slots
+        m.d.comb += Assume(ResetSignal() == Initial())
+        i, o = dut.i, dut.o
+        iw, ow = len(Value.cast(i.payload)), len(Value.cast(o.payload))
+        m.d.comb += [i.valid.eq(AnySeq(1)), i.payload.eq(AnySeq(iw)), o.ready.eq(AnySeq(1))]
+        started = Signal()
+        p_iv, p_irdy, p_ip = Signal(), Signal(), Signal(iw)
+        p_ov, p_ordy, p_op = Signal(), Signal(), Signal(ow)
+        m.d.sync += [started.eq(1), p_iv.eq(i.valid), p_irdy.eq(i.ready), p_ip.eq(Value.cast(i.payload)),
+                     p_ov.eq(o.valid), p_ordy.eq(o.ready), p_op.eq(Value.cast(o.payload))]
+        with m.If(started & p_iv & ~p_irdy):
+            m.d.comb += [Assume(i.valid), Assume(Value.cast(i.payload) == p_ip)]
+        with m.If(started & p_ov & ~p_ordy):
+            m.d.comb += [Assert(o.valid), Assert(Value.cast(o.payload) == p_op)]
+        after_reset = Signal(reset_less=True)
+        m.d.sync += after_reset.eq(ResetSignal())
+        with m.If(after_reset):
+            m.d.comb += Assert(~o.valid)
+        beats = Signal(range(max(S, 2)))
+        with m.If(o.valid & o.ready):
+            m.d.sync += beats.eq(Mux(beats == S - 1, 0, beats + 1))
+        with m.If(o.valid):
+            m.d.comb += Assert(o.payload.last == (beats == S - 1))
+        m.d.comb += [Assert(beats == core.observe["n_out"]), Assert(dut.observe["slot"] == beats),
+                     Assert(dut.observe["n"] == core.observe["n_in"])]
+        return m
+
+
 def _crc8_bitwise(crc, byte):
     """The protocol's CRC-8 (polynomial 0x07) one bit at a time: the harness's own reference, not
     the parity trees the receiver uses."""
@@ -365,6 +452,24 @@ def mutants():
                 m.d.sync += self.observe["crc"].eq(0)
             return m
 
+    from ipvae.rtl.ip.axi_stream import AxiStreamCore
+
+    class AxisLastCountsOffers(AxiStreamCore):
+        """tlast's beat counter also advances on a beat offered and not taken."""
+        def elaborate(self, platform):
+            m = super().elaborate(platform)
+            slot, S = self.observe["slot"], self.core.slots
+            with m.If(self.o.valid & ~self.o.ready):
+                m.d.sync += slot.eq(Mux(slot == S - 1, 0, slot + 1))
+            return m
+
+    class AxisDataOnlyWhenReady(AxiStreamCore):
+        """tdata shows the core's beat only while tready is high (zero while it waits)."""
+        def elaborate(self, platform):
+            m = super().elaborate(platform)
+            m.d.comb += self.o.payload.data.eq(Mux(self.o.ready, Value.cast(self.core.o.payload), 0))
+            return m
+
     class BufferReadsUnasked(ResultBuffer):
         """The FIFO's read enable ignores the writer's ready: a beat offered while the writer
         stalls is dropped."""
@@ -374,7 +479,8 @@ def mutants():
             return m
 
     return dict(skid=SkidOverwrites, fifo=FifoForgetsAPop, result=BufferReadsUnasked, uart=TransmitterBitShort,
-                frame_timeout=ReceiverWaitsOnHold, frame_crc=ReceiverSkipsType)
+                frame_timeout=ReceiverWaitsOnHold, frame_crc=ReceiverSkipsType, axis_last=AxisLastCountsOffers,
+                axis_data=AxisDataOnlyWhenReady)
 
 
 def _fifo_forgetting_a_pop(fifo):
@@ -444,6 +550,14 @@ def _proofs():
               "the timeout timer stops while the executor holds the stream",
               covers=24, covered="a frame of each type (INFO, LOAD, INFER) taken with a good checksum",
               more_mutants=((lambda: FrameHarness(bad["frame_crc"]), "the checksum leaves out the type byte"),)),
+        Proof("axis", "AxiStreamCore (rtl/ip/axi_stream.py) around any core keeping the core's stream contract "
+                      "(ContractCore), the slave partner keeping AXI4-Stream's rules: on the master port tvalid low "
+                      "after reset, tvalid held and tdata/tlast/tuser stable until tready, tlast exactly on the "
+                      "K/P-th beat of each result",
+              lambda: AxisHarness(), lambda: AxisHarness(bad["axis_last"]),
+              "tlast's beat counter also advances on a beat offered and not taken",
+              more_mutants=((lambda: AxisHarness(bad["axis_data"]),
+                             "tdata shows the core's beat only while tready is high"),)),
         Proof("credit_fifo", "CreditFifo (rtl/core/credit_fifo.py) behind a producer holding "
                              "the search sampler's timing.issue_credits = 2 credits: a credited beat always finds "
                              "room; every beat leaves once, in order, unchanged",
