@@ -111,3 +111,4 @@ def test_committed_report_is_of_the_board_as_configured(name):
     assert (r["lanes"], r["weights"], r["baud"]) == (board.lanes, board.weights, board.baud)
     assert r["sampler"].startswith(f"search, {board.search} threshold")
     assert r["bundle"] == (board.bundle or "builtin:default")
+    assert r.get("lateral_lanes", 0) == board.lateral_lanes
