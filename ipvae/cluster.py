@@ -137,13 +137,14 @@ def run_all(spec, fn, tasks, *, name, workers=None, log=print):
     """Connect to ``spec``, run the tasks (:func:`run_tasks`), close, and return their results in the
     tasks' order; failed tasks are listed in one ToolError after every other task has finished."""
     from ipvae.golden_model.errors import ToolError
+    tasks = list(tasks)
     client = connect(spec, workers=workers, log=log)
     try:
         outcome = run_tasks(client, fn, tasks, name=name, log=log)
     finally:
         close(client)
     if outcome.failures:
-        raise ToolError(f"{len(outcome.failures)} of {len(list(tasks))} {name} task(s) failed: "
+        raise ToolError(f"{len(outcome.failures)} of {len(tasks)} {name} task(s) failed: "
                         + "; ".join(f"{f.label}: {f.error}" for f in outcome.failures))
     return [r for _, r in outcome.results.values()]
 

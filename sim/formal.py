@@ -45,6 +45,16 @@ __all__ = ["StreamHarness", "Proof", "PROOFS", "run_proof", "mutants"]
 COUNT_BITS = 5
 
 
+def held_until_taken(m, valid, ready, payload, check):
+    """The stream rule on one port: once ``valid`` is high it stays high, with the same payload,
+    until ``ready``. ``check`` is Assume (of a partner) or Assert (of the block under proof)."""
+    payload = Value.cast(payload)
+    started, p_v, p_r, p_p = Signal(), Signal(), Signal(), Signal(len(payload))
+    m.d.sync += [started.eq(1), p_v.eq(valid), p_r.eq(ready), p_p.eq(payload)]
+    with m.If(started & p_v & ~p_r):
+        m.d.comb += [check(valid), check(payload == p_p)]
+
+
 class StreamHarness(Elaboratable):
     """The stream contract and a tracked beat around ``dut`` (members ``i`` and ``o``, streams with
     the same payload layout). ``credits``: the source holds at most this many beats in the block
@@ -73,18 +83,8 @@ class StreamHarness(Elaboratable):
         # free in every cycle (an undriven Amaranth signal would be a constant at its initial value)
         m.d.comb += [iv.eq(AnySeq(1)), ip.eq(AnySeq(width)), ordy.eq(1 if self.sink_always_ready else AnySeq(1)),
                      i.valid.eq(iv), i.payload.eq(ip), o.ready.eq(ordy)]
-        started = Signal()
-        m.d.sync += started.eq(1)
-        p_iv, p_irdy, p_ip = Signal(), Signal(), Signal(width)
-        p_ov, p_ordy, p_op = Signal(), Signal(), Signal(width)
-        m.d.sync += [p_iv.eq(iv), p_irdy.eq(i.ready), p_ip.eq(ip),
-                     p_ov.eq(o.valid), p_ordy.eq(ordy), p_op.eq(Value.cast(o.payload))]
-        # the source keeps the stream rules ...
-        with m.If(started & p_iv & ~p_irdy):
-            m.d.comb += [Assume(iv), Assume(ip == p_ip)]
-        # ... and so must the block on its output
-        with m.If(started & p_ov & ~p_ordy):
-            m.d.comb += [Assert(o.valid), Assert(Value.cast(o.payload) == p_op)]
+        held_until_taken(m, iv, i.ready, ip, Assume)             # the source keeps the stream rules ...
+        held_until_taken(m, o.valid, ordy, o.payload, Assert)    # ... and so must the block on its output
         n_in, n_out = Signal(COUNT_BITS), Signal(COUNT_BITS)
         took, gave = Signal(), Signal()
         m.d.comb += [took.eq(iv & i.ready), gave.eq(o.valid & ordy)]
@@ -167,6 +167,11 @@ class UartHarness(Elaboratable):
     byte in the top of its shift register. They make k-induction close: proven for all time.
     """
 
+    @staticmethod
+    def delivery(divisor):
+        """RXDONE: cycles from the one after a byte is taken to its beat at the receiver's output."""
+        return divisor // 2 + 3 + 9 * divisor
+
     def __init__(self, divisor, transmitter=None):
         from ipvae.rtl.link.uart import UARTReceiver, UARTTransmitter
         if divisor < 8:
@@ -184,11 +189,8 @@ class UartHarness(Elaboratable):
         iv, ip = Signal(name="src_valid"), Signal(8, name="src_byte")
         m.d.comb += [iv.eq(AnySeq(1)), ip.eq(AnySeq(8)), tx.i.valid.eq(iv), tx.i.payload.eq(ip),
                      rx.rx.eq(tx.tx), rx.o.ready.eq(1)]
-        started, p_v, p_r, p_b = Signal(), Signal(), Signal(), Signal(8)
-        m.d.sync += [started.eq(1), p_v.eq(iv), p_r.eq(tx.i.ready), p_b.eq(ip)]
-        with m.If(started & p_v & ~p_r):
-            m.d.comb += [Assume(iv), Assume(ip == p_b)]
-        rxdone, amax = D // 2 + 3 + 9 * D, 10 * D + 1
+        held_until_taken(m, iv, tx.i.ready, ip, Assume)
+        rxdone, amax = self.delivery(D), 10 * D + 1
         age = Signal(range(amax + 1), init=amax)
         cur = Signal(8)
         with m.If(iv & tx.i.ready):
@@ -248,11 +250,7 @@ class ContractCore(IpvaeCore):
             m.d.comb += Assume(~self.o.valid)
         with m.Else():
             m.d.comb += Assume(~self.i.ready)
-        started, p_ov, p_ordy, p_op = Signal(), Signal(), Signal(), Signal(width)
-        m.d.sync += [started.eq(1), p_ov.eq(self.o.valid), p_ordy.eq(self.o.ready),
-                     p_op.eq(Value.cast(self.o.payload))]
-        with m.If(started & p_ov & ~p_ordy):
-            m.d.comb += [Assume(self.o.valid), Assume(Value.cast(self.o.payload) == p_op)]
+        held_until_taken(m, self.o.valid, self.o.ready, self.o.payload, Assume)
         with m.If(self.i.valid & self.i.ready):
             m.d.sync += n_in.eq(Mux(n_in == N - 1, 0, n_in + 1))
             with m.If(n_in == N - 1):
@@ -287,17 +285,10 @@ class AxisHarness(Elaboratable):
         S = core.slots
         m.d.comb += Assume(ResetSignal() == Initial())
         i, o = dut.i, dut.o
-        iw, ow = len(Value.cast(i.payload)), len(Value.cast(o.payload))
+        iw = len(Value.cast(i.payload))
         m.d.comb += [i.valid.eq(AnySeq(1)), i.payload.eq(AnySeq(iw)), o.ready.eq(AnySeq(1))]
-        started = Signal()
-        p_iv, p_irdy, p_ip = Signal(), Signal(), Signal(iw)
-        p_ov, p_ordy, p_op = Signal(), Signal(), Signal(ow)
-        m.d.sync += [started.eq(1), p_iv.eq(i.valid), p_irdy.eq(i.ready), p_ip.eq(Value.cast(i.payload)),
-                     p_ov.eq(o.valid), p_ordy.eq(o.ready), p_op.eq(Value.cast(o.payload))]
-        with m.If(started & p_iv & ~p_irdy):
-            m.d.comb += [Assume(i.valid), Assume(Value.cast(i.payload) == p_ip)]
-        with m.If(started & p_ov & ~p_ordy):
-            m.d.comb += [Assert(o.valid), Assert(Value.cast(o.payload) == p_op)]
+        held_until_taken(m, i.valid, i.ready, i.payload, Assume)      # the slave partner's AXI4-Stream rules
+        held_until_taken(m, o.valid, o.ready, o.payload, Assert)      # the master port's
         after_reset = Signal(reset_less=True)
         m.d.sync += after_reset.eq(ResetSignal())
         with m.If(after_reset):
@@ -349,10 +340,7 @@ class FrameHarness(Elaboratable):
         rv, rp = Signal(name="src_valid"), Signal(8, name="src_byte")
         m.d.comb += [rv.eq(AnySeq(1)), rp.eq(AnySeq(8)), f.hold.eq(AnySeq(1)), f.resume.eq(AnySeq(1)),
                      dut.rx.valid.eq(rv), dut.rx.payload.eq(rp)]
-        started, p_v, p_r, p_b = Signal(), Signal(), Signal(), Signal(8)
-        m.d.sync += [started.eq(1), p_v.eq(rv), p_r.eq(dut.rx.ready), p_b.eq(rp)]
-        with m.If(started & p_v & ~p_r):                 # a byte waits until taken, unchanged
-            m.d.comb += [Assume(rv), Assume(rp == p_b)]
+        held_until_taken(m, rv, dut.rx.ready, rp, Assume)      # a byte waits until taken, unchanged
         taken = Signal()
         in_frame = Signal()
         m.d.comb += [taken.eq(rv & dut.rx.ready), in_frame.eq(~obs["hunt"] & ~obs["wait"] & ~obs["header"])]
@@ -517,7 +505,7 @@ def board_divisors():
 def _uart_proofs(bad):
     return tuple(
         Proof(f"uart_d{d}", f"UARTTransmitter pin to UARTReceiver pin at divisor {d} ({', '.join(boards)}): every "
-                            f"byte out once, unchanged, {d // 2 + 3 + 9 * d} cycles after it is taken; no framing "
+                            f"byte out once, unchanged, {UartHarness.delivery(d)} cycles after it is taken; no framing "
                             f"error, no overrun",
               lambda d=d: UartHarness(d), lambda d=d: UartHarness(d, bad["uart"]),
               "the transmitter's bits last divisor - 1 cycles")
