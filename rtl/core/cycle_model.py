@@ -128,13 +128,14 @@ def array_cycles(config, iterations, z_passes):
     - drive: two digit phases, each N events of n P_d cycles (n = K/L words a column, P_d =
       drive_parts), a read-out of G = K/S groups and ``ARRAY_DIGIT_OVERHEAD``; then ``ARRAY_COMBINE``;
     - pass t: a read-out of l when pass t-1 spiked, overlapping the pass (its first shift waits until
-      the array has taken the last spike's n words; the pass issues slot s once group s is
-      captured: its first issue the array's latency and ``READOUT_HANDOFF`` after the first
-      shift); the sampling pass, slot s's z at p + ``slot_out_offset`` + C_0 + ... + C_s (C_s as the old core's
-      sampler cycles); each slot with spikes enters the spike queue and leaves one spike every n
-      cycles, a slot's first ``SPIKE_QUEUE_LATENCY`` + 1 after its z, not before the slot before
-      it is out; the pass ends a cycle after its last z and its last spike (the output pass: after
-      its last z).
+      the array has taken the last spike's n words, and its G shifts, one a cycle, hold the pass's
+      spikes back; the pass issues slot s once group s is captured: its first issue the array's latency
+      and ``READOUT_HANDOFF`` after the first shift); the sampling pass, slot s's z at p +
+      ``slot_out_offset`` + C_0 + ... + C_s (C_s as the old core's sampler cycles); each slot with
+      spikes enters the spike queue and leaves one spike every n cycles, a slot's first
+      ``SPIKE_QUEUE_LATENCY`` + 1 after its z, not before the slot before it is out, and the pass's
+      first spike not before the read-out's last shift is out; the pass ends a cycle after its last z
+      and its last spike (the output pass: after its last z).
     """
     fx = config.fixed
     N, K, S = fx.n_inputs, fx.n_latents, config.lanes
@@ -146,11 +147,13 @@ def array_cycles(config, iterations, z_passes):
     exit_ = c - 1
     for t in range(iterations + 1):
         z = np.asarray(z_passes[t]).reshape(-1, S)
+        shifts_end = None                        # the first cycle after the read-out's G shifts
         if spiked:
-            delay = 0 if config.trace else max(0, last_send + n - c)
-            c += delay + lat + timing.READOUT_HANDOFF
+            start = c + (0 if config.trace else max(0, last_send + n - c))
+            shifts_end = start + G
+            c = start + lat + timing.READOUT_HANDOFF
         out = c + offset + np.cumsum(_slot_cycles(z, S, config.search))
-        spiked, last_send = False, None
+        spiked, last_send = False, shifts_end
         end = int(out[-1])
         if t < iterations:
             for s in range(G):
@@ -158,9 +161,11 @@ def array_cycles(config, iterations, z_passes):
                 if not m_s:
                     continue
                 load = int(out[s]) + timing.SPIKE_QUEUE_LATENCY
-                if last_send is not None:
+                if spiked:                       # behind the slot before it
                     load = max(load, last_send)
-                send = load + 1 if last_send is None else max(load + 1, last_send + n)
+                    send = max(load + 1, last_send + n)
+                else:                            # the pass's first spike, after the read-out's shifts
+                    send = load + 1 if last_send is None else max(load + 1, last_send)
                 last_send = send + (m_s - 1) * n
                 spiked = True
             if spiked:
