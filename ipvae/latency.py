@@ -71,34 +71,49 @@ def table(n, k, lanes_list, iterations, spikes_for, per_cycle):
     return rows
 
 
-def _link_section(n0, k0, fmt0, up, ne, ke, fmt_e, ec):
+def _link_section(boards):
     """Through the UART (docs/uart_protocol.md): core-only and link-paced inferences per second of
-    the two reference boards at their shipped lanes, clock and baud (rtl/cycle_model.link_cycles)."""
+    the two reference boards at their shipped core, clock and baud (rtl/cycle_model.link_cycles).
+    boards: (board name, N, K, formats, core cycles (median)) each."""
     from ipvae.golden_model import protocol as proto
     from ipvae.rtl.boards.registry import get_board
     from ipvae.rtl.link.uart import uart_divisor
     lines = ["", "## Through the UART (INFER pipelined, counts only)", "",
-             "| board | P | core cycles | request + reply bytes | baud | link cycles per inference | µs | inferences/s "
-             "(core alone) |",
+             "| board | lanes | core cycles | request + reply bytes | baud | link cycles per inference | µs | "
+             "inferences/s (core alone) |",
              "|---|---|---|---|---|---|---|---|"]
-    for name, n, k, fm, rows in (("icebreaker", n0, k0, fmt0, up), ("ulx3s-85f", ne, ke, fmt_e, ec)):
-        board = get_board(name)
-        row = next((r for r in rows if r["lanes"] == board.lanes), None)
-        if row is None:
+    for name, n, k, fm, cycles in boards:
+        if cycles is None:
             continue
+        board = get_board(name)
         req, rep = proto.infer_bytes(n, k, fm.count_bits)
         divisor = uart_divisor(board.core_hz, board.baud)
-        link = cycle_model.link_cycles(n, req, rep, row["cycles"], divisor, k // board.lanes)
+        link = cycle_model.link_cycles(n, req, rep, cycles, divisor, k // board.lanes)
         mhz = board.core_hz / 1e6
-        lines.append(f"| {board.platform_name} | {board.lanes} | {row['cycles']:.0f} | {req} + {rep} | {board.baud:,} "
-                     f"| "
-                     f"{link:.0f} | {link / mhz:.1f} | {mhz * 1e6 / link:.0f} ({mhz * 1e6 / row['cycles']:.0f}) |")
+        lanes = f"S = {board.lanes}, L = {board.lateral_lanes}" if board.lateral_lanes else f"P = {board.lanes}"
+        lines.append(f"| {board.platform_name} | {lanes} | {cycles:.0f} | {req} + {rep} | {board.baud:,} | "
+                     f"{link:.0f} | {link / mhz:.1f} | {mhz * 1e6 / link:.0f} ({mhz * 1e6 / cycles:.0f}) |")
     lines += ["", "The next request arrives while the core computes, and the counts wait in the link's result buffer",
               "(rtl/link/result_buffer.py) so the core takes the next codes while the reply drains: a pipelined",
               "stream costs the compute, the feed (N + 2 cycles) and the hand-over of the K/P output beats, or",
               "the reply's bytes if the UART is slower than the core. tests/test_cosim_board.py measures it",
               "through the UART pins within 2 % of this model."]
     return lines
+
+
+def _board_cycles(name, rows, bundle, x, iterations, seed):
+    """Median core cycles of a board's shipped core: its row of the fused-lane table, or the array
+    core's ``array_cycles`` over measured spikes (None when its bundle is not at hand)."""
+    from ipvae.rtl.boards.registry import get_board
+    board = get_board(name)
+    if not board.lateral_lanes:
+        return next((r["cycles"] for r in rows if r["lanes"] == board.lanes), None)
+    if bundle is None:
+        return None
+    from ipvae.rtl.core.config import CoreConfig
+    config = CoreConfig(bundle.fixed, board.lanes, search=board.search, lateral_lanes=board.lateral_lanes)
+    z = measured_spikes(bundle, x, iterations, board.lanes, seed)
+    return float(np.median([cycle_model.array_cycles(config, iterations, zz) for zz in z]))
 
 
 #: the array core's configurations the latency document tabulates: (L lateral lanes, S sampler units, W)
@@ -199,8 +214,8 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1, ecp5=None):
               + ", ".join(f"P={r['lanes']}: {r['cycles']:.0f} ({r['ratio']:.3f}×)" for r in up_par) + "."]
     lines += [
         "",
-        f"## ECP5-85F reference: 16×16 patches, N={ne}, K={ke}, T={iterations} ({ec_source}, "
-        f"search sampler W={w_ecp5})",
+        f"## The fused-lane core on the ECP5-85F's model: 16×16 patches, N={ne}, K={ke}, T={iterations} "
+        f"({ec_source}, search sampler W={w_ecp5})",
         "",
         f"| P | cycles (median) | cycles (max) | bound | cycles / bound | µs at {round(ECP5['clock_mhz'], 2):g} MHz |",
         "|---|---|---|---|---|---|",
@@ -209,7 +224,9 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1, ecp5=None):
               f"{r['cycles'] / ECP5['clock_mhz']:.1f} |" for r in ec]
     if ecp5 is not None:
         lines += array_section(eb, ex, iterations, seed, ECP5["clock_mhz"])
-    lines += _link_section(n0, k0, fmt, up, ne, ke, ecp5[0].fmt if ecp5 else fmt, ec)
+    lines += _link_section([("icebreaker", n0, k0, fmt, _board_cycles("icebreaker", up, bundle, x, iterations, seed)),
+                            ("ulx3s-85f", ne, ke, ecp5[0].fmt if ecp5 else fmt,
+                             _board_cycles("ulx3s-85f", ec, *(ecp5 or (None, None)), iterations, seed))])
     lines += ["", "## Block RAMs after rounding (estimate; docs/synthesis.md has the placed builds)", "",
               "Each memory rounded up to whole SB_RAM40_4K (iCE40: 256×16 … 2048×2) or DP16KD (ECP5: 512×36 … 16384×1)",
               f"blocks. UP5K builds read W = {w} thresholds per cycle from a "

@@ -90,10 +90,10 @@ class Board:
         return self.fpga.TOOLS
 
 
-def _ulx3s(size, **kw):
+def _ulx3s(size, search=1, **kw):
     return dict(family="ecp5", platform_name=f"ULX3S (ECP5 LFE5U-{size}F-6 CABGA381)",
                 platform_class=f"amaranth_boards.ulx3s:ULX3S_{size}F_Platform",
-                nextpnr_device=(f"--{size}k", "--package", "CABGA381", "--speed", "6"), weights="rom", search=1, **kw)
+                nextpnr_device=(f"--{size}k", "--package", "CABGA381", "--speed", "6"), weights="rom", search=search, **kw)
 
 
 BOARDS = {b.name: b for b in (
@@ -103,12 +103,12 @@ BOARDS = {b.name: b for b in (
           nextpnr_device=("--up5k", "--package", "sg48"),
           weights="ram", lanes=4, search=4, reference="8x8 patches, K=128 (the default bundle)", synth_opts="-dsp",
           reseed_wait=False),
-    # 64 lanes with F and W in 205 of 208 DP16KD route only with the 128 products in logic
-    # (-nodsp: 53 k LUT4); with them in 128 MULT18X18D router2 did not converge, at 8- or 7-bit
-    # weights (docs/synthesis.md). 1 threshold per word (768 x 12 bits): one true-dual-port DP16KD
-    # (at most 18 bits wide per port) serves two lanes' tables. Its model is the trained
-    # paper-size bundle (golden_model/bundles/paper, issue 12)
-    Board("ulx3s-85f", **_ulx3s(85, lanes=64, reference="16x16 patches, K=512 (the paper configuration)",
+    # the array core (issue 23): 512 lateral lanes read a whole column of W (and half one of F)
+    # from 197 of 208 DP16KD, one spike a cycle; 16 sampler units, 2 thresholds a cycle; the
+    # products are adder trees in logic (-nodsp), 92 % of the LUT4 (docs/synthesis.md, "the array
+    # core"). Its model is the trained paper-size bundle (golden_model/bundles/paper, issue 12)
+    Board("ulx3s-85f", **_ulx3s(85, lanes=16, search=2, lateral_lanes=512,
+                                reference="16x16 patches, K=512 (the paper configuration)",
                                 bundle="builtin:paper", synth_opts="-nodsp", reply_slice=True)),
     # the cheaper variants of the same board run the default bundle: the paper model's F and W
     # (3 Mbit) do not fit their block RAM (45F: 108 DP16KD = 1.9 Mbit; 25F: 56 = 1 Mbit). Each lane
