@@ -274,7 +274,8 @@ RESOURCE_TOLERANCE, FMAX_TOLERANCE = 0.03, 0.90
 def baseline_key(report):
     """Baselines are per board, configuration and tool versions."""
     tools = ";".join(f"{k}={v}" for k, v in sorted(report["tools"].items()))
-    return (f"{report['board']}|N={report['n_inputs']},K={report['n_latents']},P={report['lanes']},"
+    array = f",L={report['lateral_lanes']}" if report.get("lateral_lanes") else ""
+    return (f"{report['board']}|N={report['n_inputs']},K={report['n_latents']},P={report['lanes']}{array},"
             f"{report['weights']},{report['sampler']},{report['clock']['pll_mhz']:g} MHz|{tools}")
 
 
