@@ -93,7 +93,8 @@ class Board:
 def _ulx3s(size, search=1, **kw):
     return dict(family="ecp5", platform_name=f"ULX3S (ECP5 LFE5U-{size}F-6 CABGA381)",
                 platform_class=f"amaranth_boards.ulx3s:ULX3S_{size}F_Platform",
-                nextpnr_device=(f"--{size}k", "--package", "CABGA381", "--speed", "6"), weights="rom", search=search, **kw)
+                nextpnr_device=(f"--{size}k", "--package", "CABGA381", "--speed", "6"), weights="rom",
+                search=search, **kw)
 
 
 BOARDS = {b.name: b for b in (
