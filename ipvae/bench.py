@@ -404,7 +404,9 @@ def bench_document(b, fpga, c: CpuRows, own, sim, tr) -> list:
     for f in fpga:
         same = (f["n"], f["k"]) == (n, k)
         if same:
-            model = "same model as the CPU rows"
+            rf = c.fastest * 1e6 / f["us"]
+            model = ("same model as the CPU rows: " + (f"{rf:.2f}× faster" if rf >= 1 else f"{1 / rf:.2f}× slower")
+                     + " than their fastest (batch 1, one core)")
         elif f["bundle"] in own:
             t_np, t_c, t_g = own[f["bundle"]]
             r, rf = t_np * 1e6 / f["us"], min(t_c, t_g) * 1e6 / f["us"]

@@ -8,6 +8,7 @@ import pytest
 from ipvae.golden_model.formats import Formats
 from ipvae.golden_model.golden import trace_one
 from ipvae.golden_model.random_model import random_bundle
+from ipvae.rtl.boards.registry import get_board
 from ipvae.sim.regression import assert_exact as check
 from ipvae.sim.regression import corner_cases, heldout_cases, run, summarise
 
@@ -59,12 +60,16 @@ def test_default_bundle_heldout_patches(sim, build_root):
     assert summarise(res)["bit_exact"] == len(cases)
 
 
-@pytest.mark.parametrize("sim", SIMS)
-def test_array_core_default_bundle(sim, build_root):
-    """The array core (rtl/core/array_core.py: 128 lateral lanes, 16 sampler units) in both
-    simulators: bit-exact with the golden model at 16 lanes, cycle-exact with array_cycles."""
+@pytest.mark.parametrize("sim, board", [("icarus", "ulx3s-45f"), ("verilator", "ulx3s-45f"),
+                                        ("verilator", "ulx3s-25f")])
+def test_array_core_default_bundle(sim, board, build_root):
+    """The array core (rtl/core/array_core.py) as the 45F (128 lateral lanes, 16 sampler units) and
+    the 25F (64 lanes of two neurons, 8 units) build it, from their registry records: bit-exact with
+    the golden model at S lanes, cycle-exact with array_cycles."""
+    b = get_board(board)
     cases = heldout_cases(None, 2, iterations=6) + corner_cases(64, Formats(), iterations=2)[:2]
-    res = run(sim, None, 16, cases, build_root, gap=0.3, backpressure=0.3, lateral_lanes=128)
+    res = run(sim, None, b.lanes, cases, build_root, gap=0.3, backpressure=0.3, search=b.search,
+              lateral_lanes=b.lateral_lanes)
     check(res)
     assert summarise(res)["bit_exact"] == len(cases)
 

@@ -3,6 +3,8 @@
 Heavy modules are imported inside the command functions: `ipvae --help` and argument errors stay fast."""
 from __future__ import annotations
 
+from ipvae.rtl.boards.registry import BOARD_NAMES
+
 from .args import bundle_arg, in_path, out_dir, out_file, positive_int, positive_ints
 
 
@@ -22,7 +24,7 @@ def register(sub):
                                       "(docs/benchmarks.md)")
     s.add_argument("--bundle", type=bundle_arg)
     s.add_argument("--reports", nargs="*", type=in_path,
-                   default=[f"docs/synthesis/{name}.json" for name in ("icebreaker", "ulx3s-85f")],
+                   default=[f"docs/synthesis/{name}.json" for name in BOARD_NAMES],
                    help="synthesis reports whose Fmax sets the FPGA rows")
     s.add_argument("--build", type=out_dir, default="sim_build")
     s.add_argument("--write", type=out_file, default="docs/benchmarks.md")

@@ -112,10 +112,14 @@ BOARDS = {b.name: b for b in (
                                 reference="16x16 patches, K=512 (the paper configuration)",
                                 bundle="builtin:paper", synth_opts="-nodsp", reply_slice=True)),
     # the cheaper variants of the same board run the default bundle: the paper model's F and W
-    # (3 Mbit) do not fit their block RAM (45F: 108 DP16KD = 1.9 Mbit; 25F: 56 = 1 Mbit). Each lane
-    # costs 2 MULT18X18D: 16 lanes use 32 of the 45F's 72, 8 lanes 16 of the 25F's 28.
-    Board("ulx3s-45f", **_ulx3s(45, lanes=16, reference="8x8 patches, K=128 (the default bundle)")),
-    Board("ulx3s-25f", **_ulx3s(25, lanes=8, reference="8x8 patches, K=128 (the default bundle)")),
+    # (3 Mbit) do not fit their block RAM (45F: 108 DP16KD = 1.9 Mbit; 25F: 56 = 1 Mbit). Both run
+    # the array core too: K = 128 neurons on 128 lateral lanes (one a lane) beside 16 sampler units
+    # on the 45F, on 64 lanes (two a lane) beside 8 on the 25F; products in logic, no DSP
+    # (docs/synthesis.md)
+    Board("ulx3s-45f", **_ulx3s(45, lanes=16, search=2, lateral_lanes=128,
+                                reference="8x8 patches, K=128 (the default bundle)")),
+    Board("ulx3s-25f", **_ulx3s(25, lanes=8, search=2, lateral_lanes=64,
+                                reference="8x8 patches, K=128 (the default bundle)")),
 )}
 BOARD_NAMES = tuple(BOARDS)
 
