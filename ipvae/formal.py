@@ -11,7 +11,7 @@ __all__ = ["run_formal", "formal_table"]
 
 def run_formal(blocks=None, out_dir="runs/formal", mode=None, depth=None, log=print):
     """Each block's proof and its negative control; returns the records (also formal.json). mode and
-    depth: None for each proof's own (sim/formal.py: unbounded, or bounded with the reason)."""
+    depth: None for an unbounded proof of each (sim/formal.py), or "bmc" to a depth."""
     names = list(blocks or PROOFS)
     unknown = [n for n in names if n not in PROOFS]
     if unknown:
@@ -22,9 +22,8 @@ def run_formal(blocks=None, out_dir="runs/formal", mode=None, depth=None, log=pr
         runs = [(False, 0)] + [(True, k) for k in range(len(PROOFS[name].controls))]
         for mutant, control in runs:
             what = f"negative control {control + 1}" if mutant else "proof"
-            run_mode = mode or ("bmc" if PROOFS[name].bounded else "prove")
-            engine = PROOFS[name].engine if run_mode == "prove" and not mutant else KINDUCTION
-            log(f"[formal] {name}: {what} ({run_mode}, {engine}) ...")
+            run_mode = mode or "prove"
+            log(f"[formal] {name}: {what} ({run_mode}, {PROOFS[name].engine_for(run_mode, mutant)}) ...")
             rec = run_proof(name, Path(out_dir), mode=mode, depth=depth, mutant=mutant, control=control, log=log)
             rec["expected"] = "FAIL" if mutant else "PASS"
             records.append(rec)

@@ -101,19 +101,17 @@ def _link_section(boards):
     return lines
 
 
-def _board_cycles(name, rows, bundle, x, iterations, seed):
-    """Median core cycles of a board's shipped core: its row of the fused-lane table, or the array
-    core's ``array_cycles`` over measured spikes (None when its bundle is not at hand)."""
-    from ipvae.rtl.boards.registry import get_board
-    board = get_board(name)
-    if not board.lateral_lanes:
-        return next((r["cycles"] for r in rows if r["lanes"] == board.lanes), None)
+def _board_cycles(name, bundle, x, iterations, seed):
+    """Median core cycles of a board's shipped core (fused lanes or the array:
+    ``cycle_model.core_cycles``) over measured spikes of its model; None when that is not at hand."""
     if bundle is None:
         return None
+    from ipvae.rtl.boards.registry import get_board
     from ipvae.rtl.core.config import CoreConfig
+    board = get_board(name)
     config = CoreConfig(bundle.fixed, board.lanes, search=board.search, lateral_lanes=board.lateral_lanes)
     z = measured_spikes(bundle, x, iterations, board.lanes, seed)
-    return float(np.median([cycle_model.array_cycles(config, iterations, zz) for zz in z]))
+    return float(np.median([cycle_model.core_cycles(config, iterations, zz) for zz in z]))
 
 
 #: the array core's configurations the latency document tabulates: (L lateral lanes, S sampler units, W)
@@ -224,9 +222,9 @@ def write_latency_doc(bundle, x, path, iterations=32, seed=1, ecp5=None):
               f"{r['cycles'] / ECP5['clock_mhz']:.1f} |" for r in ec]
     if ecp5 is not None:
         lines += array_section(eb, ex, iterations, seed, ECP5["clock_mhz"])
-    lines += _link_section([("icebreaker", n0, k0, fmt, _board_cycles("icebreaker", up, bundle, x, iterations, seed)),
+    lines += _link_section([("icebreaker", n0, k0, fmt, _board_cycles("icebreaker", bundle, x, iterations, seed)),
                             ("ulx3s-85f", ne, ke, ecp5[0].fmt if ecp5 else fmt,
-                             _board_cycles("ulx3s-85f", ec, *(ecp5 or (None, None)), iterations, seed))])
+                             _board_cycles("ulx3s-85f", *(ecp5 or (None, None)), iterations, seed))])
     lines += ["", "## Block RAMs after rounding (estimate; docs/synthesis.md has the placed builds)", "",
               "Each memory rounded up to whole SB_RAM40_4K (iCE40: 256×16 … 2048×2) or DP16KD (ECP5: 512×36 … 16384×1)",
               f"blocks. UP5K builds read W = {w} thresholds per cycle from a "

@@ -134,13 +134,18 @@ class Proof:
     harness: object          # () -> Elaboratable
     mutant: object           # () -> Elaboratable: the same harness around a broken block
     mutation: str
-    bounded: int = 0         # 0: proven unbounded (k-induction); D: a bounded model check to depth D
-    why_bounded: str = ""    # what keeps k-induction from closing
     engine: str = KINDUCTION  # the prove mode's engine: KINDUCTION or PDR (bmc and cover run smtbmc)
     slow: bool = False       # the unbounded proof takes minutes: the default suite checks it to a depth
     covers: int = 0          # D: the harness's Cover statements must each be reached within D cycles
     covered: str = ""        # what they show
     more_mutants: tuple = ()  # further negative controls: (mutant, mutation) pairs, one bug each
+
+    def engine_for(self, mode, mutant=False):
+        """The engine a run uses: the proof's own in prove mode, k-induction's smtbmc otherwise. A
+        negative control runs k-induction too, whose base case is a bounded check that writes the
+        trace: PDR refutes the mutants as well (within 5 frames), but the 2022 ABC's counterexample
+        file does not convert to a trace with this SymbiYosys's witness tool."""
+        return self.engine if mode == "prove" and not mutant else KINDUCTION
 
     @property
     def controls(self):
@@ -590,22 +595,18 @@ def run_proof(name, out_dir, *, mode=None, depth=None, mutant=False, control=0, 
     """Run proof ``name`` (a key of :data:`PROOFS`) in ``out_dir``; returns a dict: name, engine,
     depth ("unbounded" for a proof in prove mode), result (PASS / FAIL / ERROR), seconds, and the
     counterexample VCD on failure. ``mutant``: negative control number ``control`` (must FAIL). ``mode`` and
-    ``depth`` default to the proof's own: prove (k-induction to depth 20, or PDR, which has no depth),
-    or its bounded depth; ``mode``
-    "cover": every Cover of the harness must be reached within the proof's ``covers`` depth."""
+    ``depth`` default to prove (k-induction to depth 20, or PDR, which has no depth); "bmc" checks to
+    ``depth``; ``mode`` "cover": every Cover of the harness must be reached within the proof's ``covers`` depth."""
     if name not in PROOFS:
         raise ParameterError(f"unknown formal block {name!r}; choose one of {', '.join(PROOFS)}")
     proof = PROOFS[name]
-    mode = mode or ("bmc" if proof.bounded else "prove")
+    mode = mode or "prove"
     if mode not in ("prove", "bmc", "cover"):
         raise ParameterError(f"mode must be prove, bmc or cover, got {mode!r}")
     if mode == "cover" and not proof.covers:
         raise ParameterError(f"formal block {name!r} has no covers")
-    depth = depth or (proof.covers if mode == "cover" else proof.bounded or 20)
-    # a negative control runs k-induction, whose base case is a bounded check that writes the trace:
-    # PDR refutes the mutants too (within 5 frames), but the 2022 ABC's counterexample file does not
-    # convert to a trace with this SymbiYosys's witness tool
-    engine = proof.engine if mode == "prove" and not mutant else KINDUCTION
+    depth = depth or (proof.covers if mode == "cover" else 20)
+    engine = proof.engine_for(mode, mutant)
     tools = _tools(engine)
     job = f"{name}{f'_mutant{control}' if mutant else ''}_{mode}"
     out = Path(out_dir)

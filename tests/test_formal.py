@@ -10,7 +10,7 @@ from ipvae.sim.formal import PROOFS, run_proof
 
 
 @pytest.mark.parametrize("block", [pytest.param(name, marks=[pytest.mark.slow] if p.slow else [])
-                                   for name, p in PROOFS.items() if not p.bounded])
+                                   for name, p in PROOFS.items()])
 def test_proof_holds_unbounded(block, tmp_path):
     rec = run_proof(block, tmp_path)
     assert rec["result"] == "PASS" and rec["depth"] == "unbounded", rec
