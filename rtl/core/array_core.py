@@ -266,8 +266,16 @@ class ArrayCore(wiring.Component):
             u_wr.addr.eq(u_count), u_wr.en.eq(memb.o.valid), u_wr.data.eq(memb.o.payload.u),
             cfifo.i.valid.eq(memb.o.valid), cfifo.i.payload.eq(memb.o.payload),
             samp.i.valid.eq(cfifo.o.valid), samp.i.payload.eq(cfifo.o.payload), cfifo.o.ready.eq(samp.i.ready),
-            samp.o.ready.eq(1), samp.seed.eq(self.seed),
+            samp.o.ready.eq(1),
         ]
+        # the samplers reseed one cycle after the sequencer asks, from a registered copy of the seed:
+        # the reseed's fan-out to every generator and table row starts at a flip-flop (the 85F's
+        # 72 MHz critical path ran from the input counter's compare through it). The last load
+        # lands in the drive's first cycle with the seed of the last input beat's cycle: the same
+        # generator state, long before the first pass samples.
+        reseed, seed_q, reseed_q = Signal(), Signal(32), Signal()
+        m.d.sync += [seed_q.eq(self.seed), reseed_q.eq(reseed)]
+        m.d.comb += [samp.seed.eq(seed_q), samp.reseed.eq(reseed_q)]
         with m.If(memb.o.valid):
             m.d.sync += u_count.eq(u_count + 1)
         zword = samp.o.payload.z
@@ -343,7 +351,7 @@ class ArrayCore(wiring.Component):
                 m.d.comb += [self.i.ready.eq(1), x_wr.addr.eq(n_in), x_wr.data.eq(self.i.payload),
                              x_wr.en.eq(self.i.valid)]
                 if self.config.reseed_wait:
-                    m.d.comb += samp.reseed.eq(n_in == N - 1)
+                    m.d.comb += reseed.eq(n_in == N - 1)
                 with m.If(self.i.valid):
                     m.d.sync += n_in.eq(n_in + 1)
                     with m.If(n_in == N - 1):
@@ -351,7 +359,7 @@ class ArrayCore(wiring.Component):
                                      t_max.eq(Mux(self.iterations > self.max_iterations, self.max_iterations,
                                                   self.iterations))]
                         if not self.config.reseed_wait:
-                            m.d.comb += samp.reseed.eq(1)
+                            m.d.comb += reseed.eq(1)
                         m.next = "DRIVE"
             with m.State("DRIVE"):                       # one digit phase: N drive events
                 m.d.comb += [self.busy.eq(1), drive_issue.eq(1)]
