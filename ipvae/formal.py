@@ -22,7 +22,7 @@ def run_formal(blocks=None, out_dir="runs/formal", mode=None, depth=None, log=pr
         runs = [(False, 0)] + [(True, k) for k in range(len(PROOFS[name].controls))]
         for mutant, control in runs:
             what = f"negative control {control + 1}" if mutant else "proof"
-            run_mode = mode or "prove"
+            run_mode = mode or PROOFS[name].mode
             log(f"[formal] {name}: {what} ({run_mode}, {PROOFS[name].engine_for(run_mode, mutant)}) ...")
             rec = run_proof(name, Path(out_dir), mode=mode, depth=depth, mutant=mutant, control=control, log=log)
             rec["expected"] = "FAIL" if mutant else "PASS"

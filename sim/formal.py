@@ -44,8 +44,9 @@ from ipvae.rtl.link.skid_buffer import SkidBuffer
 __all__ = ["StreamHarness", "Proof", "PROOFS", "run_proof", "mutants"]
 
 #: SymbiYosys engines: k-induction (and bmc, cover) with smtbmc and Boolector; ABC's IC3/PDR, which
-#: needs no invariant from the harness (ABC from apt: berkeley-abc, scripts/setup.sh)
-KINDUCTION, PDR = "smtbmc boolector", "abc pdr"
+#: needs no invariant from the harness, and ABC's bit-level BMC, bmc3, for a deep bounded proof (ABC from
+#: apt: berkeley-abc, scripts/setup.sh)
+KINDUCTION, PDR, BMC3 = "smtbmc boolector", "abc pdr", "abc bmc3"
 
 #: bits of the harness's beat counters (the solver's tracked beat lies below 2^COUNT_BITS - 2)
 COUNT_BITS = 5
@@ -134,18 +135,27 @@ class Proof:
     harness: object          # () -> Elaboratable
     mutant: object           # () -> Elaboratable: the same harness around a broken block
     mutation: str
-    engine: str = KINDUCTION  # the prove mode's engine: KINDUCTION or PDR (bmc and cover run smtbmc)
+    engine: str = KINDUCTION  # the plain run's engine: KINDUCTION or PDR (prove), BMC3 (bounded)
     slow: bool = False       # the unbounded proof takes minutes: the default suite checks it to a depth
     covers: int = 0          # D: the harness's Cover statements must each be reached within D cycles
     covered: str = ""        # what they show
     more_mutants: tuple = ()  # further negative controls: (mutant, mutation) pairs, one bug each
+    bounded: int = 0         # D > 0: a bounded proof, bmc to depth D (its mode and depth unless asked otherwise)
+    suite_depth: int = 12    # a slow proof: the depth of the default suite's bounded check of its properties
+
+    @property
+    def mode(self):
+        """The mode a plain run uses: ``bmc`` for a bounded proof, ``prove`` (unbounded) otherwise."""
+        return "bmc" if self.bounded else "prove"
 
     def engine_for(self, mode, mutant=False):
-        """The engine a run uses: the proof's own in prove mode, k-induction's smtbmc otherwise. A
-        negative control runs k-induction too, whose base case is a bounded check that writes the
-        trace: PDR refutes the mutants as well (within 5 frames), but the 2022 ABC's counterexample
-        file does not convert to a trace with this SymbiYosys's witness tool."""
-        return self.engine if mode == "prove" and not mutant else KINDUCTION
+        """The engine a run uses: the proof's own in its own mode, smtbmc otherwise. A negative control
+        must fail with a trace: bmc3's counterexample converts to one (through the ABC shim), PDR's from
+        this ABC does not (yosys-witness rejects it), so a PDR proof's controls run k-induction, whose
+        base case writes the trace (PDR refutes them too, within 5 frames)."""
+        if mode != self.mode or (mutant and self.engine == PDR):
+            return KINDUCTION
+        return self.engine
 
     @property
     def controls(self):
@@ -526,6 +536,10 @@ def _uart_proofs(bad):
 
 
 def _proofs():
+    from .formal_cycles import DEPTH as SEQUENCER_DEPTH
+    from .formal_cycles import SUITE_DEPTH as SEQUENCER_SUITE_DEPTH
+    from .formal_cycles import LateralSlowOnTwoEntries, SequencerHarness
+
     bad = mutants()
     return {p.name: p for p in (*_uart_proofs(bad),
         Proof("skid_buffer", "SkidBuffer (rtl/link/skid_buffer.py): the stream rules on o; every beat leaves once, "
@@ -562,6 +576,12 @@ def _proofs():
               lambda: StreamHarness(CreditFifo(_payload(), 2), credits=2, invariant=fifo_invariant),
               lambda: StreamHarness(bad["fifo"](_payload(), 2), credits=2, invariant=fifo_invariant),
               "the level forgets the pop of the last beat"),
+        Proof("sequencer", "IpvaeCore's sequencer (rtl/core/ipvae_core.py), N = 2, K = 4, P = 2, the search sampler, "
+                           "T <= 1, inputs, seed, T and the samplers' random numbers free: its cycles equal "
+                           "cycle_model's sum of the drive, passes and lateral phases of the spikes it drew",
+              lambda: SequencerHarness(), lambda: SequencerHarness(LateralSlowOnTwoEntries),
+              "the lateral units stay busy one cycle longer after a phase with two or more slot entries",
+              engine=BMC3, bounded=SEQUENCER_DEPTH, slow=True, suite_depth=SEQUENCER_SUITE_DEPTH),
     )}
 
 
@@ -573,8 +593,8 @@ def _tools(engine=KINDUCTION):
     tools = {name: shutil.which(f"yowasp-{name}") or str(exe / f"yowasp-{name}")
              for name in ("sby", "yosys", "yosys-smtbmc", "yosys-witness", "boolector")}
     missing = [f"yowasp-{n}" for n, p in tools.items() if not Path(p).exists() and not shutil.which(p)]
-    if engine == PDR:
-        # YoWASP's Yosys links ABC in and ships no yosys-abc program: Debian's ABC does the PDR
+    if engine.startswith("abc"):
+        # YoWASP's Yosys links ABC in and ships no yosys-abc program: Debian's ABC does PDR and bmc3
         tools["abc"] = shutil.which("yosys-abc") or shutil.which("berkeley-abc")
         if tools["abc"] is None:
             missing.append("berkeley-abc (apt) or yosys-abc")
@@ -583,12 +603,64 @@ def _tools(engine=KINDUCTION):
     return tools
 
 
+_ABC_SHIM = r"""#!/bin/sh
+if [ "$1" = "-c" ]; then
+  cmd=$(printf '%s' "$2" | sed 's/pdr -v -l/pdr -v/'); shift 2
+  "ABC" -c "$cmd" "$@"; rc=$?
+  for f in engine_*/trace.aiw; do [ -f "$f" ] && sed -i 's/\([01x]\)# DONE$/\1\n# DONE/' "$f"; done
+  exit $rc
+fi
+exec "ABC" "$@"
+"""
+
+
 def _abc_shim(abc):
-    """A wrapper for SymbiYosys's ABC call: sby asks ``pdr -v -l`` (per-output status lines), an option
-    Debian's ABC (2022) predates; without it ABC still proves or refutes the one property sby folds
-    the assertions into."""
-    return (f'#!/bin/sh\nif [ "$1" = "-c" ]; then cmd=$(printf \'%s\' "$2" | sed \'s/pdr -v -l/pdr -v/\'); '
-            f'shift 2; exec "{abc}" -c "$cmd" "$@"; fi\nexec "{abc}" "$@"\n')
+    """A wrapper for SymbiYosys's ABC call, for Debian's ABC (2022): sby asks ``pdr -v -l`` (per-output
+    status lines), an option that ABC predates (without it ABC still proves or refutes the one property
+    sby folds the assertions into); and that ABC's counterexample (``write_cex -a``) ends its last step's
+    line with ``# DONE``, which yosys-witness reads as a bad step: the shim breaks the line, so the trace
+    converts to a VCD."""
+    return _ABC_SHIM.replace("ABC", abc)
+
+
+def witness_vcd(yw_path, vcd_path):
+    """A counterexample VCD from a Yosys witness trace (``trace.yw``: the values the solver chose for
+    every free signal, step by step), for ABC's counterexamples: this Yosys build has no ``sim``
+    command to replay one through every signal, and smtbmc's replay misses ports Amaranth names with
+    a ``$`` suffix. The VCD holds the free signals (inputs, AnyConst/AnySeq values), one step a clock."""
+    import json
+
+    data = json.loads(Path(yw_path).read_text())
+    sigs = data["signals"]
+    ids = [_vcd_id(k) for k in range(len(sigs))]
+    lines = ["$timescale 1 ns $end", "$scope module top $end"]
+    for sig, ident in zip(sigs, ids):
+        name = ".".join(p.lstrip("\\") for p in sig["path"]).replace(" ", "_")
+        lo = sig["offset"]
+        lines.append(f"$var wire {sig['width']} {ident} {name}[{lo + sig['width'] - 1}:{lo}] $end")
+    lines += ["$upscope $end", "$enddefinitions $end"]
+    for t, step in enumerate(data["steps"]):
+        bits = step["bits"][::-1]                # the first signal's lowest bit is the string's last character
+        lines.append(f"#{10 * t}")
+        pos = 0
+        for sig, ident in zip(sigs, ids):
+            if sig["init_only"] and t:
+                continue
+            value = bits[pos:pos + sig["width"]][::-1].replace("?", "x")
+            pos += sig["width"]
+            lines.append(f"b{value} {ident}")
+    Path(vcd_path).write_text("\n".join(lines) + "\n")
+    return Path(vcd_path)
+
+
+def _vcd_id(k):
+    chars = [chr(c) for c in range(33, 127)]
+    out = ""
+    while True:
+        out += chars[k % len(chars)]
+        k //= len(chars)
+        if not k:
+            return out
 
 
 def run_proof(name, out_dir, *, mode=None, depth=None, mutant=False, control=0, log=None):
@@ -600,12 +672,12 @@ def run_proof(name, out_dir, *, mode=None, depth=None, mutant=False, control=0, 
     if name not in PROOFS:
         raise ParameterError(f"unknown formal block {name!r}; choose one of {', '.join(PROOFS)}")
     proof = PROOFS[name]
-    mode = mode or "prove"
+    mode = mode or proof.mode
     if mode not in ("prove", "bmc", "cover"):
         raise ParameterError(f"mode must be prove, bmc or cover, got {mode!r}")
     if mode == "cover" and not proof.covers:
         raise ParameterError(f"formal block {name!r} has no covers")
-    depth = depth or (proof.covers if mode == "cover" else 20)
+    depth = depth or (proof.covers if mode == "cover" else proof.bounded or 20)
     engine = proof.engine_for(mode, mutant)
     tools = _tools(engine)
     job = f"{name}{f'_mutant{control}' if mutant else ''}_{mode}"
@@ -616,7 +688,9 @@ def run_proof(name, out_dir, *, mode=None, depth=None, mutant=False, control=0, 
     design = (proof.controls[control][0] if mutant else proof.harness)()
     (out / f"{job}.il").write_text(rtlil.convert(design, ports=[]))
     (out / f"{job}.sby").write_text("\n".join([
-        "[options]", f"mode {mode}", *([f"depth {depth}"] if engine == KINDUCTION else []), "", "[engines]",
+        "[options]", f"mode {mode}", *([f"depth {depth}"] if engine != PDR else []),
+        # an ABC counterexample stays a witness (trace.yw): no replay (witness_vcd writes its VCD)
+        *(["vcd off"] if engine.startswith("abc") else []), "", "[engines]",
         engine, "",
         "[script]", f"read_rtlil {job}.il", "prep -top top", "", "[files]", f"{job}.il", ""]))
     # sby calls the solver by its plain name: a shim folder in front of PATH
@@ -625,7 +699,7 @@ def run_proof(name, out_dir, *, mode=None, depth=None, mutant=False, control=0, 
     (shim / "boolector").write_text(f'#!/bin/sh\nexec "{tools["boolector"]}" "$@"\n')
     (shim / "boolector").chmod(0o755)
     abc = []
-    if engine == PDR:
+    if engine.startswith("abc"):
         (shim / "abc").write_text(_abc_shim(tools["abc"]))
         (shim / "abc").chmod(0o755)
         abc = ["--abc", str((shim / "abc").resolve())]
@@ -639,6 +713,8 @@ def run_proof(name, out_dir, *, mode=None, depth=None, mutant=False, control=0, 
     result = ("PASS" if "DONE (PASS" in text else "FAIL" if "DONE (FAIL" in text
               else "UNKNOWN" if "DONE (UNKNOWN" in text else "ERROR")
     traces = sorted((out / job).rglob("*.vcd")) if (out / job).exists() else []
+    if result == "FAIL" and not traces and (out / job / "engine_0" / "trace.yw").exists():
+        traces = [witness_vcd(out / job / "engine_0" / "trace.yw", out / job / "engine_0" / "trace.vcd")]
     rec = dict(block=name, mutant=mutant, control=control if mutant else None, engine=engine,
                depth="unbounded" if mode == "prove" and result == "PASS" else depth, mode=mode, result=result,
                seconds=round(seconds, 1), trace=str(traces[0]) if traces and result == "FAIL" else None,

@@ -2,7 +2,8 @@
 each block's proof passes unbounded (k-induction or PDR), and its negative control, the same harness
 around a deliberately broken block, fails with a counterexample trace; ``ipvae formal`` prints the
 table and exits 2 when a result is not the expected one. A proof that takes minutes (the result
-buffer's PDR) is ``slow``; the default suite checks its properties to depth 12 instead."""
+buffer's PDR, the sequencer's deep BMC) is ``slow``; the default suite checks its properties to a
+smaller depth instead (``Proof.suite_depth``)."""
 import pytest
 
 from ipvae.cli import main
@@ -11,17 +12,20 @@ from ipvae.sim.formal import PROOFS, run_proof
 
 @pytest.mark.parametrize("block", [pytest.param(name, marks=[pytest.mark.slow] if p.slow else [])
                                    for name, p in PROOFS.items()])
-def test_proof_holds_unbounded(block, tmp_path):
+def test_proof_holds(block, tmp_path):
+    """Unbounded, or to its depth for a bounded proof (the sequencer's cycle count)."""
+    p = PROOFS[block]
     rec = run_proof(block, tmp_path)
-    assert rec["result"] == "PASS" and rec["depth"] == "unbounded", rec
-    assert rec["engine"] == PROOFS[block].engine
+    assert rec["result"] == "PASS" and rec["depth"] == (p.bounded or "unbounded"), rec
+    assert rec["engine"] == p.engine
 
 
 @pytest.mark.parametrize("block", [name for name, p in PROOFS.items() if p.slow])
-def test_slow_proof_holds_to_depth_12(block, tmp_path):
-    """The default suite's share of a slow unbounded proof: the same properties, bounded."""
-    rec = run_proof(block, tmp_path, mode="bmc", depth=12)
-    assert rec["result"] == "PASS" and rec["depth"] == 12, rec
+def test_slow_proof_holds_to_the_suite_depth(block, tmp_path):
+    """The default suite's share of a slow proof: the same properties, bounded to ``suite_depth``."""
+    depth = PROOFS[block].suite_depth
+    rec = run_proof(block, tmp_path, mode="bmc", depth=depth)
+    assert rec["result"] == "PASS" and rec["depth"] == depth, rec
 
 
 @pytest.mark.parametrize("block, control", [(name, k) for name, p in PROOFS.items() for k in range(len(p.controls))])

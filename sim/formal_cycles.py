@@ -1,0 +1,203 @@
+"""The sequencer's cycle count against the cycle model, for every spike pattern (a bounded proof with
+ABC's bmc3; docs/formal.md).
+
+A small real fused-lane core (rtl/core/ipvae_core.py: N = 2, K = 4, P = 2, so S = 2 slots, the search
+sampler at ``timing.DEFAULT_SEARCH`` thresholds a cycle, T <= 1) runs with everything it reads free:
+the input codes (under the stream rules), the seed, T (any constant, clamped by the core to
+``max_iterations`` as documented) and the output's sink. The spikes are left to the solver: the
+sampler lanes' random numbers are free at every draw (in place of the xorshift generators) and the
+sampler reads one row of the Poisson table whose thresholds fall strictly (so every count 0 ..
+count_max is drawn by some number); its compares, words and handshakes are the real block's. The
+harness watches the sampler's output (one z word a slot) and adds up ``cycle_model.cycles``'s terms
+in hardware:
+
+    S N + DRIVE_TAIL
+    + per pass t = 0 .. T:        sum_s C_{t,s} + PASS_OVERHEAD,  C = max_p floor(z_p / W) + SEARCH_OVERHEAD,
+                                  one less per pass
+    + per pass t < T, n_t > 0:    LATERAL_HANDOFF + LATERAL_ENTRY_CYCLES e_t + n_t S
+
+Asserted while the output phase offers a beat: the core's ``cycles`` equals the sum, and every pass
+0 .. T was sampled. Bounded: a BMC to ``DEPTH`` cycles covers every inference that ends within it, and
+the longest one ends by cycle 63 (reset, two input beats, then 9 + 18 + 15 + 18 cycles at most and the
+output's first cycle, when the inputs come back to back); the negative control's counterexample, an
+inference at T = 1 with a lateral phase over both slots, shows the harness reaching that far (frame 49).
+"""
+from __future__ import annotations
+
+import numpy as np
+from amaranth import Elaboratable, Module, Mux, ResetSignal, Signal, Value
+from amaranth.hdl import Assert
+from amaranth.hdl._ast import AnyConst, AnySeq, Assume, Initial
+
+from ipvae.golden_model.formats import Formats
+from ipvae.golden_model.golden import fold
+from ipvae.golden_model.random_model import random_float_model
+from ipvae.rtl.core import cycle_model, timing
+from ipvae.rtl.core import ipvae_core as ipvae_core_module
+from ipvae.rtl.core import poisson_search as poisson_search_module
+from ipvae.rtl.core.config import CoreConfig
+from ipvae.rtl.core.ipvae_core import IpvaeCore
+from ipvae.rtl.core.lateral import LateralUnits
+from ipvae.rtl.core.poisson_search import PoissonSearch
+
+__all__ = ["SequencerHarness", "DEPTH", "LateralSlowOnTwoEntries"]
+
+#: BMC depth: two input beats, the longest inference at T = 1 (drive 9, two passes of at most
+#: 18 cycles, a lateral phase of at most 15) and its first output beat, with room for source gaps
+DEPTH = 70
+#: the default suite's share (``pytest -m slow`` runs DEPTH): every T = 0 inference and the shortest T = 1
+#: ones, bmc3 in about 30 s
+SUITE_DEPTH = 48
+
+
+class _OneRowFormats(Formats):
+    """The formats with a one-row Poisson table: the sampler's row index is a constant."""
+
+    @property
+    def table_rows(self):
+        return 1
+
+
+def _free_draw(m, p, *, seed, reseed, step, prob_bits):
+    """A sampler lane's random number, any value the solver picks at each step (in place of
+    rtl/core/prng.py's generator: same interface, same register timing)."""
+    state, rnd = Signal(32, name=f"prng{p}"), Signal(prob_bits, name=f"rnd{p}")
+    with m.If(~reseed & step):
+        m.d.sync += rnd.eq(AnySeq(prob_bits))
+    return state, rnd
+
+
+class _FreeDrawSearch(PoissonSearch):
+    """The search sampler with free random numbers: every spike count its table row allows, in
+    any order; its control (compares, words, handshakes) is the real block's."""
+
+    def elaborate(self, platform):
+        saved = poisson_search_module.prng_lane
+        poisson_search_module.prng_lane = _free_draw
+        try:
+            return super().elaborate(platform)
+        finally:
+            poisson_search_module.prng_lane = saved
+
+
+def one_row(table):
+    """The table row the harness's sampler reads: the first whose thresholds fall strictly and end
+    above 0, so every count 0 .. count_max is drawn by some random number."""
+    for r, row in enumerate(np.asarray(table)):
+        if row[-1] > 0 and np.all(np.diff(row) < 0):
+            return r
+    raise ValueError("no table row draws every count")
+
+
+class SequencerHarness(Elaboratable):
+    """The core's ``cycles`` against the cycle model's sum of the spikes it drew (module docstring).
+    ``lateral_class``: the LateralUnits the core builds (a broken variant for the negative control)."""
+
+    def __init__(self, lateral_class=None, *, n_inputs=2, n_latents=4, lanes=2, max_iterations=1):
+        tensors, _ = random_float_model(n_inputs, n_latents, seed=1)
+        self.core = IpvaeCore(CoreConfig(fold(tensors, Formats()), lanes, max_iterations=max_iterations))
+        self.lateral_class = lateral_class
+
+    def _elaborate_core(self, platform):
+        # the core builds its blocks by these module-level names: for this elaboration only, the sampler
+        # reads one row of the table and, for the negative control, the lateral units are the broken
+        # variant (the core's source is untouched)
+        row = one_row(self.core.fixed.table)
+        subs = dict(PoissonSearch=lambda fmt, table, lanes, per_cycle: _FreeDrawSearch(
+            _OneRowFormats(**fmt.to_dict()), table[row:row + 1], lanes, per_cycle))
+        if self.lateral_class is not None:
+            subs["LateralUnits"] = self.lateral_class
+        saved = {name: getattr(ipvae_core_module, name) for name in subs}
+        for name, sub in subs.items():
+            setattr(ipvae_core_module, name, sub)
+        try:
+            return self.core.elaborate(platform)
+        finally:
+            for name, orig in saved.items():
+                setattr(ipvae_core_module, name, orig)
+
+    def elaborate(self, platform):
+        from ipvae.sim.formal import held_until_taken
+
+        m = Module()
+        core = self.core
+        fx, fmt = core.fixed, core.fixed.fmt
+        N, K, P, W, T_max = fx.n_inputs, fx.n_latents, core.lanes, core.search, core.max_iterations
+        S, cb = K // P, fmt.count_bits
+        if W == timing.PARALLEL_SAMPLER or W & (W - 1):
+            raise ValueError("the harness models the search sampler at a power-of-two thresholds per cycle")
+        m.submodules.core = mod = self._elaborate_core(platform)
+        core._MustUse__silence = True            # used: its module is the submodule
+        samp = mod.submodules.sampler
+        m.d.comb += Assume(ResetSignal() == Initial())
+
+        # ---------------------------------------------------------------- free inputs
+        width = len(Value.cast(core.i.payload))
+        iv, ip = Signal(name="src_valid"), Signal(width, name="src_payload")
+        t_req = Signal.like(core.iterations, name="t_req")
+        m.d.comb += [iv.eq(AnySeq(1)), ip.eq(AnySeq(width)), t_req.eq(AnyConst(len(t_req))),
+                     core.i.valid.eq(iv), core.i.payload.eq(ip), core.o.ready.eq(AnySeq(1)),
+                     core.seed.eq(AnySeq(32)), core.iterations.eq(t_req)]
+        held_until_taken(m, iv, core.i.ready, ip, Assume)
+        t_max = Signal.like(t_req, name="t_max")
+        m.d.comb += t_max.eq(Mux(t_req > T_max, T_max, t_req))
+
+        # ---------------------------------------------------------------- the model's sum
+        n_in = Signal(range(max(N, 2)))
+        took = Signal()
+        m.d.comb += took.eq(iv & core.i.ready)
+        with m.If(took):
+            m.d.sync += n_in.eq(Mux(n_in == N - 1, 0, n_in + 1))
+        expected = Signal(16)
+        t, slot = Signal(range(T_max + 2)), Signal(range(max(S, 2)))
+        acc, n_sp, e = Signal(8), Signal(range(K + 1)), Signal(range(S + 1))
+        loaded = Signal()
+        z = [samp.o.payload.z[p * cb:(p + 1) * cb] for p in range(P)]
+        shift = W.bit_length() - 1
+        c_s = Signal(8)
+        top = z[0] >> shift
+        for p in range(1, P):
+            top = Mux((z[p] >> shift) > top, z[p] >> shift, top)
+        n_new, e_new = Signal.like(n_sp), Signal.like(e)
+        m.d.comb += [c_s.eq(top + timing.SEARCH_OVERHEAD),
+                     n_new.eq(n_sp + sum((zp != 0) for zp in z)),
+                     e_new.eq(e + Value.cast(samp.o.payload.z).any())]
+        pass_cycles, lateral_cycles = Signal(16), Signal(16)
+        spiked = (t < t_max) & (n_new != 0)
+        m.d.comb += [pass_cycles.eq(acc + c_s - 1 + timing.PASS_OVERHEAD),
+                     lateral_cycles.eq(Mux(spiked, timing.LATERAL_HANDOFF + timing.LATERAL_ENTRY_CYCLES * e_new
+                                           + n_new * S, 0))]
+        with m.If(took & (n_in == N - 1)):
+            m.d.sync += [expected.eq(S * N + cycle_model.DRIVE_TAIL), t.eq(0), slot.eq(0), acc.eq(0),
+                         n_sp.eq(0), e.eq(0), loaded.eq(1)]
+        with m.Elif(samp.o.valid):
+            with m.If(slot == S - 1):
+                m.d.sync += [expected.eq(expected + pass_cycles + lateral_cycles), t.eq(t + 1), slot.eq(0),
+                             acc.eq(0), n_sp.eq(0), e.eq(0)]
+            with m.Else():
+                m.d.sync += [acc.eq(acc + c_s), slot.eq(slot + 1), n_sp.eq(n_new), e.eq(e_new)]
+
+        # ---------------------------------------------------------------- the property
+        with m.If(core.o.valid):
+            m.d.comb += [Assert(loaded), Assert(t == t_max + 1), Assert(core.cycles == expected)]
+        return m
+
+
+class LateralSlowOnTwoEntries(LateralUnits):
+    """A broken LateralUnits for the negative control: ``busy`` stays high one cycle longer after a
+    phase with two or more slot entries (a data-dependent cost the cycle model does not have)."""
+
+    def elaborate(self, platform):
+        port = self.busy
+        inner = Signal(name="busy_inner")
+        self.busy = inner                         # the block's own logic drives ``inner`` ...
+        try:
+            m = super().elaborate(platform)
+        finally:
+            self.busy = port
+        many, was = Signal(), Signal()
+        m.d.sync += was.eq(inner)
+        with m.If(self.start):
+            m.d.sync += many.eq(self.entries >= 2)
+        m.d.comb += port.eq(inner | (was & many))  # ... and the port holds it one cycle more
+        return m
