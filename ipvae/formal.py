@@ -11,7 +11,8 @@ __all__ = ["run_formal", "formal_table"]
 
 def run_formal(blocks=None, out_dir="runs/formal", mode=None, depth=None, log=print):
     """Each block's proof and its negative control; returns the records (also formal.json). mode and
-    depth: None for an unbounded proof of each (sim/formal.py), or "bmc" to a depth."""
+    depth: None for each proof's own (sim/formal.py: unbounded, or bmc to its bounded depth), or "bmc"
+    to a depth."""
     names = list(blocks or PROOFS)
     unknown = [n for n in names if n not in PROOFS]
     if unknown:

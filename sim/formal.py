@@ -136,7 +136,7 @@ class Proof:
     mutant: object           # () -> Elaboratable: the same harness around a broken block
     mutation: str
     engine: str = KINDUCTION  # the plain run's engine: KINDUCTION or PDR (prove), BMC3 (bounded)
-    slow: bool = False       # the unbounded proof takes minutes: the default suite checks it to a depth
+    slow: bool = False       # the proof takes minutes: the default suite checks it to ``suite_depth``
     covers: int = 0          # D: the harness's Cover statements must each be reached within D cycles
     covered: str = ""        # what they show
     more_mutants: tuple = ()  # further negative controls: (mutant, mutation) pairs, one bug each
@@ -667,8 +667,9 @@ def run_proof(name, out_dir, *, mode=None, depth=None, mutant=False, control=0, 
     """Run proof ``name`` (a key of :data:`PROOFS`) in ``out_dir``; returns a dict: name, engine,
     depth ("unbounded" for a proof in prove mode), result (PASS / FAIL / ERROR), seconds, and the
     counterexample VCD on failure. ``mutant``: negative control number ``control`` (must FAIL). ``mode`` and
-    ``depth`` default to prove (k-induction to depth 20, or PDR, which has no depth); "bmc" checks to
-    ``depth``; ``mode`` "cover": every Cover of the harness must be reached within the proof's ``covers`` depth."""
+    ``depth`` default to the proof's own: prove (k-induction to depth 20, or PDR, which has no depth), or
+    bmc to its bounded depth; "bmc" checks to ``depth``; ``mode`` "cover": every Cover of the harness
+    must be reached within the proof's ``covers`` depth."""
     if name not in PROOFS:
         raise ParameterError(f"unknown formal block {name!r}; choose one of {', '.join(PROOFS)}")
     proof = PROOFS[name]
@@ -713,8 +714,9 @@ def run_proof(name, out_dir, *, mode=None, depth=None, mutant=False, control=0, 
     result = ("PASS" if "DONE (PASS" in text else "FAIL" if "DONE (FAIL" in text
               else "UNKNOWN" if "DONE (UNKNOWN" in text else "ERROR")
     traces = sorted((out / job).rglob("*.vcd")) if (out / job).exists() else []
-    if result == "FAIL" and not traces and (out / job / "engine_0" / "trace.yw").exists():
-        traces = [witness_vcd(out / job / "engine_0" / "trace.yw", out / job / "engine_0" / "trace.vcd")]
+    witness = out / job / "engine_0" / "trace.yw"
+    if result == "FAIL" and not traces and witness.exists():
+        traces = [witness_vcd(witness, witness.with_suffix(".vcd"))]
     rec = dict(block=name, mutant=mutant, control=control if mutant else None, engine=engine,
                depth="unbounded" if mode == "prove" and result == "PASS" else depth, mode=mode, result=result,
                seconds=round(seconds, 1), trace=str(traces[0]) if traces and result == "FAIL" else None,

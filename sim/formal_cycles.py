@@ -24,6 +24,8 @@ inference at T = 1 with a lateral phase over both slots, shows the harness reach
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from amaranth import Elaboratable, Module, Mux, ResetSignal, Signal, Value
 from amaranth.hdl import Assert
@@ -50,6 +52,20 @@ DEPTH = 70
 SUITE_DEPTH = 48
 
 
+@contextlib.contextmanager
+def _swapped(module, **subs):
+    """Module-level names of ``module`` replaced for the duration (a block builds its sub-blocks by
+    these names, so a harness substitutes one without touching the block's source)."""
+    saved = {name: getattr(module, name) for name in subs}
+    for name, sub in subs.items():
+        setattr(module, name, sub)
+    try:
+        yield
+    finally:
+        for name, orig in saved.items():
+            setattr(module, name, orig)
+
+
 class _OneRowFormats(Formats):
     """The formats with a one-row Poisson table: the sampler's row index is a constant."""
 
@@ -72,12 +88,8 @@ class _FreeDrawSearch(PoissonSearch):
     any order; its control (compares, words, handshakes) is the real block's."""
 
     def elaborate(self, platform):
-        saved = poisson_search_module.prng_lane
-        poisson_search_module.prng_lane = _free_draw
-        try:
+        with _swapped(poisson_search_module, prng_lane=_free_draw):
             return super().elaborate(platform)
-        finally:
-            poisson_search_module.prng_lane = saved
 
 
 def one_row(table):
@@ -107,14 +119,8 @@ class SequencerHarness(Elaboratable):
             _OneRowFormats(**fmt.to_dict()), table[row:row + 1], lanes, per_cycle))
         if self.lateral_class is not None:
             subs["LateralUnits"] = self.lateral_class
-        saved = {name: getattr(ipvae_core_module, name) for name in subs}
-        for name, sub in subs.items():
-            setattr(ipvae_core_module, name, sub)
-        try:
+        with _swapped(ipvae_core_module, **subs):
             return self.core.elaborate(platform)
-        finally:
-            for name, orig in saved.items():
-                setattr(ipvae_core_module, name, orig)
 
     def elaborate(self, platform):
         from ipvae.sim.formal import held_until_taken
