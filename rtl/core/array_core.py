@@ -14,6 +14,7 @@ from . import timing
 from .bits import index_bits, value_bits
 from .config import CoreConfig
 from .credit_fifo import CreditFifo
+from .fanout import copy_of, lane_copies
 from .lateral_array import LateralArray
 from .membrane import MembraneUpdate, shift_round
 from .output import OutputStreamer
@@ -242,6 +243,11 @@ class ArrayCore(wiring.Component):
         issue_pass = Signal()
         first_pass = Signal()
         lat_valid = Signal()
+        # the membrane units read the flag from a copy per group of lanes, loaded with lat_valid: one
+        # flag reaching every unit's l was the 72 MHz build's critical path on all three seeds (its
+        # first hop 5.05 ns across the die); a lane whose copy is 0 sees l = 0, as the unit's own
+        # ``lateral`` input would make it
+        lat_copies = lane_copies("lat_valid", 1, S)
         ps_s = Signal(range(G + 1))
         ps_last = Signal()
         u_count = Signal(range(G + 1))
@@ -260,8 +266,10 @@ class ArrayCore(wiring.Component):
                      d_rd.addr.eq(ps_s), l_rd.addr.eq(ps_s)]
         m.d.comb += [
             memb.i.valid.eq(pv1),
-            memb.i.payload.u.eq(u_rd.data), memb.i.payload.d.eq(d_rd.data), memb.i.payload.l.eq(l_rd.data),
-            memb.i.payload.prior.eq(first_pass), memb.i.payload.lateral.eq(lat_valid),
+            memb.i.payload.u.eq(u_rd.data), memb.i.payload.d.eq(d_rd.data),
+            memb.i.payload.l.eq(Cat(*[Mux(copy_of(lat_copies, s), l_rd.data.word_select(s, lw), 0)
+                                      for s in range(S)])),
+            memb.i.payload.prior.eq(first_pass), memb.i.payload.lateral.eq(1),
             memb.o.ready.eq(1),
             u_wr.addr.eq(u_count), u_wr.en.eq(memb.o.valid), u_wr.data.eq(memb.o.payload.u),
             cfifo.i.valid.eq(memb.o.valid), cfifo.i.payload.eq(memb.o.payload),
@@ -339,7 +347,7 @@ class ArrayCore(wiring.Component):
         def next_pass(t_next, first, lateral):
             """Pass t_next: its read-out first when the pass before spiked."""
             start_pass(t_next, first)
-            m.d.sync += lat_valid.eq(lateral)
+            m.d.sync += [lat_valid.eq(lateral), *[c.eq(lateral) for c in lat_copies]]
             if not isinstance(lateral, int):
                 with m.If(lateral):
                     start_readout(0)
