@@ -536,9 +536,7 @@ def _uart_proofs(bad):
 
 
 def _proofs():
-    from .formal_cycles import DEPTH as SEQUENCER_DEPTH
-    from .formal_cycles import SUITE_DEPTH as SEQUENCER_SUITE_DEPTH
-    from .formal_cycles import LateralSlowOnTwoEntries, SequencerHarness
+    from . import formal_cycles as fc
 
     bad = mutants()
     return {p.name: p for p in (*_uart_proofs(bad),
@@ -579,9 +577,15 @@ def _proofs():
         Proof("sequencer", "IpvaeCore's sequencer (rtl/core/ipvae_core.py), N = 2, K = 4, P = 2, the search sampler, "
                            "T <= 1, inputs, seed, T and the samplers' random numbers free: its cycles equal "
                            "cycle_model's sum of the drive, passes and lateral phases of the spikes it drew",
-              lambda: SequencerHarness(), lambda: SequencerHarness(LateralSlowOnTwoEntries),
+              lambda: fc.SequencerHarness(), lambda: fc.SequencerHarness(fc.LateralSlowOnTwoEntries),
               "the lateral units stay busy one cycle longer after a phase with two or more slot entries",
-              engine=BMC3, bounded=SEQUENCER_DEPTH, slow=True, suite_depth=SEQUENCER_SUITE_DEPTH),
+              engine=BMC3, bounded=fc.DEPTH, slow=True, suite_depth=fc.SUITE_DEPTH),
+        Proof("array_sequencer", "ArrayCore's sequencer (rtl/core/array_core.py), N = 2, K = 4, S = 2 sampler units, "
+                                 "L = 2 lateral lanes, the search sampler, T <= 1, inputs, seed, T and the samplers' "
+                                 "random numbers free: its cycles equal cycle_model.array_cycles of the spikes it drew",
+              lambda: fc.ArraySequencerHarness(), lambda: fc.ArraySequencerHarness(fc.ArraySlowAfterHighCount),
+              "the lateral array takes the next event a cycle late after a spike of count 8 or more",
+              engine=BMC3, bounded=fc.ARRAY_DEPTH, slow=True, suite_depth=fc.ARRAY_SUITE_DEPTH),
     )}
 
 
