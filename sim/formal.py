@@ -27,7 +27,7 @@ from amaranth import Cat, Elaboratable, Module, Mux, ResetSignal, Signal, Value,
 from amaranth.back import rtlil
 from amaranth.hdl import Assert
 from amaranth.hdl._ast import AnyConst, AnySeq, Assume, Cover, Initial
-from amaranth.lib import data, stream
+from amaranth.lib import data, stream, wiring
 
 from ipvae.golden_model import protocol as proto
 from ipvae.golden_model.errors import ParameterError, ToolError
@@ -38,6 +38,7 @@ from ipvae.rtl.core.config import CoreConfig
 from ipvae.rtl.core.credit_fifo import CreditFifo
 from ipvae.rtl.core.ipvae_core import IpvaeCore
 from ipvae.rtl.link.frame_receiver import FrameReceiver
+from ipvae.rtl.link.request_executor import RequestExecutor
 from ipvae.rtl.link.result_buffer import ResultBuffer
 from ipvae.rtl.link.skid_buffer import SkidBuffer
 
@@ -392,6 +393,95 @@ class FrameHarness(Elaboratable):
         return m
 
 
+class _CrcIgnored:
+    """A frame interface whose ``crc_ok`` is always high (the negative control's executor sees it)."""
+
+    def __init__(self, frame):
+        self._frame = frame
+        self.crc_ok = Value.cast(1)
+
+    def __getattr__(self, name):
+        return getattr(self._frame, name)
+
+
+class ExecutorIgnoresCrc(RequestExecutor):
+    """A broken RequestExecutor: it decides as if every checksum matched."""
+
+    def elaborate(self, platform):
+        port = self.frame
+        self.frame = _CrcIgnored(port)
+        try:
+            return super().elaborate(platform)
+        finally:
+            self.frame = port
+
+
+class GateHarness(Elaboratable):
+    """The frame receiver and the request executor of the host link (rtl/link/frame_receiver.py,
+    rtl/link/request_executor.py) as the link joins them, under any byte stream (the stream rules
+    assumed of its source) and any behaviour of the core and the reply writer around them: the
+    executor feeds an INFER's codes to the core, and starts an INFO or LOAD reply, only for a frame
+    of that type whose checksum byte equals the CRC-8 of its type, length and payload (computed here
+    bit by bit). A bitstream-weights build (LOAD is refused whole: READ_ONLY), N = 2, timeout 5."""
+
+    def __init__(self, executor_class=RequestExecutor, *, n_inputs=2, timeout=5):
+        tensors, _ = random_float_model(n_inputs, 4, seed=1)
+        core = IpvaeCore(CoreConfig(fold(tensors, Formats()), 2, max_iterations=3))
+        core._MustUse__silence = True            # only its sizes are read
+        self.receiver = FrameReceiver(n_inputs=n_inputs, ram=False, timeout_cycles=timeout)
+        self.executor = executor_class(core)
+
+    def elaborate(self, platform):
+        m = Module()
+        rcv, exe = self.receiver, self.executor
+        m.submodules.receiver = rcv.elaborate(platform)     # elaborated here: their ``observe`` is read
+        m.submodules.executor = exe.elaborate(platform)
+        rcv._MustUse__silence = exe._MustUse__silence = True
+        wiring.connect(m, rcv.frame, exe.frame)
+        f, obs, st = rcv.frame, rcv.observe, exe.observe
+        m.d.comb += Assume(ResetSignal() == Initial())
+        rv, rp = Signal(name="src_valid"), Signal(8, name="src_byte")
+        m.d.comb += [rv.eq(AnySeq(1)), rp.eq(AnySeq(8)), rcv.rx.valid.eq(rv), rcv.rx.payload.eq(rp),
+                     exe.x.ready.eq(AnySeq(1)), exe.result_valid.eq(AnySeq(1)), exe.cycles.eq(AnySeq(32)),
+                     exe.core_busy.eq(AnySeq(1)), exe.reply_busy.eq(AnySeq(1)), exe.reply_done.eq(AnySeq(1))]
+        held_until_taken(m, rv, rcv.rx.ready, rp, Assume)
+        taken, in_frame = Signal(), Signal()
+        m.d.comb += [taken.eq(rv & rcv.rx.ready), in_frame.eq(~obs["hunt"] & ~obs["wait"] & ~obs["header"])]
+        crc, good, kind = Signal(8), Signal(), Signal(8)   # the last frame: checksum matched, its type
+        with m.If(f.start):
+            m.d.sync += [crc.eq(0), good.eq(0)]
+        with m.Elif(taken & in_frame & ~f.done):
+            m.d.sync += crc.eq(_crc8_bitwise(crc, rp))
+        with m.If(f.done):
+            m.d.sync += [good.eq(rp == crc), kind.eq(f.kind)]
+        with m.If(exe.x.valid):
+            m.d.comb += Assert(good & (kind == proto.INFER))
+        with m.If(exe.reply_start & (exe.reply_kind == proto.INFO_REPLY)):
+            m.d.comb += Assert(good & (kind == proto.INFO))
+        with m.If(exe.reply_start & (exe.reply_kind == proto.LOAD_REPLY)):
+            m.d.comb += Assert(good & (kind == proto.LOAD))
+        # invariants (asserted, so proven): the receiver's running CRC is the harness's; while the
+        # executor decides or acts on a frame, the receiver waits and the harness holds its verdict
+        decoded = [Assert(f.is_info == (f.kind == proto.INFO)), Assert(f.is_load == (f.kind == proto.LOAD)),
+                   Assert(f.is_infer == (f.kind == proto.INFER))]  # (a BAD_MAGIC clears only the type)
+        with m.If(in_frame):
+            m.d.comb += [Assert(obs["crc"] == crc), *decoded]
+        with m.If(~st["idle"]):
+            m.d.comb += Assert(obs["wait"])
+        with m.If(st["decide"]):
+            m.d.comb += [Assert(obs["crc_ok"] == good), Assert(f.kind == kind), *decoded]
+        # a type this build does not take is an error of the request from its type byte on
+        acted = (f.kind == proto.INFO) | (f.kind == proto.INFER) | ((f.kind == proto.LOAD) & exe.ram)
+        with m.If((in_frame & ~obs["type"]) | st["decide"]):
+            m.d.comb += Assert(acted | (st["err"] != 0))
+        with m.If(st["core_wait"] | st["feed_first"] | st["feed"]):
+            m.d.comb += Assert(good & (kind == proto.INFER))
+        for reply, request in ((proto.INFO_REPLY, proto.INFO), (proto.LOAD_REPLY, proto.LOAD)):
+            with m.If((st["reply_wait"] | st["reply"]) & (st["reply_kind"] == reply)):
+                m.d.comb += Assert(good & (kind == request))
+        return m
+
+
 def _payload():
     return data.StructLayout({"x": unsigned(4), "y": unsigned(2)})
 
@@ -560,6 +650,12 @@ def _proofs():
               "the timeout timer stops while the executor holds the stream",
               covers=24, covered="a frame of each type (INFO, LOAD, INFER) taken with a good checksum",
               more_mutants=((lambda: FrameHarness(bad["frame_crc"]), "the checksum leaves out the type byte"),)),
+        Proof("executor_gate", "FrameReceiver -> RequestExecutor (rtl/link/), timeout 5, N = 2, any bytes, any core "
+                               "and reply writer: an INFER's codes reach the core, and an INFO or LOAD reply starts, "
+                               "only for a frame of that type whose checksum byte is the CRC-8 of type, length and "
+                               "payload (computed bit by bit)",
+              lambda: GateHarness(), lambda: GateHarness(ExecutorIgnoresCrc),
+              "the executor decides as if every checksum matched"),
         Proof("axis", "AxiStreamCore (rtl/ip/axi_stream.py) around any core keeping the core's stream contract "
                       "(ContractCore), the slave partner keeping AXI4-Stream's rules: on the master port tvalid low "
                       "after reset, tvalid held and tdata/tlast/tuser stable until tready, tlast exactly on the "
