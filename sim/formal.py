@@ -267,23 +267,31 @@ class ContractCore(IpvaeCore):
         m = Module()
         N, S = self.fixed.n_inputs, self.slots
         width = len(Value.cast(self.o.payload))
-        loading, n_in, n_out = self.observe["loading"], self.observe["n_in"], self.observe["n_out"]
         m.d.comb += [self.i.ready.eq(AnySeq(1)), self.o.valid.eq(AnySeq(1)), self.o.payload.eq(AnySeq(width)),
                      self.cycles.eq(AnySeq(32))]
-        with m.If(loading):
-            m.d.comb += Assume(~self.o.valid)
-        with m.Else():
-            m.d.comb += Assume(~self.i.ready)
-        held_until_taken(m, self.o.valid, self.o.ready, self.o.payload, Assume)
-        with m.If(self.i.valid & self.i.ready):
-            m.d.sync += n_in.eq(Mux(n_in == N - 1, 0, n_in + 1))
-            with m.If(n_in == N - 1):
-                m.d.sync += loading.eq(0)
-        with m.If(self.o.valid & self.o.ready):
-            m.d.sync += n_out.eq(Mux(n_out == S - 1, 0, n_out + 1))
-            with m.If(n_out == S - 1):
-                m.d.sync += loading.eq(1)
+        core_contract(m, self.i, self.o, N, S, Assume, **self.observe)
         return m
+
+
+def core_contract(m, i, o, n_inputs, slots, check, *, loading, n_in, n_out):
+    """The core's side of its stream contract, ``check``-ed (Assume of a free core, Assert of a real
+    one): input beats on ``i`` only while ``loading``, ``n_inputs`` of them, then none until ``slots``
+    output beats on ``o`` were each offered, held with their payload and taken; output beats only
+    then. ``loading`` (reset 1), ``n_in`` and ``n_out`` are the caller's signals, counted here."""
+    N, S = n_inputs, slots
+    with m.If(loading):
+        m.d.comb += check(~o.valid)
+    with m.Else():
+        m.d.comb += check(~i.ready)
+    held_until_taken(m, o.valid, o.ready, o.payload, check)
+    with m.If(i.valid & i.ready):
+        m.d.sync += n_in.eq(Mux(n_in == N - 1, 0, n_in + 1))
+        with m.If(n_in == N - 1):
+            m.d.sync += loading.eq(0)
+    with m.If(o.valid & o.ready):
+        m.d.sync += n_out.eq(Mux(n_out == S - 1, 0, n_out + 1))
+        with m.If(n_out == S - 1):
+            m.d.sync += loading.eq(1)
 
 
 class AxisHarness(Elaboratable):
@@ -672,13 +680,15 @@ def _proofs():
               "the level forgets the pop of the last beat"),
         Proof("sequencer", "IpvaeCore's sequencer (rtl/core/ipvae_core.py), N = 2, K = 4, P = 2, the search sampler, "
                            "T <= 1, inputs, seed, T and the samplers' random numbers free: its cycles equal "
-                           "cycle_model's sum of the drive, passes and lateral phases of the spikes it drew",
+                           "cycle_model's sum of the drive, passes and lateral phases of the spikes it drew; it keeps "
+                           "the core's side of the stream contract",
               lambda: fc.SequencerHarness(), lambda: fc.SequencerHarness(fc.LateralSlowOnTwoEntries),
               "the lateral units stay busy one cycle longer after a phase with two or more slot entries",
               engine=BMC3, bounded=fc.DEPTH, slow=True, suite_depth=fc.SUITE_DEPTH),
         Proof("array_sequencer", "ArrayCore's sequencer (rtl/core/array_core.py), N = 2, K = 4, S = 2 sampler units, "
                                  "L = 2 lateral lanes, the search sampler, T <= 1, inputs, seed, T and the samplers' "
-                                 "random numbers free: its cycles equal cycle_model.array_cycles of the spikes it drew",
+                                 "random numbers free: its cycles equal cycle_model.array_cycles of the spikes it "
+                                 "drew; it keeps the core's side of the stream contract",
               lambda: fc.ArraySequencerHarness(), lambda: fc.ArraySequencerHarness(fc.ArraySlowAfterHighCount),
               "the lateral array takes the next event a cycle late after a spike of count 8 or more",
               engine=BMC3, bounded=fc.ARRAY_DEPTH, slow=True, suite_depth=fc.ARRAY_SUITE_DEPTH),

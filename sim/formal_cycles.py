@@ -108,7 +108,8 @@ def one_row(table):
 
 
 class SequencerHarness(Elaboratable):
-    """The core's ``cycles`` against the cycle model's sum of the spikes it drew (module docstring).
+    """The core's ``cycles`` against the cycle model's sum of the spikes it drew (module docstring), and
+    the core's side of the stream contract (``_contract``).
     ``lateral_class``: the LateralUnits the core builds (a broken variant for the negative control)."""
 
     def __init__(self, lateral_class=None, *, n_inputs=2, n_latents=4, lanes=2, max_iterations=1):
@@ -166,6 +167,7 @@ class SequencerHarness(Elaboratable):
         # ---------------------------------------------------------------- the property
         with m.If(core.o.valid):
             m.d.comb += [Assert(loaded), Assert(t == t_max + 1), Assert(core.cycles == expected)]
+        _contract(m, core, S)
         return m
 
 
@@ -203,6 +205,17 @@ def _free_inputs(m, core):
     with m.If(took):
         m.d.sync += n_in.eq(Mux(n_in == N - 1, 0, n_in + 1))
     return last_beat, t_max
+
+
+def _contract(m, core, slots):
+    """The core's side of the stream contract that the AXI4-Stream proof assumes of it
+    (sim/formal.py, ``ContractCore``), asserted here of the real core."""
+    from ipvae.sim.formal import core_contract
+
+    N = core.fixed.n_inputs
+    core_contract(m, core.i, core.o, N, slots, Assert, loading=Signal(init=1, name="contract_loading"),
+                  n_in=Signal(range(max(N, 2)), name="contract_n_in"),
+                  n_out=Signal(range(max(slots, 2)), name="contract_n_out"))
 
 
 def _slot_cost(m, samp, P, W, cb):
@@ -243,8 +256,8 @@ class ArraySequencerHarness(Elaboratable):
         pass end = max(out_{G-1}, last_send if the pass spiked);  c = end + 2
 
     Asserted while the output phase offers a beat: ``cycles`` equals c, and every pass 0 .. T was
-    sampled. ``array_class``: the LateralArray the core builds (a broken variant for the negative
-    control)."""
+    sampled; always: the core's side of the stream contract (``_contract``). ``array_class``: the
+    LateralArray the core builds (a broken variant for the negative control)."""
 
     def __init__(self, array_class=None, *, n_inputs=2, n_latents=4, lanes=2, lateral_lanes=2, drive_parts=1,
                  max_iterations=1):
@@ -308,6 +321,7 @@ class ArraySequencerHarness(Elaboratable):
         # ---------------------------------------------------------------- the property
         with m.If(core.o.valid):
             m.d.comb += [Assert(loaded), Assert(t == t_max + 1), Assert(core.cycles == c)]
+        _contract(m, core, G)
         return m
 
 
