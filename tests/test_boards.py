@@ -62,9 +62,9 @@ def test_constraints_reach_the_generated_files():
     top = BoardTop(ulx, CoreConfig(_small(), 2, search=ulx.search, weights=ulx.weights))
     lpf = ulx.platform().prepare(top, name="top", **top.timing_constraints()).files["top.lpf"]
     assert 'LOCATE COMP "wifi_gpio0_0__io" SITE "L2";' in lpf
-    assert 'FREQUENCY NET "clk" 71.875 MHz;' in lpf             # constraints/ulx3s-85f.toml core_mhz 72: 25 x 23 / 8
-    assert top.weights == "rom" and top.pll == dict(CLKI_DIV=8, CLKFB_DIV=23, CLKOP_DIV=8)
-    assert top.link.divisor == 24                                  # 3 Mbaud exactly
+    assert 'FREQUENCY NET "clk" 75 MHz;' in lpf                 # constraints/ulx3s-85f.toml core_mhz 75: 25 x 3 / 1
+    assert top.weights == "rom" and top.pll == dict(CLKI_DIV=1, CLKFB_DIV=3, CLKOP_DIV=8)
+    assert top.link.divisor == 25                                  # 3 Mbaud exactly
     assert ulx.core_hz == top.pll_mhz * 1e6                        # the registry's clock is the PLL's real output
 
 
