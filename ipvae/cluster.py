@@ -103,7 +103,8 @@ def run_tasks(client, fn, tasks, *, name, log=print, every_s=30.0):
     order (as a process pool takes them): sent all at once, a few tasks are each placed on a worker
     at submission (the scheduler queues only large groups), two to a single-threaded worker, and
     the pair runs back to back while another worker idles. Measured on a 4-point sweep whose third
-    point is 3x the others: 194 s on 2 workers against the pool's 167 s (docs/cluster.md)."""
+    point is 3x the others: 194 s on 2 workers against the pool's 167 s; one per worker, 111 s against
+    111 s (docs/cluster.md)."""
     from distributed import wait
     tasks = list(tasks)
     t0 = time.time()
