@@ -344,6 +344,24 @@ def _crc8_bitwise(crc, byte):
     return v
 
 
+def _byte_source(m, rcv):
+    """Free request bytes into a frame receiver (elaborated: its ``observe`` is read) under the stream
+    rules, and the harness's reference CRC of the frame so far (reset by ``start``, stepped bit by bit
+    on each type, length and payload byte). Returns (byte, taken, in_frame, crc)."""
+    f, obs = rcv.frame, rcv.observe
+    m.d.comb += Assume(ResetSignal() == Initial())
+    rv, rp = Signal(name="src_valid"), Signal(8, name="src_byte")
+    m.d.comb += [rv.eq(AnySeq(1)), rp.eq(AnySeq(8)), rcv.rx.valid.eq(rv), rcv.rx.payload.eq(rp)]
+    held_until_taken(m, rv, rcv.rx.ready, rp, Assume)      # a byte waits until taken, unchanged
+    taken, in_frame, crc = Signal(), Signal(), Signal(8)
+    m.d.comb += [taken.eq(rv & rcv.rx.ready), in_frame.eq(~obs["hunt"] & ~obs["wait"] & ~obs["header"])]
+    with m.If(f.start):
+        m.d.sync += crc.eq(0)
+    with m.Elif(taken & in_frame & ~f.done):
+        m.d.sync += crc.eq(_crc8_bitwise(crc, rp))
+    return rp, taken, in_frame, crc
+
+
 class FrameHarness(Elaboratable):
     """The frame receiver (rtl/link/frame_receiver.py) under any byte stream (the stream rules
     assumed of its source) and any ``hold``/``resume`` from the executor.
@@ -368,14 +386,8 @@ class FrameHarness(Elaboratable):
         m.submodules.dut = dut.elaborate(platform)
         dut._MustUse__silence = True
         f, obs = dut.frame, dut.observe
-        m.d.comb += Assume(ResetSignal() == Initial())
-        rv, rp = Signal(name="src_valid"), Signal(8, name="src_byte")
-        m.d.comb += [rv.eq(AnySeq(1)), rp.eq(AnySeq(8)), f.hold.eq(AnySeq(1)), f.resume.eq(AnySeq(1)),
-                     dut.rx.valid.eq(rv), dut.rx.payload.eq(rp)]
-        held_until_taken(m, rv, dut.rx.ready, rp, Assume)      # a byte waits until taken, unchanged
-        taken = Signal()
-        in_frame = Signal()
-        m.d.comb += [taken.eq(rv & dut.rx.ready), in_frame.eq(~obs["hunt"] & ~obs["wait"] & ~obs["header"])]
+        rp, taken, in_frame, crc = _byte_source(m, dut)
+        m.d.comb += [f.hold.eq(AnySeq(1)), f.resume.eq(AnySeq(1))]
         # timeout
         stall = Signal(range(self.timeout + 2))
         m.d.sync += stall.eq(Mux(in_frame & ~taken, stall + 1, 0))
@@ -386,11 +398,7 @@ class FrameHarness(Elaboratable):
         with m.If(p_back):
             m.d.comb += Assert(obs["hunt"])
         # checksum gate
-        crc, p_done, p_match = Signal(8), Signal(), Signal()
-        with m.If(f.start):
-            m.d.sync += crc.eq(0)
-        with m.Elif(taken & in_frame & ~f.done):
-            m.d.sync += crc.eq(_crc8_bitwise(crc, rp))
+        p_done, p_match = Signal(), Signal()
         m.d.sync += [p_done.eq(f.done), p_match.eq(rp == crc)]
         with m.If(in_frame):
             m.d.comb += Assert(obs["crc"] == crc)
@@ -447,19 +455,12 @@ class GateHarness(Elaboratable):
         rcv._MustUse__silence = exe._MustUse__silence = True
         wiring.connect(m, rcv.frame, exe.frame)
         f, obs, st = rcv.frame, rcv.observe, exe.observe
-        m.d.comb += Assume(ResetSignal() == Initial())
-        rv, rp = Signal(name="src_valid"), Signal(8, name="src_byte")
-        m.d.comb += [rv.eq(AnySeq(1)), rp.eq(AnySeq(8)), rcv.rx.valid.eq(rv), rcv.rx.payload.eq(rp),
-                     exe.x.ready.eq(AnySeq(1)), exe.result_valid.eq(AnySeq(1)), exe.cycles.eq(AnySeq(32)),
+        rp, taken, in_frame, crc = _byte_source(m, rcv)
+        m.d.comb += [exe.x.ready.eq(AnySeq(1)), exe.result_valid.eq(AnySeq(1)), exe.cycles.eq(AnySeq(32)),
                      exe.core_busy.eq(AnySeq(1)), exe.reply_busy.eq(AnySeq(1)), exe.reply_done.eq(AnySeq(1))]
-        held_until_taken(m, rv, rcv.rx.ready, rp, Assume)
-        taken, in_frame = Signal(), Signal()
-        m.d.comb += [taken.eq(rv & rcv.rx.ready), in_frame.eq(~obs["hunt"] & ~obs["wait"] & ~obs["header"])]
-        crc, good, kind = Signal(8), Signal(), Signal(8)   # the last frame: checksum matched, its type
+        good, kind = Signal(), Signal(8)                # the last frame: checksum matched, its type
         with m.If(f.start):
-            m.d.sync += [crc.eq(0), good.eq(0)]
-        with m.Elif(taken & in_frame & ~f.done):
-            m.d.sync += crc.eq(_crc8_bitwise(crc, rp))
+            m.d.sync += good.eq(0)
         with m.If(f.done):
             m.d.sync += [good.eq(rp == crc), kind.eq(f.kind)]
         with m.If(exe.x.valid):

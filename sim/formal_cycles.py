@@ -98,6 +98,14 @@ class _FreeDrawSearch(PoissonSearch):
             return super().elaborate(platform)
 
 
+def free_search(table):
+    """What a harness builds in place of the core's PoissonSearch: the free-draw sampler reading one
+    table row (``one_row``) whose thresholds draw every count."""
+    row = one_row(table)
+    return lambda fmt, table, lanes, per_cycle: _FreeDrawSearch(
+        _OneRowFormats(**fmt.to_dict()), table[row:row + 1], lanes, per_cycle)
+
+
 def one_row(table):
     """The table row the harness's sampler reads: the first whose thresholds fall strictly and end
     above 0, so every count 0 .. count_max is drawn by some random number."""
@@ -109,7 +117,7 @@ def one_row(table):
 
 class SequencerHarness(Elaboratable):
     """The core's ``cycles`` against the cycle model's sum of the spikes it drew (module docstring), and
-    the core's side of the stream contract (``_contract``).
+    the core's side of the stream contract (``_free_inputs``).
     ``lateral_class``: the LateralUnits the core builds (a broken variant for the negative control)."""
 
     def __init__(self, lateral_class=None, *, n_inputs=2, n_latents=4, lanes=2, max_iterations=1):
@@ -121,9 +129,7 @@ class SequencerHarness(Elaboratable):
         # the core builds its blocks by these module-level names: for this elaboration only, the sampler
         # reads one row of the table and, for the negative control, the lateral units are the broken
         # variant (the core's source is untouched)
-        row = one_row(self.core.fixed.table)
-        subs = dict(PoissonSearch=lambda fmt, table, lanes, per_cycle: _FreeDrawSearch(
-            _OneRowFormats(**fmt.to_dict()), table[row:row + 1], lanes, per_cycle))
+        subs = dict(PoissonSearch=free_search(self.core.fixed.table))
         if self.lateral_class is not None:
             subs["LateralUnits"] = self.lateral_class
         with _swapped(ipvae_core_module, **subs):
@@ -139,7 +145,7 @@ class SequencerHarness(Elaboratable):
         m.submodules.core = mod = self._elaborate_core(platform)
         core._MustUse__silence = True            # used: its module is the submodule
         samp = mod.submodules.sampler
-        last_beat, t_max = _free_inputs(m, core)
+        last_beat, t_max = _free_inputs(m, core, S)
 
         # ---------------------------------------------------------------- the model's sum
         expected = Signal(16)
@@ -167,7 +173,6 @@ class SequencerHarness(Elaboratable):
         # ---------------------------------------------------------------- the property
         with m.If(core.o.valid):
             m.d.comb += [Assert(loaded), Assert(t == t_max + 1), Assert(core.cycles == expected)]
-        _contract(m, core, S)
         return m
 
 
@@ -183,10 +188,12 @@ def _check_search(W):
         raise ValueError("the harness models the search sampler at a power-of-two thresholds per cycle")
 
 
-def _free_inputs(m, core):
+def _free_inputs(m, core, slots):
     """Drive the core's inputs with free values (codes under the stream rules, seed, a constant T, the
-    output's sink); returns (the cycle the last input beat of an inference is taken, T as clamped)."""
-    from ipvae.sim.formal import held_until_taken
+    output's sink) and assert the core's side of the stream contract that the AXI4-Stream proof
+    assumes of it (sim/formal.py, ``core_contract``; ``slots`` output beats a result); returns (the
+    cycle the last input beat of an inference is taken, T as clamped)."""
+    from ipvae.sim.formal import core_contract, held_until_taken
 
     m.d.comb += Assume(ResetSignal() == Initial())
     width = len(Value.cast(core.i.payload))
@@ -199,23 +206,12 @@ def _free_inputs(m, core):
     t_max = Signal.like(t_req, name="t_max")
     m.d.comb += t_max.eq(Mux(t_req > core.max_iterations, core.max_iterations, t_req))
     N = core.fixed.n_inputs
-    n_in = Signal(range(max(N, 2)))
-    took, last_beat = Signal(), Signal()
-    m.d.comb += [took.eq(iv & core.i.ready), last_beat.eq(took & (n_in == N - 1))]
-    with m.If(took):
-        m.d.sync += n_in.eq(Mux(n_in == N - 1, 0, n_in + 1))
-    return last_beat, t_max
-
-
-def _contract(m, core, slots):
-    """The core's side of the stream contract that the AXI4-Stream proof assumes of it
-    (sim/formal.py, ``ContractCore``), asserted here of the real core."""
-    from ipvae.sim.formal import core_contract
-
-    N = core.fixed.n_inputs
+    n_in = Signal(range(max(N, 2)), name="contract_n_in")       # counted by core_contract
     core_contract(m, core.i, core.o, N, slots, Assert, loading=Signal(init=1, name="contract_loading"),
-                  n_in=Signal(range(max(N, 2)), name="contract_n_in"),
-                  n_out=Signal(range(max(slots, 2)), name="contract_n_out"))
+                  n_in=n_in, n_out=Signal(range(max(slots, 2)), name="contract_n_out"))
+    last_beat = Signal()
+    m.d.comb += last_beat.eq(iv & core.i.ready & (n_in == N - 1))
+    return last_beat, t_max
 
 
 def _slot_cost(m, samp, P, W, cb):
@@ -256,7 +252,7 @@ class ArraySequencerHarness(Elaboratable):
         pass end = max(out_{G-1}, last_send if the pass spiked);  c = end + 2
 
     Asserted while the output phase offers a beat: ``cycles`` equals c, and every pass 0 .. T was
-    sampled; always: the core's side of the stream contract (``_contract``). ``array_class``: the
+    sampled; always: the core's side of the stream contract (``_free_inputs``). ``array_class``: the
     LateralArray the core builds (a broken variant for the negative control)."""
 
     def __init__(self, array_class=None, *, n_inputs=2, n_latents=4, lanes=2, lateral_lanes=2, drive_parts=1,
@@ -275,13 +271,11 @@ class ArraySequencerHarness(Elaboratable):
         G, n, cb = K // S, K // config.lateral_lanes, fx.fmt.count_bits
         lat = cycle_model.array_latency(config)
         _check_search(W)
-        row = one_row(fx.table)
-        with _swapped(array_core_module, PoissonSearch=lambda fmt, table, lanes, per_cycle: _FreeDrawSearch(
-                _OneRowFormats(**fmt.to_dict()), table[row:row + 1], lanes, per_cycle)):
+        with _swapped(array_core_module, PoissonSearch=free_search(fx.table)):
             m.submodules.core = mod = core.elaborate(platform)
         core._MustUse__silence = True            # used: its module is the submodule
         samp = mod.submodules.sampler
-        last_beat, t_max = _free_inputs(m, core)
+        last_beat, t_max = _free_inputs(m, core, G)
 
         # ---------------------------------------------------------------- the model's recurrence
         t, slot = Signal(range(core.max_iterations + 2)), Signal(range(max(G, 2)))
@@ -321,7 +315,6 @@ class ArraySequencerHarness(Elaboratable):
         # ---------------------------------------------------------------- the property
         with m.If(core.o.valid):
             m.d.comb += [Assert(loaded), Assert(t == t_max + 1), Assert(core.cycles == c)]
-        _contract(m, core, G)
         return m
 
 
