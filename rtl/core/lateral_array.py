@@ -30,11 +30,13 @@ def broadcast(m, name, value, leaves, fanout=BROADCAST_FANOUT):
     """A registered tree copying ``value`` to ``leaves`` registers, each register driving at most
     ``fanout`` others: returns (leaf registers, levels), the leaves ``levels`` cycles behind
     ``value``. Every copy carries ``keep`` so synthesis does not merge the copies back into one net
-    spanning the chip (rtl/core/fanout.py)."""
+    spanning the chip (rtl/core/fanout.py), and no reset (the array's docstring says why none is
+    needed)."""
     level, depth = [value], 0
     while True:
         count = min(leaves, len(level) * fanout) if depth else 1
-        nxt = [Signal.like(value, name=f"{name}_l{depth}_copy{i}", attrs={"keep": 1}) for i in range(count)]
+        nxt = [Signal.like(value, name=f"{name}_l{depth}_copy{i}", attrs={"keep": 1}, reset_less=True)
+               for i in range(count)]
         m.d.sync += [s.eq(level[i * len(level) // count]) for i, s in enumerate(nxt)]
         level, depth = nxt, depth + 1
         if count >= leaves:
@@ -77,10 +79,14 @@ class LateralArray(wiring.Component):
     busy : Out(1)
         A spike is still on its way to the accumulators.
 
-    Reset: only what says an event is there (the held event, the tree's valid and shift) is
-    reset. The data registers (weights, products, the digit and W/F-select copies, the sums) carry
-    none: a phase's first event overwrites its sums, so nothing they held before a reset can be
-    seen, and the reset net reaches a few hundred flip-flops instead of every lane's.
+    Reset: only the held event (``have``, its word counters and ``shifting``) is reset. Nothing
+    past it carries a reset: not the broadcast tree, the tiles' event stages and steering copies
+    (valid and shift included), the weights, products or sums. An event in flight at a reset
+    reaches the sums within ``latency`` cycles and may add to or rotate them, but no sum is read
+    before a phase's first event overwrites it (the core's first phase after a reset starts after
+    its N input beats, N > ``latency`` in every shipped model, and its read-outs follow their own
+    phase), so nothing from before a reset can be seen. The 85F's 75 MHz build on seed 2 failed on
+    the reset's fan-out to the tiles' event registers (13.7 ns, one hop).
 
     Timing
     ------
@@ -260,7 +266,7 @@ class LateralArray(wiring.Component):
             # the product's adder tree; the last stage's event steers the accumulators
             stages = [e0]
             for k in range(3 + self.product_levels):
-                e = Signal(ev_layout, name=f"ev_t{t}_{k + 1}")
+                e = Signal(ev_layout, name=f"ev_t{t}_{k + 1}", reset_less=True)
                 m.d.sync += e.eq(stages[-1])
                 stages.append(e)
             e2, e_early = stages[2], stages[-3]
@@ -274,7 +280,7 @@ class LateralArray(wiring.Component):
             for q in range(-(-width // LANE_GROUP)):
                 dc = Signal(name=f"drive_t{t}_copy{q}", attrs={"keep": 1}, reset_less=True)
                 zc = Signal(cb, name=f"z_t{t}_copy{q}", attrs={"keep": 1}, reset_less=True)
-                gc = Signal(steer_layout, name=f"steer_t{t}_copy{q}", attrs={"keep": 1})
+                gc = Signal(steer_layout, name=f"steer_t{t}_copy{q}", attrs={"keep": 1}, reset_less=True)
                 m.d.sync += [dc.eq(e0.drive), zc.eq(e2.z), gc.eq(_steer(e_early))]
                 d_copies.append(dc)
                 z_copies.append(zc)
@@ -292,7 +298,7 @@ class LateralArray(wiring.Component):
                 w2 = Signal(wb, name=f"w{p}", reset_less=True)
                 m.d.sync += w2.eq(wq)
                 prod = self._product(m, p, z_copies[k // LANE_GROUP], w2.as_signed())
-                lc = Signal(steer_layout, name=f"steer{p}", attrs={"keep": 1})
+                lc = Signal(steer_layout, name=f"steer{p}", attrs={"keep": 1}, reset_less=True)
                 m.d.sync += lc.eq(g_copies[k // LANE_GROUP])
                 for hh in range(n):
                     acc = Signal(signed(lb), name=f"l{hh * L + p}", reset_less=True)
