@@ -47,7 +47,7 @@ def test_readout_groups(n, k, S, L, T, search, readout):
     """R S sums a read-out shift (``readout_groups``), explicit: the memories hold a capture a word,
     the pass picks its slot's part; bit- and cycle-exact as with the derived R."""
     core = _core(n, k, S, L, search, readout=readout)
-    assert core.readout == readout and core.array.gather_lanes == readout * S
+    assert core.readout == readout and core.array.heads == readout and core.array.gather_lanes == S
     rng = np.random.default_rng(k + readout)
     runs = [(rng.integers(-128, 128, size=n), T, int(s)) for s in (5, 2 ** 31)]
     check_core_runs(core, runs, simulate_core(core, runs, stall=0.3, seed=readout))

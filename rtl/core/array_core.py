@@ -89,7 +89,7 @@ class ArrayCore(wiring.Component):
         self.slots = fx.n_latents // config.lanes
         self.readout = config.readout
         self.array = LateralArray(fx, config.lateral_lanes, tile_lanes=config.tile_lanes,
-                                  gather_lanes=config.lanes * self.readout, drive_parts=config.drive_parts)
+                                  gather_lanes=config.lanes, heads=self.readout, drive_parts=config.drive_parts)
         p, s = config.lanes, self.slots
         self.output_layout = data.StructLayout({"z": unsigned(p * fmt.count_bits), "u": unsigned(p * fmt.u_bits)})
         self.trace_layout = data.StructLayout({
@@ -121,13 +121,19 @@ class ArrayCore(wiring.Component):
         bw = signed_bits(int(fx.c.min()), int(fx.c.max()))
         return corr, cw, bw
 
+    def capture_neurons(self, w):
+        """The neurons of read-out word (capture) w, in lane order: part r holds group w + r G/R
+        (the array's head window r after w shifts)."""
+        S, GR = self.lanes, self.slots // self.readout
+        return [(w + r * GR) * S + s for r in range(self.readout) for s in range(S)]
+
     def combine_words(self):
-        """The combine ROM: word w holds neurons w R S .. w R S + R S - 1 (lane q: its correction in
-        the low cw bits, c above), one word per read-out capture."""
+        """The combine ROM, one word per read-out capture: lane q of word w holds neuron
+        ``capture_neurons(w)[q]``'s correction in the low cw bits and its c above."""
         corr, cw, bw = self.drive_constants()
-        fx, RS = self.fixed, self.lanes * self.readout
-        return [sum(((int(corr[w * RS + q]) & ((1 << cw) - 1)) | ((int(fx.c[w * RS + q]) & ((1 << bw) - 1)) << cw))
-                    << (q * (cw + bw)) for q in range(RS)) for w in range(self.slots // self.readout)]
+        fx = self.fixed
+        return [sum(((int(corr[i]) & ((1 << cw) - 1)) | ((int(fx.c[i]) & ((1 << bw) - 1)) << cw)) << (q * (cw + bw))
+                    for q, i in enumerate(self.capture_neurons(w))) for w in range(self.slots // self.readout)]
 
     def elaborate(self, platform):
         m = Module()
@@ -263,7 +269,7 @@ class ArrayCore(wiring.Component):
         # ``lateral`` input would make it
         lat_copies = lane_copies("lat_valid", 1, S)
         ps_s = Signal(range(G + 1))
-        ps_w = Signal(range(GR + 1))                     # the slot's read-out word (ps_s // R) and part
+        ps_w = Signal(range(GR + 1))                     # the slot's read-out word (ps_s mod G/R) and part
         ps_r = Signal(range(max(R, 2)))
         part_q = Signal.like(ps_r)                       # ps_r of the slot whose words are being read
         ps_last = Signal()
@@ -416,12 +422,10 @@ class ArrayCore(wiring.Component):
                 m.d.sync += cycles.eq(cycles + 1)
                 with m.If(issue):
                     m.d.sync += [ps_s.eq(ps_s + 1), ps_last.eq(ps_s == G - 2)]
-                    if R == 1:
-                        m.d.sync += ps_w.eq(ps_w + 1)
-                    else:
-                        m.d.sync += ps_r.eq(ps_r + 1)
-                        with m.If(ps_r == R - 1):
-                            m.d.sync += [ps_r.eq(0), ps_w.eq(ps_w + 1)]
+                    m.d.sync += ps_w.eq(ps_w + 1)
+                    if R > 1:
+                        with m.If(ps_w == GR - 1):
+                            m.d.sync += [ps_w.eq(0), ps_r.eq(ps_r + 1)]
                     with m.If(ps_last):
                         m.next = "DRAIN"
             with m.State("DRAIN"):                       # the pass's last z written, its spikes sent

@@ -41,7 +41,8 @@ class CoreConfig:
     beside ``lanes`` = S update-and-sample units; ``drive_parts`` (words per column of F in the
     array's tiles) and ``tile_lanes`` (lanes per block-RAM tile) shape its memories;
     ``readout_groups`` (R, a divisor of K / S) is how many S-neuron groups of sums one read-out shift
-    brings out (the array's ``gather_lanes`` = R S), so a read-out costs K / (R S) shifts; 0 (the
+    brings out (the array's ``heads``: R windows of S sums, K / R neurons apart on its ring), so a
+    read-out costs K / (R S) shifts; 0 (the
     default) takes the fewest that keep the read-out from delaying a pass's spikes
     (``timing.readout_groups``; :attr:`readout`)."""
     fixed: FixedModel
