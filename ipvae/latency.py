@@ -132,19 +132,17 @@ def array_section(bundle, x, iterations, seed, clock_mhz, configs=ARRAY_CONFIGS,
              "",
              "One lateral array of L lanes does the drive (2 N events of 4-bit digits, a column of F in "
              f"{drive_parts} words) and every lateral phase (one spike per K/L cycles); S units update and sample, "
-             "the read-out of l overlapping the pass, R groups of S sums a shift (R derived: the fewest whose "
-             "K/(R·S) shifts end before the pass's first spike could leave, `timing.readout_groups`). Exact cycles "
-             "(`cycle_model.array_cycles`, asserted against simulation), floor = Σ_{t<T} n_t·K/L + "
-             "2·N·(K/L)·drive_parts: the lanes' work at one column a cycle.",
-             "", f"| L | S | W | R | cycles (median) | cycles (max) | floor | cycles / floor | "
-             f"µs at {clock_mhz:g} MHz | µs at {ARRAY_REFERENCE_MHZ} MHz |", "|---" * 10 + "|"]
+             "the read-out of l overlapping the pass. Exact cycles (`cycle_model.array_cycles`, asserted against "
+             "simulation), floor = Σ_{t<T} n_t·K/L + 2·N·(K/L)·drive_parts: the lanes' work at one column a cycle.",
+             "", f"| L | S | W | cycles (median) | cycles (max) | floor | cycles / floor | µs at {clock_mhz:g} MHz | "
+             f"µs at {ARRAY_REFERENCE_MHZ} MHz |", "|---|---|---|---|---|---|---|---|---|"]
     for L, S, W in configs:
         config = CoreConfig(fx, S, search=W, lateral_lanes=L, drive_parts=drive_parts)
         z = measured_spikes(bundle, x, iterations, S, seed)
         cyc = np.array([cycle_model.array_cycles(config, iterations, zz) for zz in z])
         fl = np.array([cycle_model.array_floor(n, k, L, iterations, zz, drive_parts) for zz in z])
         med = float(np.median(cyc))
-        lines.append(f"| {L} | {S} | {W} | {config.readout} | {med:.0f} | {cyc.max()} | {np.median(fl):.0f} | "
+        lines.append(f"| {L} | {S} | {W} | {med:.0f} | {cyc.max()} | {np.median(fl):.0f} | "
                      f"{np.median(cyc / fl):.3f} | {med / clock_mhz:.1f} | {med / ARRAY_REFERENCE_MHZ:.1f} |")
     return lines
 

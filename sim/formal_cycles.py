@@ -241,9 +241,9 @@ class ArraySequencerHarness(Elaboratable):
     p, the read-out's last shift and the last spike's send cycle, and maxima where the model takes
     them):
 
-        c = 2 (ARRAY_DIGIT_OVERHEAD + N n P_d + G/R + lat) + ARRAY_COMBINE         (after the drive)
+        c = 2 (ARRAY_DIGIT_OVERHEAD + N n P_d + G + lat) + ARRAY_COMBINE           (after the drive)
         pass t, when pass t-1 spiked:  start = max(c, last_send + n), p = start + lat + READOUT_HANDOFF,
-                                       last_send = start + G/R;  else p = c, no last_send
+                                       last_send = start + G;  else p = c, no last_send
         slot s:   out_s = p + slot_out_offset + C_0 + ... + C_s
                   with m_s spikes (t < T):  load = out_s + SPIKE_QUEUE_LATENCY,
                       after a spike of this pass:  send = max(max(load, last_send) + 1, last_send + n)
@@ -269,7 +269,6 @@ class ArraySequencerHarness(Elaboratable):
         config, fx = core.config, core.fixed
         N, K, S, W = fx.n_inputs, fx.n_latents, core.lanes, core.search
         G, n, cb = K // S, K // config.lateral_lanes, fx.fmt.count_bits
-        GR = G // config.readout                  # read-out shifts (R groups each)
         lat = cycle_model.array_latency(config)
         _check_search(W)
         with _swapped(array_core_module, PoissonSearch=free_search(fx.table)):
@@ -288,7 +287,7 @@ class ArraySequencerHarness(Elaboratable):
         last_now, have_now, spiked_now = Signal(16), Signal(), Signal()
         m.d.comb += [start.eq(Mux(prev_spiked, _max(c, last + n), c)),
                      p_now.eq(Mux(first, Mux(prev_spiked, start + lat + timing.READOUT_HANDOFF, c), p_reg)),
-                     last_now.eq(Mux(first, start + GR, last)),
+                     last_now.eq(Mux(first, start + G, last)),
                      have_now.eq(Mux(first, prev_spiked, have_last)),
                      spiked_now.eq(Mux(first, 0, spiked))]
         acc_now = Signal(16)
@@ -302,7 +301,7 @@ class ArraySequencerHarness(Elaboratable):
                      last_new.eq(Mux(sends, send + (m_s - 1) * n, last_now))]
         spiked_new = spiked_now | sends
         with m.If(last_beat):
-            m.d.sync += [c.eq(2 * (timing.ARRAY_DIGIT_OVERHEAD + N * n * config.drive_parts + GR + lat)
+            m.d.sync += [c.eq(2 * (timing.ARRAY_DIGIT_OVERHEAD + N * n * config.drive_parts + G + lat)
                               + timing.ARRAY_COMBINE),
                          t.eq(0), slot.eq(0), prev_spiked.eq(0), loaded.eq(1)]
         with m.Elif(samp.o.valid):

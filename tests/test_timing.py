@@ -145,21 +145,3 @@ def test_worst_case_bounds_every_run():
         assert cycle_model.core_cycles(config, 5, np.full((6, 8), fx.fmt.count_max)) == worst
     assert cycle_model.worst_case(CoreConfig(fx, 4, search=4), 5) == cycle_model.cycles(
         12, 8, 4, 5, np.full((6, 8), fx.fmt.count_max), 4)
-
-
-def test_readout_groups_derived(fixed):
-    """R, the groups a read-out shift brings out, is the fewest whose K/(R S) shifts end within the
-    pass's lead (the 85F's 32 groups against a lead of 20: R = 2; the 45F's 8 and 25F's 16: R = 1),
-    never more than L/S allows, and an explicit ``readout_groups`` wins."""
-    from ipvae.rtl.boards.registry import get_board
-    from ipvae.rtl.core.config import CoreConfig
-    lat85 = timing.array_latency(512, 36, 4)
-    assert timing.readout_lead(lat85, 2) == lat85 + 11 == 20
-    assert timing.readout_groups(32, lat85, 2) == 2
-    assert timing.readout_groups(32, lat85, 2, most=1) == 1            # none fits: the largest allowed
-    assert timing.readout_groups(64, 9, 0) == 4                        # 16 shifts within the lead of 19
-    for name, r in (("ulx3s-45f", 1), ("ulx3s-25f", 1)):
-        b = get_board(name)
-        assert CoreConfig(fixed, b.lanes, search=b.search, lateral_lanes=b.lateral_lanes).readout == r
-    assert CoreConfig(fixed, 16, search=2, lateral_lanes=128, readout_groups=4).readout == 4
-    assert CoreConfig(fixed, 16).readout == 1                            # the fused core reads no sums out

@@ -74,9 +74,6 @@ class ArrayCore(wiring.Component):
             raise ParameterError(f"ArrayCore needs S = lanes ({config.lanes}) <= lateral_lanes "
                                  f"({config.lateral_lanes}): a read-out's K/S groups cover the K/L words of the "
                                  "last spike")
-        if config.lanes * config.readout > config.lateral_lanes:
-            raise ParameterError(f"ArrayCore needs R S = {config.readout} x {config.lanes} <= lateral_lanes "
-                                 f"({config.lateral_lanes}): a read-out's shifts cover the K/L words of the last spike")
         if config.weights != "rom":
             raise ParameterError("ArrayCore holds F and W as block-RAM ROMs (weights='rom')")
         if fmt.count_bits != DIGIT_BITS or fmt.input_bits > 2 * DIGIT_BITS:
@@ -87,9 +84,8 @@ class ArrayCore(wiring.Component):
         self.fixed, self.lanes, self.max_iterations = fx, config.lanes, config.max_iterations
         self.search, self.weights, self.has_trace = config.search, config.weights, config.trace
         self.slots = fx.n_latents // config.lanes
-        self.readout = config.readout
         self.array = LateralArray(fx, config.lateral_lanes, tile_lanes=config.tile_lanes,
-                                  gather_lanes=config.lanes, heads=self.readout, drive_parts=config.drive_parts)
+                                  gather_lanes=config.lanes, drive_parts=config.drive_parts)
         p, s = config.lanes, self.slots
         self.output_layout = data.StructLayout({"z": unsigned(p * fmt.count_bits), "u": unsigned(p * fmt.u_bits)})
         self.trace_layout = data.StructLayout({
@@ -121,24 +117,10 @@ class ArrayCore(wiring.Component):
         bw = signed_bits(int(fx.c.min()), int(fx.c.max()))
         return corr, cw, bw
 
-    def capture_neurons(self, w):
-        """The neurons of read-out word (capture) w, in lane order: part r holds group w + r G/R
-        (the array's head window r after w shifts)."""
-        S, GR = self.lanes, self.slots // self.readout
-        return [(w + r * GR) * S + s for r in range(self.readout) for s in range(S)]
-
-    def combine_words(self):
-        """The combine ROM, one word per read-out capture: lane q of word w holds neuron
-        ``capture_neurons(w)[q]``'s correction in the low cw bits and its c above."""
-        corr, cw, bw = self.drive_constants()
-        fx = self.fixed
-        return [sum(((int(corr[i]) & ((1 << cw) - 1)) | ((int(fx.c[i]) & ((1 << bw) - 1)) << cw)) << (q * (cw + bw))
-                    for q, i in enumerate(self.capture_neurons(w))) for w in range(self.slots // self.readout)]
-
     def elaborate(self, platform):
         m = Module()
-        fx, fmt, S, G, R = self.fixed, self.fixed.fmt, self.lanes, self.slots, self.readout
-        N, RS, GR = fx.n_inputs, self.lanes * self.readout, self.slots // self.readout
+        fx, fmt, S, G = self.fixed, self.fixed.fmt, self.lanes, self.slots
+        N = fx.n_inputs
         ub, cb, dw = fmt.u_bits, fmt.count_bits, fx.widths()["drive"]
         m.submodules.array = arr = self.array
         lb = arr.lateral_bits
@@ -151,16 +133,18 @@ class ArrayCore(wiring.Component):
         # ---------------------------------------------------------------- memories
         x_mem = mem("x_mem", 8, N)
         x_wr, x_rd = x_mem.write_port(), x_mem.read_port()
-        # the read-out's memories hold a capture (R S sums) a word; the pass reads S of them a slot
-        a_mem = mem("a_mem", RS * lb, GR)                   # the high digits' sums, until the low ones arrive
+        a_mem = mem("a_mem", S * lb, G)                     # the high digits' sums, until the low ones arrive
         a_wr, a_rd = a_mem.write_port(), a_mem.read_port()
-        _, cw, bw = self.drive_constants()
-        k_mem = mem("k_mem", RS * (cw + bw), GR, self.combine_words())
+        corr, cw, bw = self.drive_constants()
+        k_mem = mem("k_mem", S * (cw + bw), G,
+                    [int(sum(((int(corr[g * S + s]) & ((1 << cw) - 1)) | ((int(fx.c[g * S + s]) & ((1 << bw) - 1))
+                                                                            << cw)) << (s * (cw + bw))
+                             for s in range(S))) for g in range(G)])
         k_rd = k_mem.read_port()
-        d_mem = mem("d_mem", RS * dw, GR)
+        d_mem = mem("d_mem", S * dw, G)
         d_wr, d_rd = d_mem.write_port(), d_mem.read_port()
         lw = fx.widths()["lateral"]                      # l fits its exact bound (the array's sums may be wider)
-        l_mem = mem("l_mem", RS * lw, GR)
+        l_mem = mem("l_mem", S * lw, G)
         l_wr, l_rd = l_mem.write_port(), l_mem.read_port()
         u_mem = mem("u_mem", S * ub, 2 * G, [0] * G + [pack(fx.u0[g * S:(g + 1) * S], ub) for g in range(G)])
         u_wr, u_rd = u_mem.write_port(), u_mem.read_port()
@@ -189,8 +173,8 @@ class ArrayCore(wiring.Component):
             m.d.sync += r.eq(delay[-1])
             delay.append(r)
         capture = delay[-1]
-        shifts = Signal(range(GR + 1))                   # shifts issued in this read-out
-        got = Signal(range(GR + 1))                      # captures (R groups each)
+        shifts = Signal(range(G + 1))                    # shifts issued in this read-out
+        got = Signal(range(G + 1))                       # groups captured
         got_next = Signal.like(got)                      # its value next cycle (start_readout clears it)
         with m.If(issued):
             m.d.sync += shifts.eq(shifts + 1)
@@ -198,37 +182,33 @@ class ArrayCore(wiring.Component):
         m.d.sync += got.eq(got_next)
         readout = Signal()                               # what the captured groups are for
         mode = Signal(2)                                 # 0: l, 1: high digits, 2: low digits (combine)
-        m.d.comb += shift_issue.eq(readout & (shifts != GR))
-        with m.If(readout & (shifts == GR) & (got == GR)):
+        m.d.comb += shift_issue.eq(readout & (shifts != G))
+        with m.If(readout & (shifts == G) & (got == G)):
             m.d.sync += readout.eq(0)
-        m.d.comb += [l_wr.addr.eq(got), l_wr.data.eq(Cat(*[arr.head.word_select(q, lb)[:lw] for q in range(RS)])),
+        m.d.comb += [l_wr.addr.eq(got), l_wr.data.eq(Cat(*[arr.head.word_select(s, lb)[:lw] for s in range(S)])),
                      l_wr.en.eq(capture & (mode == 0)),
                      a_wr.addr.eq(got), a_wr.data.eq(arr.head), a_wr.en.eq(capture & (mode == 1))]
 
-        # combine (low digits): d = shift_round(16 (A_hi' ) - 128 R + A_lo, drive_shift) - c. The
-        # captured sums wait a cycle in a register beside the adders (``lo_q``: the 85F's 75 MHz
-        # build on seed 3 failed on ``head`` straight into them, 14.5 ns, 9.2 in its first hop),
-        # while the LUT memories read the same capture's word from an address register: ``got``'s
-        # next value, registered (so no path runs from ``got`` through an increment to every LUT
-        # RAM's address, the second whole-core build's worst path); the sum is registered again.
+        # combine (low digits): d = shift_round(16 (A_hi' ) - 128 R + A_lo, drive_shift) - c, registered.
+        # The LUT memories read group got (got + 1 in a capture cycle, for the next capture) from an
+        # address register set a cycle ahead (the delay line's stage before ``capture`` says whether
+        # this cycle captures): the second whole-core build's worst path ran from ``got`` through the
+        # increment and select to every LUT RAM's address, 14.8 of 16.9 ns wire
         rd_addr = Signal.like(got)
-        m.d.sync += rd_addr.eq(got_next)
+        m.d.sync += rd_addr.eq(Mux(delay[-2], got_next + 1, got_next))
         m.d.comb += [a_rd.addr.eq(rd_addr), k_rd.addr.eq(rd_addr)]
-        lo_q = Signal.like(arr.head, reset_less=True)
-        lo_valid, lo_addr = Signal(), Signal.like(got)
-        m.d.sync += [lo_q.eq(arr.head), lo_valid.eq(capture & (mode == 2)), lo_addr.eq(got)]
         comb_valid = Signal()
         comb_addr = Signal.like(got)
-        comb_d = Signal(RS * dw)
+        comb_d = Signal(S * dw)
         ds = fx.drive_shift
         lanes_d = []
-        for q in range(RS):
-            a_hi = a_rd.data.word_select(q, lb).as_signed()
-            a_lo = lo_q.word_select(q, lb).as_signed()
-            kw = k_rd.data.word_select(q, cw + bw)
+        for s in range(S):
+            a_hi = a_rd.data.word_select(s, lb).as_signed()
+            a_lo = arr.head.word_select(s, lb).as_signed()
+            kw = k_rd.data.word_select(s, cw + bw)
             acc = (a_hi << DIGIT_BITS) - kw[:cw].as_signed() + a_lo
             lanes_d.append((shift_round(acc, ds) - kw[cw:].as_signed())[:dw])
-        m.d.sync += [comb_valid.eq(lo_valid), comb_addr.eq(lo_addr), comb_d.eq(Cat(*lanes_d))]
+        m.d.sync += [comb_valid.eq(capture & (mode == 2)), comb_addr.eq(got), comb_d.eq(Cat(*lanes_d))]
         m.d.comb += [d_wr.addr.eq(comb_addr), d_wr.data.eq(comb_d), d_wr.en.eq(comb_valid)]
 
         # ---------------------------------------------------------------- drive events
@@ -269,9 +249,6 @@ class ArrayCore(wiring.Component):
         # ``lateral`` input would make it
         lat_copies = lane_copies("lat_valid", 1, S)
         ps_s = Signal(range(G + 1))
-        ps_w = Signal(range(GR + 1))                     # the slot's read-out word (ps_s mod G/R) and part
-        ps_r = Signal(range(max(R, 2)))
-        part_q = Signal.like(ps_r)                       # ps_r of the slot whose words are being read
         ps_last = Signal()
         u_count = Signal(range(G + 1))
         z_count = Signal(range(G + 1))
@@ -281,22 +258,17 @@ class ArrayCore(wiring.Component):
         # a pass that reads l issues slot s once its group is captured: the read-out of l overlaps
         # the pass (the sampler takes slots no faster than the read-out captures them)
         l_ready = Signal()
-        m.d.comb += [l_ready.eq(~lat_valid | (got > ps_w)),
+        m.d.comb += [l_ready.eq(~lat_valid | (got > ps_s)),
                      issue.eq(issue_pass & (in_flight != credits) & l_ready)]
-        m.d.sync += [pv1.eq(issue), in_flight.eq(in_flight + issue - cfifo.credit), part_q.eq(ps_r)]
+        m.d.sync += [pv1.eq(issue), in_flight.eq(in_flight + issue - cfifo.credit)]
         m.d.comb += [u_rd.addr.eq(Mux(streaming, st.addr, Mux(first_pass, ps_s + G, ps_s))),
                      u_rd.en.eq(Mux(streaming, st.en, 1)),
-                     d_rd.addr.eq(ps_w), l_rd.addr.eq(ps_w)]
-
-        def part(word, bits, s):
-            """Lane s of the read slot's S lanes in a read-out word of R S lanes."""
-            if R == 1:
-                return word.word_select(s, bits)
-            return Cat(*[word.word_select(r * S + s, bits) for r in range(R)]).word_select(part_q, bits)
+                     d_rd.addr.eq(ps_s), l_rd.addr.eq(ps_s)]
         m.d.comb += [
             memb.i.valid.eq(pv1),
-            memb.i.payload.u.eq(u_rd.data), memb.i.payload.d.eq(Cat(*[part(d_rd.data, dw, s) for s in range(S)])),
-            memb.i.payload.l.eq(Cat(*[Mux(copy_of(lat_copies, s), part(l_rd.data, lw, s), 0) for s in range(S)])),
+            memb.i.payload.u.eq(u_rd.data), memb.i.payload.d.eq(d_rd.data),
+            memb.i.payload.l.eq(Cat(*[Mux(copy_of(lat_copies, s), l_rd.data.word_select(s, lw), 0)
+                                      for s in range(S)])),
             memb.i.payload.prior.eq(first_pass), memb.i.payload.lateral.eq(1),
             memb.o.ready.eq(1),
             u_wr.addr.eq(u_count), u_wr.en.eq(memb.o.valid), u_wr.data.eq(memb.o.payload.u),
@@ -369,8 +341,8 @@ class ArrayCore(wiring.Component):
             m.d.comb += got_next.eq(0)
 
         def start_pass(t_next, first):
-            m.d.sync += [ps_s.eq(0), ps_w.eq(0), ps_r.eq(0), ps_last.eq(G == 1), u_count.eq(0), z_count.eq(0),
-                         t_cur.eq(t_next), first_pass.eq(first), first_spike.eq(1), spiked.eq(0)]
+            m.d.sync += [ps_s.eq(0), ps_last.eq(G == 1), u_count.eq(0), z_count.eq(0), t_cur.eq(t_next),
+                         first_pass.eq(first), first_spike.eq(1), spiked.eq(0)]
 
         def next_pass(t_next, first, lateral):
             """Pass t_next: its read-out first when the pass before spiked."""
@@ -407,13 +379,13 @@ class ArrayCore(wiring.Component):
             with m.State("DRIVE_READOUT"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += cycles.eq(cycles + 1)
-                with m.If(got == GR):
+                with m.If(got == G):
                     with m.If(digit_hi):
                         m.d.sync += digit_hi.eq(0)
                         m.next = "DRIVE"
                     with m.Else():
                         m.next = "DRIVE_COMBINE"
-            with m.State("DRIVE_COMBINE"):               # the last combined word is being written
+            with m.State("DRIVE_COMBINE"):               # the last combined word is written
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += cycles.eq(cycles + 1)
                 next_pass(0, 1, 0)
@@ -422,10 +394,6 @@ class ArrayCore(wiring.Component):
                 m.d.sync += cycles.eq(cycles + 1)
                 with m.If(issue):
                     m.d.sync += [ps_s.eq(ps_s + 1), ps_last.eq(ps_s == G - 2)]
-                    m.d.sync += ps_w.eq(ps_w + 1)
-                    if R > 1:
-                        with m.If(ps_w == GR - 1):
-                            m.d.sync += [ps_w.eq(0), ps_r.eq(ps_r + 1)]
                     with m.If(ps_last):
                         m.next = "DRAIN"
             with m.State("DRAIN"):                       # the pass's last z written, its spikes sent

@@ -11,7 +11,6 @@ import dataclasses
 from ipvae.golden_model.errors import ParameterError
 from ipvae.golden_model.golden import FixedModel, check_lanes
 
-from . import timing
 from .timing import DEFAULT_SEARCH, PARALLEL_SAMPLER
 
 __all__ = ["CoreConfig", "WEIGHT_PLACEMENTS", "check_weights"]
@@ -39,12 +38,7 @@ class CoreConfig:
     lateral_lanes: 0 for today's core (P fused lanes: drive, update, sampler and lateral per lane);
     L > 0 for the array core (rtl/core/array_core.py): L neuron-parallel lateral lanes (a divisor of K)
     beside ``lanes`` = S update-and-sample units; ``drive_parts`` (words per column of F in the
-    array's tiles) and ``tile_lanes`` (lanes per block-RAM tile) shape its memories;
-    ``readout_groups`` (R, a divisor of K / S) is how many S-neuron groups of sums one read-out shift
-    brings out (the array's ``heads``: R windows of S sums, K / R neurons apart on its ring), so a
-    read-out costs K / (R S) shifts; 0 (the
-    default) takes the fewest that keep the read-out from delaying a pass's spikes
-    (``timing.readout_groups``; :attr:`readout`)."""
+    array's tiles) and ``tile_lanes`` (lanes per block-RAM tile) shape its memories."""
     fixed: FixedModel
     lanes: int
     max_iterations: int = 1023
@@ -55,7 +49,6 @@ class CoreConfig:
     lateral_lanes: int = 0
     drive_parts: int = 2
     tile_lanes: int = 36
-    readout_groups: int = 0
 
     def __post_init__(self):
         fx = self.fixed
@@ -73,10 +66,6 @@ class CoreConfig:
                                  f"got {self.drive_parts!r}")
         if not isinstance(self.tile_lanes, int) or self.tile_lanes < 1:
             raise ParameterError(f"tile_lanes must be a positive integer, got {self.tile_lanes!r}")
-        R = self.readout_groups
-        if not isinstance(R, int) or isinstance(R, bool) or R < 0 or (R and (fx.n_latents // self.lanes) % R):
-            raise ParameterError(f"readout_groups must be 0 (derived) or divide K / lanes = "
-                                 f"{fx.n_latents // self.lanes} (the S-neuron groups of a read-out), got {R!r}")
         if not isinstance(self.max_iterations, int) or not 1 <= self.max_iterations < 2 ** 20:
             raise ParameterError(f"max_iterations must be in 1..2^20-1, got {self.max_iterations!r}")
         fx.check()
@@ -85,17 +74,6 @@ class CoreConfig:
     def slots(self) -> int:
         """S = K / P: P-neuron words per pass."""
         return self.fixed.n_latents // self.lanes
-
-    @property
-    def readout(self) -> int:
-        """R of the array core: ``readout_groups``, or when 0 the fewest groups a shift that keep the
-        read-out of l from holding back the pass's spikes (``timing.readout_groups``)."""
-        if self.readout_groups:
-            return self.readout_groups
-        if not self.lateral_lanes:
-            return 1
-        lat = timing.array_latency(self.lateral_lanes, self.tile_lanes, self.fixed.fmt.count_bits)
-        return timing.readout_groups(self.slots, lat, self.search, max(1, self.lateral_lanes // self.lanes))
 
     def build(self):
         """The core this configuration describes: the array core (``lateral_lanes`` > 0,

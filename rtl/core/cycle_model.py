@@ -126,11 +126,10 @@ def array_cycles(config, iterations, z_passes):
     to the output phase. A small event model of its sequencer, every term a named constant:
 
     - drive: two digit phases, each N events of n P_d cycles (n = K/L words a column, P_d =
-      drive_parts), a read-out of G/R shifts (G = K/S groups, R = ``config.readout`` a shift) and
-      ``ARRAY_DIGIT_OVERHEAD``; then ``ARRAY_COMBINE``;
+      drive_parts), a read-out of G = K/S groups and ``ARRAY_DIGIT_OVERHEAD``; then ``ARRAY_COMBINE``;
     - pass t: a read-out of l when pass t-1 spiked, overlapping the pass (its first shift waits until
-      the array has taken the last spike's n words, and its G/R shifts, one a cycle, hold the pass's
-      spikes back; the pass issues slot s once its capture (s div R) is in: its first issue the array's latency
+      the array has taken the last spike's n words, and its G shifts, one a cycle, hold the pass's
+      spikes back; the pass issues slot s once group s is captured: its first issue the array's latency
       and ``READOUT_HANDOFF`` after the first shift); the sampling pass, slot s's z at p +
       ``slot_out_offset`` + C_0 + ... + C_s (C_s as the old core's sampler cycles); each slot with
       spikes enters the spike queue and leaves one spike every n cycles, a slot's first
@@ -141,9 +140,8 @@ def array_cycles(config, iterations, z_passes):
     fx = config.fixed
     N, K, S = fx.n_inputs, fx.n_latents, config.lanes
     G, n, parts = K // S, K // config.lateral_lanes, config.drive_parts
-    GR = G // config.readout
     lat = array_latency(config)
-    c = 2 * (timing.ARRAY_DIGIT_OVERHEAD + N * n * parts + GR + lat) + timing.ARRAY_COMBINE
+    c = 2 * (timing.ARRAY_DIGIT_OVERHEAD + N * n * parts + G + lat) + timing.ARRAY_COMBINE
     offset = timing.slot_out_offset(config.search)
     spiked, last_send = False, None
     exit_ = c - 1
@@ -152,7 +150,7 @@ def array_cycles(config, iterations, z_passes):
         shifts_end = None                        # the first cycle after the read-out's G shifts
         if spiked:
             start = c + (0 if config.trace else max(0, last_send + n - c))
-            shifts_end = start + GR
+            shifts_end = start + G
             c = start + lat + timing.READOUT_HANDOFF
         out = c + offset + np.cumsum(_slot_cycles(z, S, config.search))
         spiked, last_send = False, shifts_end

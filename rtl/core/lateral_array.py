@@ -30,13 +30,11 @@ def broadcast(m, name, value, leaves, fanout=BROADCAST_FANOUT):
     """A registered tree copying ``value`` to ``leaves`` registers, each register driving at most
     ``fanout`` others: returns (leaf registers, levels), the leaves ``levels`` cycles behind
     ``value``. Every copy carries ``keep`` so synthesis does not merge the copies back into one net
-    spanning the chip (rtl/core/fanout.py), and no reset (the array's docstring says why none is
-    needed)."""
+    spanning the chip (rtl/core/fanout.py)."""
     level, depth = [value], 0
     while True:
         count = min(leaves, len(level) * fanout) if depth else 1
-        nxt = [Signal.like(value, name=f"{name}_l{depth}_copy{i}", attrs={"keep": 1}, reset_less=True)
-               for i in range(count)]
+        nxt = [Signal.like(value, name=f"{name}_l{depth}_copy{i}", attrs={"keep": 1}) for i in range(count)]
         m.d.sync += [s.eq(level[i * len(level) // count]) for i, s in enumerate(nxt)]
         level, depth = nxt, depth + 1
         if count >= leaves:
@@ -65,31 +63,24 @@ class LateralArray(wiring.Component):
         z (ignored, read as 0, when ``drive_parts`` is 0); ``first`` marks the first event of a
         phase (its products overwrite the sums instead of adding). A W event takes ``per_lane``
         cycles, a drive event ``per_lane drive_parts``; the next beat is taken in the last one.
-    head : Out(unsigned(heads * gather_lanes * lateral_bits))
-        The sums of neurons r K / heads + q for r < heads and q < gather_lanes (in bits
-        (r gather_lanes + q) lateral_bits and up), straight from their registers: ``heads`` windows
-        onto the ring of sums, K / heads neurons apart.
+    head : Out(unsigned(gather_lanes * lateral_bits))
+        The sums of neurons 0 .. gather_lanes - 1 (neuron k in bits k lateral_bits and up), straight
+        from their registers.
     shift : In(1); shift_ready : Out(1)
         A cycle with ``shift`` and ``shift_ready`` high issues a rotation of the sums by
         ``gather_lanes`` neurons (neuron i takes neuron i + gather_lanes's sum, modulo K). It
         travels down the same registered tree as the spikes, behind the spikes issued before it,
-        and reaches the sums ``latency`` cycles later; K / (heads gather_lanes) shifts read every sum
-        through ``head`` (window r shows neurons r K / heads + k gather_lanes .. after k shifts; with
-        one head they are left where they were, with more rotated by K / heads, which a phase's
-        first event overwrites). No mux gathers the sums: each
+        and reaches the sums ``latency`` cycles later; K / gather_lanes shifts read every sum in
+        index order through ``head`` and leave them where they were. No mux gathers the sums: each
         register takes its neighbour's, a wire to the lane ``gather_lanes`` further on, and no
         global enable reaches the lanes. ``spikes.ready`` is low in a cycle with ``shift`` high.
     busy : Out(1)
         A spike is still on its way to the accumulators.
 
-    Reset: only the held event (``have``, its word counters and ``shifting``) is reset. Nothing
-    past it carries a reset: not the broadcast tree, the tiles' event stages and steering copies
-    (valid and shift included), the weights, products or sums. An event in flight at a reset
-    reaches the sums within ``latency`` cycles and may add to or rotate them, but no sum is read
-    before a phase's first event overwrites it (the core's first phase after a reset starts after
-    its N input beats, N > ``latency`` in every shipped model, and its read-outs follow their own
-    phase), so nothing from before a reset can be seen. The 85F's 75 MHz build on seed 2 failed on
-    the reset's fan-out to the tiles' event registers (13.7 ns, one hop).
+    Reset: only what says an event is there (the held event, the tree's valid and shift) is
+    reset. The data registers (weights, products, the digit and W/F-select copies, the sums) carry
+    none: a phase's first event overwrites its sums, so nothing they held before a reset can be
+    seen, and the reset net reaches a few hundred flip-flops instead of every lane's.
 
     Timing
     ------
@@ -99,7 +90,7 @@ class LateralArray(wiring.Component):
     the tile's output register, the weight register beside the lane, ceil(log2(count_bits))
     adder levels of the product, the accumulator.
     Throughput: one spike per ``per_lane`` cycles, one shift per cycle. A phase of n spikes and its
-    read-out cost ``n per_lane + K / (heads gather_lanes) + latency`` cycles.
+    read-out cost ``n per_lane + K / gather_lanes + latency`` cycles.
 
     Parameters
     ----------
@@ -110,32 +101,25 @@ class LateralArray(wiring.Component):
     tile_lanes : int
         Lanes per memory tile (a family fact: how many weights a group of block RAMs gives per read).
     gather_lanes : int
-        Sums a window of ``head`` shows at a time (and a shift moves).
-    heads : int
-        Windows onto the ring (a divisor of K / gather_lanes): more read the sums out in fewer
-        shifts while every register still takes its neighbour ``gather_lanes`` on (a longer
-        stride spread the 85F's ring across the die: a lane's steering copy to its sum's clock
-        enable, 16.3 ns of wire).
+        Sums ``head`` shows at a time (and a shift moves).
     drive_parts : int
         0: W only. Otherwise F is stored too, a column in this many words (1: full width).
     """
 
     def __init__(self, fixed: FixedModel, lanes: int, *, tile_lanes: int = 36, gather_lanes: int = 32,
-                 drive_parts: int = 0, heads: int = 1):
+                 drive_parts: int = 0):
         K = fixed.n_latents
         if lanes < 1 or K % lanes:
             raise ParameterError(f"lateral lanes must divide K = {K}, got {lanes}")
         if gather_lanes < 1 or K % gather_lanes:
             raise ParameterError(f"gather_lanes must divide K = {K}, got {gather_lanes}")
-        if heads < 1 or (K // gather_lanes) % heads:
-            raise ParameterError(f"heads must divide K / gather_lanes = {K // gather_lanes}, got {heads}")
         if tile_lanes < 1:
             raise ParameterError(f"tile_lanes must be positive, got {tile_lanes}")
         if drive_parts < 0 or drive_parts > tile_lanes:
             raise ParameterError(f"drive_parts must be in 0..tile_lanes ({tile_lanes}), got {drive_parts}")
         self.drive_parts = drive_parts
         self.fixed, self.lanes, self.per_lane = fixed, lanes, K // lanes
-        self.tile_lanes, self.gather_lanes, self.heads = tile_lanes, gather_lanes, heads
+        self.tile_lanes, self.gather_lanes = tile_lanes, gather_lanes
         # the sums hold l (docs/arithmetic.md §7) and, with F, sum_n digit_n F[i, n] for digits
         # up to 2^count_bits - 1: exact bounds from the tensors, so no sum can overflow
         self.lateral_bits = fixed.widths()["lateral"]
@@ -145,7 +129,7 @@ class LateralArray(wiring.Component):
         self.levels = broadcast_levels(-(-lanes // tile_lanes))     # the tree's registered levels
         super().__init__({
             "spikes": In(stream.Signature(spike_event_layout(fixed.fmt, K, fixed.n_inputs))),
-            "head": Out(unsigned(heads * gather_lanes * self.lateral_bits)),
+            "head": Out(unsigned(gather_lanes * self.lateral_bits)),
             "shift": In(1),
             "shift_ready": Out(1),
             "busy": Out(1),
@@ -276,7 +260,7 @@ class LateralArray(wiring.Component):
             # the product's adder tree; the last stage's event steers the accumulators
             stages = [e0]
             for k in range(3 + self.product_levels):
-                e = Signal(ev_layout, name=f"ev_t{t}_{k + 1}", reset_less=True)
+                e = Signal(ev_layout, name=f"ev_t{t}_{k + 1}")
                 m.d.sync += e.eq(stages[-1])
                 stages.append(e)
             e2, e_early = stages[2], stages[-3]
@@ -290,7 +274,7 @@ class LateralArray(wiring.Component):
             for q in range(-(-width // LANE_GROUP)):
                 dc = Signal(name=f"drive_t{t}_copy{q}", attrs={"keep": 1}, reset_less=True)
                 zc = Signal(cb, name=f"z_t{t}_copy{q}", attrs={"keep": 1}, reset_less=True)
-                gc = Signal(steer_layout, name=f"steer_t{t}_copy{q}", attrs={"keep": 1}, reset_less=True)
+                gc = Signal(steer_layout, name=f"steer_t{t}_copy{q}", attrs={"keep": 1})
                 m.d.sync += [dc.eq(e0.drive), zc.eq(e2.z), gc.eq(_steer(e_early))]
                 d_copies.append(dc)
                 z_copies.append(zc)
@@ -308,7 +292,7 @@ class LateralArray(wiring.Component):
                 w2 = Signal(wb, name=f"w{p}", reset_less=True)
                 m.d.sync += w2.eq(wq)
                 prod = self._product(m, p, z_copies[k // LANE_GROUP], w2.as_signed())
-                lc = Signal(steer_layout, name=f"steer{p}", attrs={"keep": 1}, reset_less=True)
+                lc = Signal(steer_layout, name=f"steer{p}", attrs={"keep": 1})
                 m.d.sync += lc.eq(g_copies[k // LANE_GROUP])
                 for hh in range(n):
                     acc = Signal(signed(lb), name=f"l{hh * L + p}", reset_less=True)
@@ -328,6 +312,5 @@ class LateralArray(wiring.Component):
             with m.If(hit | e.shift):
                 m.d.sync += acc.eq(base + prod)
         m.d.comb += [self.busy.eq(have | shifting),
-                     self.head.eq(Cat(*[neuron[r * (K // self.heads) + k][0].as_unsigned()
-                                        for r in range(self.heads) for k in range(G)]))]
+                     self.head.eq(Cat(*[neuron[k][0].as_unsigned() for k in range(G)]))]
         return m

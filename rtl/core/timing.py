@@ -12,8 +12,8 @@ __all__ = [
     "DRIVE_LATENCY_TAIL", "DRIVE_OUTPUT_BEAT", "MEMORY_READ", "MEMBRANE_LATENCY", "FIFO_LATENCY", "SAMPLER_LATENCY",
     "COUNT_SETTLE", "CREDIT_RETURN", "issue_credits", "PASS_OVERHEAD", "SEARCH_OVERHEAD", "DEFAULT_SEARCH",
     "PARALLEL_SAMPLER", "LATERAL_ENTRY_CYCLES", "ARRAY_DIGIT_OVERHEAD", "ARRAY_COMBINE", "READOUT_HANDOFF",
-    "SPIKE_QUEUE_LATENCY", "slot_out_offset", "readout_lead", "readout_groups", "BROADCAST_FANOUT",
-    "broadcast_levels", "product_levels", "array_latency",
+    "SPIKE_QUEUE_LATENCY", "slot_out_offset", "BROADCAST_FANOUT", "broadcast_levels", "product_levels",
+    "array_latency",
     "LATERAL_DRAIN_CYCLES", "LATERAL_HANDOFF", "FEED_OVERHEAD", "FIRST_BEAT", "RESULT_HANDOFF", "UART_BYTE_BITS",
     "FEED_MARGIN",
 ]
@@ -65,9 +65,7 @@ LATERAL_HANDOFF = LATERAL_DRAIN_CYCLES + 1
 #: a digit phase of the drive beyond its N events and its read-out: the first code's read, and the
 #: hand-off from the read-out (the last group captured) to the next phase
 ARRAY_DIGIT_OVERHEAD = 2
-#: after the low digits' read-out: the sequencer's hand-off to the first pass, while the last combined d
-#: word is written (it waited a cycle in the register before the combine adders, rtl/core/array_core.py,
-#: and is written before the pass's first read)
+#: after the low digits' read-out: the last combined d word is written
 ARRAY_COMBINE = 1
 #: a read-out's first captured group is issued to the pass the cycle after its capture (a drive
 #: read-out's last one hands over to the next phase the same way)
@@ -107,26 +105,6 @@ def slot_out_offset(per_cycle):
     sampler cycles: the pass overhead less the count's settling and the hand-off (and, for the
     search sampler, the one cycle its first slot overlaps the issue)."""
     return PASS_OVERHEAD - COUNT_SETTLE - 1 - (0 if per_cycle == PARALLEL_SAMPLER else 1)
-
-
-def readout_lead(lat, per_cycle):
-    """Cycles from a read-out's first shift to the earliest a pass can send its first spike: the
-    array's latency and ``READOUT_HANDOFF`` to the first issue, ``slot_out_offset``, the shortest slot
-    (1 cycle for the parallel sampler, ``SEARCH_OVERHEAD`` for the search), the spike queue and
-    the serialiser's register."""
-    shortest = 1 if per_cycle == PARALLEL_SAMPLER else SEARCH_OVERHEAD
-    return lat + READOUT_HANDOFF + slot_out_offset(per_cycle) + shortest + SPIKE_QUEUE_LATENCY + 1
-
-
-def readout_groups(groups, lat, per_cycle, most=None):
-    """The fewest S-neuron groups R (a divisor of ``groups`` = K/S) a read-out shift must bring out
-    so that its K/(R S) shifts, which hold the pass's spikes back, are over by ``readout_lead``:
-    the read-out then never delays a spike (the 85F at S = 16: 32 shifts against a lead of 20
-    cycles cost 12 cycles a pass, so R = 2). ``most``: the largest R allowed (the array core
-    needs R S <= L); if none fits the lead, the largest divisor up to it."""
-    lead = readout_lead(lat, per_cycle)
-    fits = [r for r in range(1, groups + 1) if groups % r == 0 and (most is None or r <= most)]
-    return next((r for r in fits if groups // r <= lead), fits[-1])
 
 
 # -- host link (rtl/link/request_executor.py, rtl/link/uart.py) ---------------------------------------------
