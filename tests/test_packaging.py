@@ -1,6 +1,7 @@
 """The distribution installs everything under one import root, with its data: a wheel built from
 the checkout holds ipvae/{golden_model,rtl,sim,host,constraints}, the default bundle and every
 board's constraints, and no top-level rtl/, sim/, host/ or golden_model/ that could collide."""
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,9 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
+    # built from a copy of the sources: setuptools writes build/ inside the tree it builds, and with
+    # pytest -n 2 this module's tests can land on two workers, whose builds raced in one build/
+    src = tmp_path_factory.mktemp("src") / "tree"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", ".venv", "build", "runs", "sim_build", ".cache",
+                                                             "*.egg-info", "__pycache__"))
     out = tmp_path_factory.mktemp("wheel")
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
-                        str(ROOT)], capture_output=True, text=True)
+                        str(src)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     (whl,) = out.glob("ipvae_fpga-*.whl")
     return zipfile.ZipFile(whl)
